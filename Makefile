@@ -1,0 +1,32 @@
+# The whole set-up: `make demo` and `make test` install what they need, build and run.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CONSENSUSD := $(BUILD)/consensusd
+
+.PHONY: all deps build test demo bench accuracy clean
+
+all: build
+
+deps:
+	@bash deploy/install-deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	bash scripts/demo.sh $(CONSENSUSD)
+
+bench: build
+	bash scripts/bench.sh $(BUILD)
+
+accuracy: build
+	bash scripts/accuracy.sh $(CONSENSUSD) > docs/accuracy.md
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,87 @@
+// Batch truth inference over an AnswerMatrix: Dawid-Skene EM (`ds`), one-coin
+// EM (`onecoin`), majority vote (`mv`) and worker-weighted majority vote (`wawa`).
+//
+//   AggregateOptions opts;                 // ds, default prior
+//   absl::StatusOr<Model> m = Aggregate(matrix, opts);
+//   int32_t label = m->label[task];        // consensus class id
+//   double p = m->Posterior(task)[label];  // its confidence
+#ifndef CONSENSUSD_CONSENSUS_AGGREGATE_H_
+#define CONSENSUSD_CONSENSUS_AGGREGATE_H_
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "consensus/answer_matrix.h"
+
+namespace consensusd::consensus {
+
+enum class Method { kDawidSkene, kOneCoin, kMajorityVote, kWawa };
+absl::StatusOr<Method> ParseMethod(std::string_view name);  // "ds", "onecoin", "mv", "wawa"
+std::string_view MethodName(Method method);
+
+// How ties between classes of equal posterior are broken.
+enum class TieBreak {
+  kPriorThenName,  // larger class prior first, then the class whose name sorts first
+  kName,           // the class whose name sorts first (crowd-kit's idxmax on sorted labels)
+};
+
+// The default Dirichlet pseudo-count: added to every cell of every worker's
+// confusion-matrix counts and to every class count (MAP estimate under a
+// symmetric Dirichlet(1 + prior)). 0 gives maximum-likelihood Dawid-Skene.
+inline constexpr double kDefaultPrior = 1.0;
+
+struct AggregateOptions {
+  Method method = Method::kDawidSkene;
+  double prior = kDefaultPrior;
+  // EM stops when the objective (log-likelihood plus log-prior) per answer
+  // improves by less than tol, or after max_iter E-steps.
+  double tol = 1e-7;
+  int max_iter = 100;
+  // Worker threads for EM. Results are bit-identical for every thread count.
+  int threads = 1;
+  TieBreak tie_break = TieBreak::kPriorThenName;
+};
+
+// A fitted model. Matrices are flat and row-major.
+struct Model {
+  int32_t num_classes = 0;
+  std::vector<double> posterior;    // num_tasks x K; every row sums to 1
+  std::vector<int32_t> label;       // num_tasks: consensus class (argmax, ties broken)
+  std::vector<double> class_prior;  // K
+  // num_workers x K x K: confusion[w][k][l] = P(worker w answers l | true class k);
+  // every row sums to 1. For mv and wawa: the empirical matrix against the posterior.
+  std::vector<double> confusion;
+  // Objective after each E-step (EM methods only): log-likelihood of the answers
+  // and gold under the parameters of that step, plus the Dirichlet log-prior.
+  std::vector<double> objective_history;
+  double log_likelihood = 0;  // log P(answers, gold | final parameters), no prior
+  int iterations = 0;         // E-steps run
+  bool converged = false;
+
+  std::span<const double> Posterior(int32_t task) const {
+    return {posterior.data() + static_cast<size_t>(task) * num_classes,
+            static_cast<size_t>(num_classes)};
+  }
+  std::span<const double> Confusion(int32_t worker) const {
+    const size_t kk = static_cast<size_t>(num_classes) * num_classes;
+    return {confusion.data() + worker * kk, kk};
+  }
+};
+
+// Fits `options.method` to the answers. `excluded`, if not empty, has one flag
+// per worker: an excluded worker's answers do not count in any posterior, but
+// the worker's confusion matrix is still estimated against the consensus.
+// Tasks with gold have their posterior clamped to the gold class.
+absl::StatusOr<Model> Aggregate(const AnswerMatrix& answers, const AggregateOptions& options,
+                                const std::vector<bool>& excluded = {});
+
+// The index of the largest entry of `posterior`; ties go per `tie_break`.
+int32_t ArgMax(std::span<const double> posterior, std::span<const double> class_prior,
+               std::span<const int32_t> class_rank, TieBreak tie_break);
+
+}  // namespace consensusd::consensus
+
+#endif  // CONSENSUSD_CONSENSUS_AGGREGATE_H_

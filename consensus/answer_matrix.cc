@@ -1,0 +1,87 @@
+#include "consensus/answer_matrix.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+
+namespace consensusd::consensus {
+
+absl::StatusOr<DuplicatePolicy> ParseDuplicatePolicy(std::string_view name) {
+  if (name == "last") return DuplicatePolicy::kKeepLast;
+  if (name == "all") return DuplicatePolicy::kKeepAll;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown duplicates policy '", name, "': use 'last' or 'all'"));
+}
+
+void AnswerMatrixBuilder::Reserve(int64_t n) {
+  task_.reserve(n);
+  worker_.reserve(n);
+  label_.reserve(n);
+}
+
+void AnswerMatrixBuilder::Add(int32_t task, int32_t worker, int32_t label) {
+  task_.push_back(task);
+  worker_.push_back(worker);
+  label_.push_back(label);
+}
+
+AnswerMatrix AnswerMatrixBuilder::Build(int32_t num_tasks, int32_t num_workers,
+                                        int32_t num_classes,
+                                        DuplicatePolicy duplicates) const {
+  AnswerMatrix m;
+  m.num_tasks = num_tasks;
+  m.num_workers = num_workers;
+  m.num_classes = num_classes;
+  m.gold.assign(num_tasks, kNoGold);
+  m.class_rank.resize(num_classes);
+  std::iota(m.class_rank.begin(), m.class_rank.end(), 0);
+
+  // Stable counting sort by task keeps arrival order within each task.
+  const int64_t n = size();
+  std::vector<int64_t> begin(num_tasks + 1, 0);
+  for (int64_t i = 0; i < n; ++i) ++begin[task_[i] + 1];
+  for (int32_t t = 0; t < num_tasks; ++t) begin[t + 1] += begin[t];
+  std::vector<int64_t> fill(begin.begin(), begin.end() - 1);
+  std::vector<int32_t> worker(n), label(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t at = fill[task_[i]]++;
+    worker[at] = worker_[i];
+    label[at] = label_[i];
+  }
+  if (duplicates == DuplicatePolicy::kKeepAll) {
+    m.task_begin = std::move(begin);
+    m.worker = std::move(worker);
+    m.label = std::move(label);
+    return m;
+  }
+
+  // Keep each worker's last answer per task, at the position of that last answer.
+  m.task_begin.assign(num_tasks + 1, 0);
+  m.worker.reserve(n);
+  m.label.reserve(n);
+  std::vector<int64_t> order;
+  std::vector<char> keep;
+  for (int32_t t = 0; t < num_tasks; ++t) {
+    const int64_t b = begin[t], e = begin[t + 1];
+    order.resize(e - b);
+    std::iota(order.begin(), order.end(), b);
+    // Sort by worker, later answers first, then keep the first of each worker.
+    std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+      return worker[x] != worker[y] ? worker[x] < worker[y] : x > y;
+    });
+    keep.assign(e - b, 0);
+    for (size_t i = 0; i < order.size(); ++i) {
+      if (i == 0 || worker[order[i]] != worker[order[i - 1]]) keep[order[i] - b] = 1;
+    }
+    for (int64_t a = b; a < e; ++a) {
+      if (!keep[a - b]) continue;
+      m.worker.push_back(worker[a]);
+      m.label.push_back(label[a]);
+    }
+    m.task_begin[t + 1] = static_cast<int64_t>(m.worker.size());
+  }
+  return m;
+}
+
+}  // namespace consensusd::consensus

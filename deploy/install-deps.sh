@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian (bookworm) packages consensusd needs to build, test and run.
+# Idempotent: installs only what is missing, and does nothing when all is present.
+#   deploy/install-deps.sh            build + test dependencies
+#   deploy/install-deps.sh --browser  also Chromium, for the dashboard browser test
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  librdkafka-dev librocksdb-dev libeigen3-dev prometheus-cpp-dev libabsl-dev
+  libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
+  libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
+  libcpp-httplib-dev kcat prometheus curl
+)
+if [[ "${1:-}" == "--browser" ]]; then
+  packages+=(chromium)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
