@@ -43,6 +43,9 @@ struct AggregateOptions {
   // Worker threads for EM. Results are bit-identical for every thread count.
   int threads = 1;
   TieBreak tie_break = TieBreak::kPriorThenName;
+  // Under ds, workers with fewer answers than this get one accuracy (the
+  // onecoin model) instead of a full K x K confusion matrix. 0 disables it.
+  int64_t onecoin_below = 0;
 };
 
 // A fitted model. Matrices are flat and row-major.

@@ -11,7 +11,7 @@ absl::StatusOr<DuplicatePolicy> ParseDuplicatePolicy(std::string_view name) {
   if (name == "last") return DuplicatePolicy::kKeepLast;
   if (name == "all") return DuplicatePolicy::kKeepAll;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown duplicates policy '", name, "': use 'last' or 'all'"));
+      absl::StrCat("unknown duplicates policy '", std::string(name), "': use 'last' or 'all'"));
 }
 
 void AnswerMatrixBuilder::Reserve(int64_t n) {

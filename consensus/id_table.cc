@@ -6,7 +6,7 @@
 namespace consensusd::consensus {
 
 int32_t IdTable::Intern(std::string_view name) {
-  auto it = ids_.find(name);
+  auto it = ids_.find(absl::string_view(name.data(), name.size()));
   if (it != ids_.end()) return it->second;
   const int32_t id = size();
   ids_.emplace(std::string(name), id);
@@ -15,7 +15,7 @@ int32_t IdTable::Intern(std::string_view name) {
 }
 
 int32_t IdTable::Find(std::string_view name) const {
-  auto it = ids_.find(name);
+  auto it = ids_.find(absl::string_view(name.data(), name.size()));
   return it == ids_.end() ? kNotFound : it->second;
 }
 

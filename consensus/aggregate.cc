@@ -1,0 +1,421 @@
+#include "consensus/aggregate.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+namespace consensusd::consensus {
+namespace {
+
+constexpr double kEps = std::numeric_limits<double>::epsilon();
+// Answers per chunk of tasks; chunk bounds depend only on the data, never on
+// the thread count, so per-chunk partial sums reduced in chunk order give
+// bit-identical results for any number of threads.
+constexpr int64_t kChunkAnswers = 1 << 17;
+// Upper bound on the doubles held by per-chunk partial sums.
+constexpr int64_t kMaxPartialDoubles = int64_t{1} << 23;
+
+void ParallelFor(int n, int threads, const std::function<void(int)>& fn) {
+  threads = std::clamp(threads, 1, std::max(1, n));
+  if (threads == 1) {
+    for (int i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<int> next{0};
+  auto worker = [&] {
+    for (int i = next++; i < n; i = next++) fn(i);
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(threads - 1);
+  for (int i = 1; i < threads; ++i) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+}
+
+// Contiguous task ranges [bounds[c], bounds[c+1]) of about kChunkAnswers answers.
+std::vector<int32_t> ChunkBounds(const AnswerMatrix& m, int64_t doubles_per_partial) {
+  const int64_t by_size = (m.num_answers() + kChunkAnswers - 1) / kChunkAnswers;
+  const int64_t by_memory = std::max<int64_t>(1, kMaxPartialDoubles / std::max<int64_t>(1, doubles_per_partial));
+  const int64_t chunks = std::clamp<int64_t>(std::min(by_size, by_memory), 1, 1024);
+  const int64_t per_chunk = (m.num_answers() + chunks - 1) / chunks;
+  std::vector<int32_t> bounds = {0};
+  int64_t next_cut = per_chunk;
+  for (int32_t t = 0; t < m.num_tasks; ++t) {
+    if (m.task_begin[t + 1] >= next_cut && t + 1 < m.num_tasks) {
+      bounds.push_back(t + 1);
+      next_cut = m.task_begin[t + 1] + per_chunk;
+    }
+  }
+  bounds.push_back(m.num_tasks);
+  return bounds;
+}
+
+// EM state shared by ds and onecoin. Layouts:
+//   counts_[(w*K + l)*K + k]  expected number of answers l by w on tasks of true class k
+//   log_pi_[(w*K + l)*K + k]  log P(w answers l | true class k); 0 for excluded workers
+class EmFit {
+ public:
+  EmFit(const AnswerMatrix& m, const AggregateOptions& o, const std::vector<bool>& excluded)
+      : m_(m), o_(o), K_(m.num_classes), excluded_(excluded) {
+    excluded_.resize(m.num_workers, false);
+    const int64_t partial = int64_t{m.num_workers} * K_ * K_ + K_;
+    bounds_ = ChunkBounds(m, partial);
+    partial_counts_.assign(static_cast<size_t>(partial) * (bounds_.size() - 1), 0.0);
+    partial_ll_.assign(bounds_.size() - 1, 0.0);
+    counts_.assign(static_cast<size_t>(m.num_workers) * K_ * K_, 0.0);
+    class_counts_.assign(K_, 0.0);
+    log_pi_.assign(counts_.size(), 0.0);
+    log_prior_.assign(K_, 0.0);
+    active_.assign(m.num_tasks, 0);
+    for (int32_t t = 0; t < m.num_tasks; ++t) {
+      bool any = m.gold[t] != kNoGold;
+      for (int64_t a = m.task_begin[t]; a < m.task_begin[t + 1] && !any; ++a) {
+        any = !excluded_[m.worker[a]];
+      }
+      active_[t] = any;
+    }
+    worker_answers_.assign(m.num_workers, 0);
+    for (int32_t w : m.worker) {
+      included_answers_ += excluded_[w] ? 0 : 1;
+      ++worker_answers_[w];
+    }
+  }
+
+  // Runs EM from the given initial posteriors (num_tasks x K) and fills `model`.
+  void Run(std::vector<double> posterior, Model& model) {
+    post_ = std::move(posterior);
+    Pass(/*e_step=*/false);
+    double penalty = UpdateParameters();
+    double previous = -std::numeric_limits<double>::infinity();
+    const double scale = 1.0 / std::max<int64_t>(1, included_answers_);
+    for (int it = 1; it <= o_.max_iter; ++it) {
+      const double ll = Pass(/*e_step=*/true);
+      const double objective = ll + penalty;
+      model.objective_history.push_back(objective);
+      model.log_likelihood = ll;
+      model.iterations = it;
+      penalty = UpdateParameters();
+      if ((objective - previous) * scale < o_.tol) {
+        model.converged = true;
+        break;
+      }
+      previous = objective;
+    }
+    model.posterior = std::move(post_);
+    model.class_prior.resize(K_);
+    for (int k = 0; k < K_; ++k) model.class_prior[k] = std::exp(log_prior_[k]);
+    model.confusion = Confusion();
+  }
+
+ private:
+  // One pass over the answers in chunks: optionally the E-step (posteriors
+  // from the current parameters), then the sufficient statistics of the
+  // M-step from the posteriors. Returns the log-likelihood of the E-step.
+  double Pass(bool e_step) {
+    const int chunks = static_cast<int>(bounds_.size()) - 1;
+    const size_t partial = static_cast<size_t>(m_.num_workers) * K_ * K_ + K_;
+    ParallelFor(chunks, o_.threads, [&](int c) {
+      double* counts = partial_counts_.data() + partial * c;
+      double* class_counts = counts + partial - K_;
+      std::fill(counts, counts + partial, 0.0);
+      double ll = 0;
+      for (int32_t t = bounds_[c]; t < bounds_[c + 1]; ++t) {
+        double* p = post_.data() + static_cast<size_t>(t) * K_;
+        const int64_t b = m_.task_begin[t], e = m_.task_begin[t + 1];
+        if (e_step) ll += EStep(t, p);
+        if (!active_[t]) continue;
+        for (int k = 0; k < K_; ++k) class_counts[k] += p[k];
+        for (int64_t a = b; a < e; ++a) {
+          double* cell = counts + (static_cast<size_t>(m_.worker[a]) * K_ + m_.label[a]) * K_;
+          for (int k = 0; k < K_; ++k) cell[k] += p[k];
+        }
+      }
+      partial_ll_[c] = ll;
+    });
+    std::fill(counts_.begin(), counts_.end(), 0.0);
+    std::fill(class_counts_.begin(), class_counts_.end(), 0.0);
+    double ll = 0;
+    for (int c = 0; c < chunks; ++c) {
+      const double* counts = partial_counts_.data() + partial * c;
+      for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += counts[i];
+      for (int k = 0; k < K_; ++k) class_counts_[k] += counts[counts_.size() + k];
+      ll += partial_ll_[c];
+    }
+    return ll;
+  }
+
+  // Posterior of task t under the current parameters, written to p; returns
+  // the task's log-likelihood log P(answers[, gold]).
+  double EStep(int32_t t, double* p) const {
+    for (int k = 0; k < K_; ++k) p[k] = log_prior_[k];
+    for (int64_t a = m_.task_begin[t]; a < m_.task_begin[t + 1]; ++a) {
+      const double* row = log_pi_.data() + (static_cast<size_t>(m_.worker[a]) * K_ + m_.label[a]) * K_;
+      for (int k = 0; k < K_; ++k) p[k] += row[k];
+    }
+    const int32_t gold = m_.gold[t];
+    if (gold != kNoGold) {
+      const double ll = p[gold];
+      for (int k = 0; k < K_; ++k) p[k] = k == gold ? 1.0 : 0.0;
+      return ll;
+    }
+    if (!active_[t]) {
+      for (int k = 0; k < K_; ++k) p[k] = std::exp(log_prior_[k]);
+      return 0;
+    }
+    double max = p[0];
+    for (int k = 1; k < K_; ++k) max = std::max(max, p[k]);
+    double sum = 0;
+    for (int k = 0; k < K_; ++k) sum += (p[k] = std::exp(p[k] - max));
+    const double inv = 1.0 / sum;
+    for (int k = 0; k < K_; ++k) p[k] *= inv;
+    return max + std::log(sum);
+  }
+
+  // M-step: parameters from counts_ and class_counts_. Returns the Dirichlet
+  // log-prior of the new parameters (0 when prior == 0).
+  double UpdateParameters() {
+    const double alpha = o_.prior;
+    double penalty = 0;
+    double total = 0;
+    for (int k = 0; k < K_; ++k) total += ClipCount(class_counts_[k]) + alpha;
+    for (int k = 0; k < K_; ++k) {
+      log_prior_[k] = std::log((ClipCount(class_counts_[k]) + alpha) / total);
+      penalty += alpha * log_prior_[k];
+    }
+    for (int32_t w = 0; w < m_.num_workers; ++w) {
+      const double* c = counts_.data() + static_cast<size_t>(w) * K_ * K_;
+      double* lp = log_pi_.data() + static_cast<size_t>(w) * K_ * K_;
+      if (excluded_[w]) {
+        std::fill(lp, lp + K_ * K_, 0.0);
+        continue;
+      }
+      if (OneCoinWorker(w)) {
+        // One accuracy per worker: p = (correct + alpha) / (answers + K alpha).
+        double correct = 0, answers = 0;
+        for (int l = 0; l < K_; ++l) {
+          for (int k = 0; k < K_; ++k) answers += c[l * K_ + k];
+          correct += c[l * K_ + l];
+        }
+        double acc = (ClipCount(correct) + alpha) / (ClipCount(correct) + ClipCount(answers - correct) + K_ * alpha);
+        acc = std::clamp(acc, kEps, 1.0 - kEps);
+        const double log_right = std::log(acc);
+        const double log_wrong = K_ > 1 ? std::log((1.0 - acc) / (K_ - 1)) : 0.0;
+        for (int l = 0; l < K_; ++l) {
+          for (int k = 0; k < K_; ++k) lp[l * K_ + k] = l == k ? log_right : log_wrong;
+        }
+        penalty += alpha * (log_right + (K_ - 1) * log_wrong);
+        continue;
+      }
+      // Dawid-Skene: P(l | k) = (counts[l][k] + alpha) / (sum_l' counts[l'][k] + K alpha).
+      for (int k = 0; k < K_; ++k) {
+        double col = 0;
+        for (int l = 0; l < K_; ++l) col += ClipCount(c[l * K_ + k]) + alpha;
+        const double log_col = std::log(col);
+        for (int l = 0; l < K_; ++l) {
+          const double v = std::log(ClipCount(c[l * K_ + k]) + alpha) - log_col;
+          lp[l * K_ + k] = v;
+          penalty += alpha * v;
+        }
+      }
+    }
+    return penalty;
+  }
+
+  // Workers fitted with one accuracy: all under onecoin; under ds, those with
+  // fewer than options.onecoin_below answers (a full K x K matrix overfits them).
+  bool OneCoinWorker(int32_t w) const {
+    return o_.method == Method::kOneCoin || worker_answers_[w] < o_.onecoin_below;
+  }
+
+  // With no prior, counts are clipped at machine epsilon as crowd-kit does, so
+  // that no probability is exactly zero.
+  double ClipCount(double c) const { return o_.prior > 0 ? c : std::max(c, kEps); }
+
+  // confusion[w][k][l] from log_pi_, or from counts_ for excluded workers.
+  std::vector<double> Confusion() const {
+    std::vector<double> out(counts_.size());
+    for (int32_t w = 0; w < m_.num_workers; ++w) {
+      const size_t base = static_cast<size_t>(w) * K_ * K_;
+      for (int k = 0; k < K_; ++k) {
+        double col = 0;
+        for (int l = 0; l < K_; ++l) col += ClipCount(counts_[base + l * K_ + k]) + o_.prior;
+        for (int l = 0; l < K_; ++l) {
+          out[base + k * K_ + l] = excluded_[w] || !OneCoinWorker(w)
+                                       ? (ClipCount(counts_[base + l * K_ + k]) + o_.prior) / col
+                                       : std::exp(log_pi_[base + l * K_ + k]);
+        }
+      }
+    }
+    return out;
+  }
+
+  const AnswerMatrix& m_;
+  const AggregateOptions& o_;
+  const int K_;
+  std::vector<bool> excluded_;
+  std::vector<int32_t> bounds_;
+  std::vector<char> active_;  // task has gold or an answer of an included worker
+  int64_t included_answers_ = 0;
+  std::vector<int64_t> worker_answers_;
+  std::vector<double> post_;
+  std::vector<double> partial_counts_, partial_ll_;
+  std::vector<double> counts_, class_counts_;
+  std::vector<double> log_pi_, log_prior_;
+};
+
+bool Excluded(const std::vector<bool>& excluded, int32_t w) {
+  return w < static_cast<int32_t>(excluded.size()) && excluded[w];
+}
+
+// Vote shares per task (weights per worker, 1 when empty); uniform for a task
+// without counted answers; gold tasks one-hot.
+std::vector<double> WeightedVotes(const AnswerMatrix& m, const std::vector<bool>& excluded,
+                                  const std::vector<double>& weight) {
+  const int K = m.num_classes;
+  std::vector<double> post(static_cast<size_t>(m.num_tasks) * K, 0.0);
+  for (int32_t t = 0; t < m.num_tasks; ++t) {
+    double* p = post.data() + static_cast<size_t>(t) * K;
+    if (m.gold[t] != kNoGold) {
+      p[m.gold[t]] = 1.0;
+      continue;
+    }
+    double sum = 0;
+    for (int64_t a = m.task_begin[t]; a < m.task_begin[t + 1]; ++a) {
+      const int32_t w = m.worker[a];
+      if (Excluded(excluded, w)) continue;
+      const double v = weight.empty() ? 1.0 : weight[w];
+      p[m.label[a]] += v;
+      sum += v;
+    }
+    for (int k = 0; k < K; ++k) p[k] = sum > 0 ? p[k] / sum : 1.0 / K;
+  }
+  return post;
+}
+
+// Class priors as the mean posterior over tasks with answers or gold, and
+// each worker's empirical confusion against the posteriors.
+void FillEmpiricalParameters(const AnswerMatrix& m, double alpha, Model& model) {
+  const int K = m.num_classes;
+  std::vector<double> counts(static_cast<size_t>(m.num_workers) * K * K, 0.0);
+  std::vector<double> class_counts(K, 0.0);
+  for (int32_t t = 0; t < m.num_tasks; ++t) {
+    if (m.TaskSize(t) == 0 && m.gold[t] == kNoGold) continue;
+    const double* p = model.posterior.data() + static_cast<size_t>(t) * K;
+    for (int k = 0; k < K; ++k) class_counts[k] += p[k];
+    for (int64_t a = m.task_begin[t]; a < m.task_begin[t + 1]; ++a) {
+      double* row = counts.data() + (static_cast<size_t>(m.worker[a]) * K) * K;
+      for (int k = 0; k < K; ++k) row[k * K + m.label[a]] += p[k];
+    }
+  }
+  double total = 0;
+  for (int k = 0; k < K; ++k) total += class_counts[k] + alpha;
+  model.class_prior.resize(K);
+  for (int k = 0; k < K; ++k) {
+    model.class_prior[k] = total > 0 ? (class_counts[k] + alpha) / total : 1.0 / K;
+  }
+  model.confusion.resize(counts.size());
+  for (size_t row = 0; row < counts.size(); row += K) {
+    double sum = 0;
+    for (int l = 0; l < K; ++l) sum += counts[row + l] + alpha;
+    for (int l = 0; l < K; ++l) {
+      model.confusion[row + l] = sum > 0 ? (counts[row + l] + alpha) / sum : 1.0 / K;
+    }
+  }
+}
+
+void FillLabels(const AnswerMatrix& m, const AggregateOptions& o, Model& model) {
+  model.label.resize(m.num_tasks);
+  for (int32_t t = 0; t < m.num_tasks; ++t) {
+    model.label[t] = ArgMax(model.Posterior(t), model.class_prior, m.class_rank, o.tie_break);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<Method> ParseMethod(std::string_view name) {
+  if (name == "ds") return Method::kDawidSkene;
+  if (name == "onecoin") return Method::kOneCoin;
+  if (name == "mv") return Method::kMajorityVote;
+  if (name == "wawa") return Method::kWawa;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown method '", std::string(name), "': use ds, onecoin, mv or wawa"));
+}
+
+std::string_view MethodName(Method method) {
+  switch (method) {
+    case Method::kDawidSkene: return "ds";
+    case Method::kOneCoin: return "onecoin";
+    case Method::kMajorityVote: return "mv";
+    case Method::kWawa: return "wawa";
+  }
+  return "?";
+}
+
+int32_t ArgMax(std::span<const double> posterior, std::span<const double> class_prior,
+               std::span<const int32_t> class_rank, TieBreak tie_break) {
+  int32_t best = 0;
+  for (int32_t k = 1; k < static_cast<int32_t>(posterior.size()); ++k) {
+    if (posterior[k] != posterior[best]) {
+      if (posterior[k] > posterior[best]) best = k;
+      continue;
+    }
+    if (tie_break == TieBreak::kPriorThenName && !class_prior.empty() &&
+        class_prior[k] != class_prior[best]) {
+      if (class_prior[k] > class_prior[best]) best = k;
+      continue;
+    }
+    const int32_t rank_k = class_rank.empty() ? k : class_rank[k];
+    const int32_t rank_best = class_rank.empty() ? best : class_rank[best];
+    if (rank_k < rank_best) best = k;
+  }
+  return best;
+}
+
+absl::StatusOr<Model> Aggregate(const AnswerMatrix& m, const AggregateOptions& o,
+                                const std::vector<bool>& excluded) {
+  if (m.num_classes < 1) return absl::InvalidArgumentError("no classes: the answers hold no labels");
+  if (!(o.prior >= 0)) return absl::InvalidArgumentError("prior must be >= 0");
+  if (o.max_iter < 0) return absl::InvalidArgumentError("max_iter must be >= 0");
+  if (o.threads < 1) return absl::InvalidArgumentError("threads must be >= 1");
+  Model model;
+  model.num_classes = m.num_classes;
+  std::vector<double> votes = WeightedVotes(m, excluded, {});
+  switch (o.method) {
+    case Method::kMajorityVote:
+      model.posterior = std::move(votes);
+      FillEmpiricalParameters(m, o.prior, model);
+      break;
+    case Method::kWawa: {
+      // Wawa: weight each worker by agreement with the majority vote, then vote again.
+      model.posterior = votes;
+      FillEmpiricalParameters(m, o.prior, model);
+      FillLabels(m, o, model);
+      std::vector<double> agree(m.num_workers, 0.0), total(m.num_workers, 0.0);
+      for (int32_t t = 0; t < m.num_tasks; ++t) {
+        for (int64_t a = m.task_begin[t]; a < m.task_begin[t + 1]; ++a) {
+          total[m.worker[a]] += 1;
+          agree[m.worker[a]] += m.label[a] == model.label[t] ? 1 : 0;
+        }
+      }
+      for (int32_t w = 0; w < m.num_workers; ++w) agree[w] = total[w] > 0 ? agree[w] / total[w] : 0;
+      model.posterior = WeightedVotes(m, excluded, agree);
+      FillEmpiricalParameters(m, o.prior, model);
+      break;
+    }
+    case Method::kDawidSkene:
+    case Method::kOneCoin: {
+      EmFit fit(m, o, excluded);
+      fit.Run(std::move(votes), model);
+      break;
+    }
+  }
+  FillLabels(m, o, model);
+  return model;
+}
+
+}  // namespace consensusd::consensus
