@@ -8,11 +8,11 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "consensus/parameters.h"
 
 namespace consensusd::consensus {
 namespace {
 
-constexpr double kEps = std::numeric_limits<double>::epsilon();
 // Answers per chunk of tasks; chunk bounds depend only on the data, never on
 // the thread count, so per-chunk partial sums reduced in chunk order give
 // bit-identical results for any number of threads.
@@ -179,48 +179,15 @@ class EmFit {
   // M-step: parameters from counts_ and class_counts_. Returns the Dirichlet
   // log-prior of the new parameters (0 when prior == 0).
   double UpdateParameters() {
-    const double alpha = o_.prior;
-    double penalty = 0;
-    double total = 0;
-    for (int k = 0; k < K_; ++k) total += ClipCount(class_counts_[k]) + alpha;
-    for (int k = 0; k < K_; ++k) {
-      log_prior_[k] = std::log((ClipCount(class_counts_[k]) + alpha) / total);
-      penalty += alpha * log_prior_[k];
-    }
+    double penalty = ClassLogPrior(class_counts_.data(), K_, o_.prior, log_prior_.data());
     for (int32_t w = 0; w < m_.num_workers; ++w) {
-      const double* c = counts_.data() + static_cast<size_t>(w) * K_ * K_;
       double* lp = log_pi_.data() + static_cast<size_t>(w) * K_ * K_;
+      const double term = WorkerLogConfusion(counts_.data() + static_cast<size_t>(w) * K_ * K_,
+                                             K_, o_.prior, OneCoinWorker(w), lp);
       if (excluded_[w]) {
-        std::fill(lp, lp + K_ * K_, 0.0);
-        continue;
-      }
-      if (OneCoinWorker(w)) {
-        // One accuracy per worker: p = (correct + alpha) / (answers + K alpha).
-        double correct = 0, answers = 0;
-        for (int l = 0; l < K_; ++l) {
-          for (int k = 0; k < K_; ++k) answers += c[l * K_ + k];
-          correct += c[l * K_ + l];
-        }
-        double acc = (ClipCount(correct) + alpha) / (ClipCount(correct) + ClipCount(answers - correct) + K_ * alpha);
-        acc = std::clamp(acc, kEps, 1.0 - kEps);
-        const double log_right = std::log(acc);
-        const double log_wrong = K_ > 1 ? std::log((1.0 - acc) / (K_ - 1)) : 0.0;
-        for (int l = 0; l < K_; ++l) {
-          for (int k = 0; k < K_; ++k) lp[l * K_ + k] = l == k ? log_right : log_wrong;
-        }
-        penalty += alpha * (log_right + (K_ - 1) * log_wrong);
-        continue;
-      }
-      // Dawid-Skene: P(l | k) = (counts[l][k] + alpha) / (sum_l' counts[l'][k] + K alpha).
-      for (int k = 0; k < K_; ++k) {
-        double col = 0;
-        for (int l = 0; l < K_; ++l) col += ClipCount(c[l * K_ + k]) + alpha;
-        const double log_col = std::log(col);
-        for (int l = 0; l < K_; ++l) {
-          const double v = std::log(ClipCount(c[l * K_ + k]) + alpha) - log_col;
-          lp[l * K_ + k] = v;
-          penalty += alpha * v;
-        }
+        std::fill(lp, lp + K_ * K_, 0.0);  // log 1: an excluded worker's answers count for nothing
+      } else {
+        penalty += term;
       }
     }
     return penalty;
@@ -232,23 +199,15 @@ class EmFit {
     return o_.method == Method::kOneCoin || worker_answers_[w] < o_.onecoin_below;
   }
 
-  // With no prior, counts are clipped at machine epsilon as crowd-kit does, so
-  // that no probability is exactly zero.
-  double ClipCount(double c) const { return o_.prior > 0 ? c : std::max(c, kEps); }
-
-  // confusion[w][k][l] from log_pi_, or from counts_ for excluded workers.
+  // confusion[w][k][l] = P(l | k) from the final counts (transposed log table).
   std::vector<double> Confusion() const {
     std::vector<double> out(counts_.size());
+    std::vector<double> lp(static_cast<size_t>(K_) * K_);
     for (int32_t w = 0; w < m_.num_workers; ++w) {
       const size_t base = static_cast<size_t>(w) * K_ * K_;
+      WorkerLogConfusion(counts_.data() + base, K_, o_.prior, OneCoinWorker(w), lp.data());
       for (int k = 0; k < K_; ++k) {
-        double col = 0;
-        for (int l = 0; l < K_; ++l) col += ClipCount(counts_[base + l * K_ + k]) + o_.prior;
-        for (int l = 0; l < K_; ++l) {
-          out[base + k * K_ + l] = excluded_[w] || !OneCoinWorker(w)
-                                       ? (ClipCount(counts_[base + l * K_ + k]) + o_.prior) / col
-                                       : std::exp(log_pi_[base + l * K_ + k]);
-        }
+        for (int l = 0; l < K_; ++l) out[base + k * K_ + l] = std::exp(lp[l * K_ + k]);
       }
     }
     return out;
