@@ -183,7 +183,7 @@ class EmFit {
     for (int32_t w = 0; w < m_.num_workers; ++w) {
       double* lp = log_pi_.data() + static_cast<size_t>(w) * K_ * K_;
       const double term = WorkerLogConfusion(counts_.data() + static_cast<size_t>(w) * K_ * K_,
-                                             K_, o_.prior, OneCoinWorker(w), lp);
+                                             K_, WorkerPriorOf(o_), OneCoinWorker(w), lp);
       if (excluded_[w]) {
         std::fill(lp, lp + K_ * K_, 0.0);  // log 1: an excluded worker's answers count for nothing
       } else {
@@ -205,7 +205,7 @@ class EmFit {
     std::vector<double> lp(static_cast<size_t>(K_) * K_);
     for (int32_t w = 0; w < m_.num_workers; ++w) {
       const size_t base = static_cast<size_t>(w) * K_ * K_;
-      WorkerLogConfusion(counts_.data() + base, K_, o_.prior, OneCoinWorker(w), lp.data());
+      WorkerLogConfusion(counts_.data() + base, K_, WorkerPriorOf(o_), OneCoinWorker(w), lp.data());
       for (int k = 0; k < K_; ++k) {
         for (int l = 0; l < K_; ++l) out[base + k * K_ + l] = std::exp(lp[l * K_ + k]);
       }
@@ -315,6 +315,10 @@ std::string_view MethodName(Method method) {
   return "?";
 }
 
+WorkerPrior WorkerPriorOf(const AggregateOptions& options) {
+  return {options.prior, options.prior > 0 ? options.diagonal_prior : 0.0};
+}
+
 int32_t ArgMax(std::span<const double> posterior, std::span<const double> class_prior,
                std::span<const int32_t> class_rank, TieBreak tie_break) {
   int32_t best = 0;
@@ -339,6 +343,7 @@ absl::StatusOr<Model> Aggregate(const AnswerMatrix& m, const AggregateOptions& o
                                 const std::vector<bool>& excluded) {
   if (m.num_classes < 1) return absl::InvalidArgumentError("no classes: the answers hold no labels");
   if (!(o.prior >= 0)) return absl::InvalidArgumentError("prior must be >= 0");
+  if (!(o.diagonal_prior >= 0)) return absl::InvalidArgumentError("diagonal prior must be >= 0");
   if (o.max_iter < 0) return absl::InvalidArgumentError("max_iter must be >= 0");
   if (o.threads < 1) return absl::InvalidArgumentError("threads must be >= 1");
   Model model;

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "consensus/answer_matrix.h"
+#include "consensus/parameters.h"
 
 namespace consensusd::consensus {
 
@@ -32,10 +33,16 @@ enum class TieBreak {
 // confusion-matrix counts and to every class count (MAP estimate under a
 // symmetric Dirichlet(1 + prior)). 0 gives maximum-likelihood Dawid-Skene.
 inline constexpr double kDefaultPrior = 1.0;
+// The default extra pseudo-count on the diagonal of each confusion row: the
+// belief that a worker does better than chance. It breaks the symmetry between
+// class permutations that otherwise stalls incremental EM on new workers.
+// Applied only when prior > 0.
+inline constexpr double kDefaultDiagonalPrior = 1.0;
 
 struct AggregateOptions {
   Method method = Method::kDawidSkene;
   double prior = kDefaultPrior;
+  double diagonal_prior = kDefaultDiagonalPrior;  // ignored when prior == 0
   // EM stops when the objective (log-likelihood plus log-prior) per answer
   // improves by less than tol, or after max_iter E-steps.
   double tol = 1e-7;
@@ -47,6 +54,9 @@ struct AggregateOptions {
   // onecoin model) instead of a full K x K confusion matrix. 0 disables it.
   int64_t onecoin_below = 0;
 };
+
+// The worker prior the options imply (no diagonal term when prior == 0).
+WorkerPrior WorkerPriorOf(const AggregateOptions& options);
 
 // A fitted model. Matrices are flat and row-major.
 struct Model {

@@ -13,8 +13,11 @@ double Clip(double count, double prior) { return prior > 0 ? count : std::max(co
 
 }  // namespace
 
-double WorkerLogConfusion(const double* c, int32_t K, double prior, bool onecoin,
+double WorkerLogConfusion(const double* c, int32_t K, const WorkerPrior& prior, bool onecoin,
                           double* log_pi) {
+  const double a = prior.pseudo_count;
+  const double diag = a + prior.diagonal;
+  const double clip = a > 0 || prior.diagonal > 0 ? 0.0 : kEps;
   double term = 0;
   if (onecoin) {
     double correct = 0, answers = 0;
@@ -22,24 +25,25 @@ double WorkerLogConfusion(const double* c, int32_t K, double prior, bool onecoin
       for (int k = 0; k < K; ++k) answers += c[l * K + k];
       correct += c[l * K + l];
     }
-    const double right = Clip(correct, prior) + prior;
-    double acc = right / (right + Clip(answers - correct, prior) + (K - 1) * prior);
+    const double right = std::max(correct, clip) + diag;
+    double acc = right / (right + std::max(answers - correct, clip) + (K - 1) * a);
     acc = std::clamp(acc, kEps, 1.0 - kEps);
     const double log_right = std::log(acc);
     const double log_wrong = K > 1 ? std::log((1.0 - acc) / (K - 1)) : 0.0;
     for (int l = 0; l < K; ++l) {
       for (int k = 0; k < K; ++k) log_pi[l * K + k] = l == k ? log_right : log_wrong;
     }
-    return prior * (log_right + (K - 1) * log_wrong);
+    return diag * log_right + (K - 1) * a * log_wrong;
   }
   for (int k = 0; k < K; ++k) {
     double col = 0;
-    for (int l = 0; l < K; ++l) col += Clip(c[l * K + k], prior) + prior;
+    for (int l = 0; l < K; ++l) col += std::max(c[l * K + k], clip) + (l == k ? diag : a);
     const double log_col = std::log(col);
     for (int l = 0; l < K; ++l) {
-      const double v = std::log(Clip(c[l * K + k], prior) + prior) - log_col;
+      const double pseudo = l == k ? diag : a;
+      const double v = std::log(std::max(c[l * K + k], clip) + pseudo) - log_col;
       log_pi[l * K + k] = v;
-      term += prior * v;
+      term += pseudo * v;
     }
   }
   return term;

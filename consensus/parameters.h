@@ -13,16 +13,25 @@ namespace consensusd::consensus {
 // Expected counts are laid out [l][k]: counts[l * K + k] is the expected number
 // of answers l on tasks whose true class is k. Log tables use the same layout.
 
-// Dawid & Skene (1979) M-step with a symmetric Dirichlet pseudo-count `prior`:
-//   P(l | k) = (counts[l][k] + prior) / (sum_l' counts[l'][k] + K prior).
-// One-coin: one accuracy p = (correct + prior) / (answers + K prior), errors
-// spread evenly: P(l | k) = p if l == k else (1 - p) / (K - 1).
-// With prior == 0 counts are clipped at machine epsilon (as crowd-kit does) so
-// that no probability is 0. Writes log P(l | k) to log_pi[l * K + k] and
-// returns prior * sum of the log-probabilities (the Dirichlet log-density up
-// to a constant), the term EM adds to the log-likelihood.
-double WorkerLogConfusion(const double* counts, int32_t num_classes, double prior, bool onecoin,
-                          double* log_pi);
+// Dirichlet pseudo-counts on each row of a worker's confusion matrix: `a` on
+// every cell plus `diagonal` on the cell of the true class.
+struct WorkerPrior {
+  double pseudo_count = 0;
+  double diagonal = 0;
+};
+
+// Dawid & Skene (1979) M-step, MAP under the Dirichlet pseudo-counts b[k][l]
+// (a, plus diagonal when l == k):
+//   P(l | k) = (counts[l][k] + b[k][l]) / (sum_l' counts[l'][k] + b[k][l']).
+// One-coin: one accuracy p = (correct + a + diagonal) / (answers + K a + diagonal),
+// errors spread evenly: P(l | k) = p if l == k else (1 - p) / (K - 1).
+// With all pseudo-counts 0 (plain maximum likelihood), counts are clipped at
+// machine epsilon, as crowd-kit does, so that no probability is 0.
+// Writes log P(l | k) to log_pi[l * K + k] and returns
+// sum_{k,l} b[k][l] log P(l | k): the Dirichlet log-density up to a constant,
+// the term EM adds to the log-likelihood.
+double WorkerLogConfusion(const double* counts, int32_t num_classes, const WorkerPrior& prior,
+                          bool onecoin, double* log_pi);
 
 // log P(k) = log((class_counts[k] + prior) / (sum + K prior)), written to
 // log_prior[k]; returns prior * sum_k log P(k).

@@ -1,0 +1,303 @@
+#include "consensus/streaming_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "consensus/parameters.h"
+
+namespace consensusd::consensus {
+
+StreamingModel::StreamingModel(const StreamingOptions& options) : options_(options) {}
+
+int32_t StreamingModel::InternTask(std::string_view name) {
+  const int32_t before = tasks_.size();
+  const int32_t id = tasks_.Intern(name);
+  if (id == before) {
+    answers_.emplace_back();
+    gold_.push_back(kNoGold);
+    posterior_.insert(posterior_.end(), K_, K_ > 0 ? 1.0 / K_ : 0.0);
+    task_version_.push_back(0);
+  }
+  return id;
+}
+
+int32_t StreamingModel::InternWorker(std::string_view name) {
+  const int32_t before = workers_.size();
+  const int32_t id = workers_.Intern(name);
+  if (id == before) {
+    counts_.insert(counts_.end(), static_cast<size_t>(K_) * K_, 0.0);
+    log_pi_.insert(log_pi_.end(), static_cast<size_t>(K_) * K_, 0.0);
+    log_pi_stale_.push_back(1);
+    worker_answers_.push_back(0);
+    excluded_.push_back(false);
+  }
+  return id;
+}
+
+absl::StatusOr<int32_t> StreamingModel::InternClass(std::string_view name) {
+  const int32_t found = classes_.Find(name);
+  if (found != IdTable::kNotFound) return found;
+  if (K_ >= options_.max_classes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "class '", std::string(name), "' would exceed the project's limit of ",
+        options_.max_classes, " classes: raise max_classes or declare the classes in the config"));
+  }
+  const int32_t id = classes_.Intern(name);
+  GrowClasses(K_ + 1);
+  class_rank_ = SortedRank(classes_);
+  return id;
+}
+
+void StreamingModel::GrowClasses(int32_t new_k) {
+  const int32_t old_k = K_;
+  std::vector<double> posterior(static_cast<size_t>(num_tasks()) * new_k, 0.0);
+  for (int32_t t = 0; t < num_tasks(); ++t) {
+    for (int k = 0; k < old_k; ++k) posterior[t * new_k + k] = posterior_[t * old_k + k];
+    if (old_k == 0) {
+      for (int k = 0; k < new_k; ++k) posterior[t * new_k + k] = 1.0 / new_k;
+    }
+  }
+  std::vector<double> counts(static_cast<size_t>(num_workers()) * new_k * new_k, 0.0);
+  for (int32_t w = 0; w < num_workers(); ++w) {
+    for (int l = 0; l < old_k; ++l) {
+      for (int k = 0; k < old_k; ++k) {
+        counts[(static_cast<size_t>(w) * new_k + l) * new_k + k] =
+            counts_[(static_cast<size_t>(w) * old_k + l) * old_k + k];
+      }
+    }
+  }
+  posterior_ = std::move(posterior);
+  counts_ = std::move(counts);
+  log_pi_.assign(counts_.size(), 0.0);
+  log_pi_stale_.assign(num_workers(), 1);
+  class_counts_.resize(new_k, 0.0);
+  K_ = new_k;
+}
+
+bool StreamingModel::Active(int32_t task) const {
+  if (gold_[task] != kNoGold) return true;
+  for (const TaskAnswer& a : answers_[task]) {
+    if (!excluded_[a.worker]) return true;
+  }
+  return false;
+}
+
+bool StreamingModel::OneCoin(int32_t worker) const {
+  return options_.fit.method == Method::kOneCoin ||
+         worker_answers_[worker] < options_.fit.onecoin_below;
+}
+
+const double* StreamingModel::LogConfusion(int32_t worker) const {
+  double* lp = log_pi_.data() + static_cast<size_t>(worker) * K_ * K_;
+  if (log_pi_stale_[worker]) {
+    WorkerLogConfusion(counts_.data() + static_cast<size_t>(worker) * K_ * K_, K_,
+                       WorkerPriorOf(options_.fit), OneCoin(worker), lp);
+    log_pi_stale_[worker] = 0;
+  }
+  return lp;
+}
+
+void StreamingModel::Contribute(int32_t task, double sign) {
+  if (K_ == 0 || !Active(task)) return;
+  const double* p = posterior_.data() + static_cast<size_t>(task) * K_;
+  for (int k = 0; k < K_; ++k) class_counts_[k] += sign * p[k];
+  for (const TaskAnswer& a : answers_[task]) {
+    double* cell = counts_.data() + (static_cast<size_t>(a.worker) * K_ + a.label) * K_;
+    for (int k = 0; k < K_; ++k) cell[k] += sign * p[k];
+    log_pi_stale_[a.worker] = 1;
+  }
+}
+
+void StreamingModel::EStep(int32_t task) {
+  if (K_ == 0) return;
+  double* p = posterior_.data() + static_cast<size_t>(task) * K_;
+  if (gold_[task] != kNoGold) {
+    for (int k = 0; k < K_; ++k) p[k] = k == gold_[task] ? 1.0 : 0.0;
+    return;
+  }
+  ClassLogPrior(class_counts_.data(), K_, options_.fit.prior, p);
+  bool any = false;
+  for (const TaskAnswer& a : answers_[task]) {
+    if (excluded_[a.worker]) continue;
+    any = true;
+    const double* row = LogConfusion(a.worker) + static_cast<size_t>(a.label) * K_;
+    for (int k = 0; k < K_; ++k) p[k] += row[k];
+  }
+  if (!any) {
+    for (int k = 0; k < K_; ++k) p[k] = std::exp(p[k]);
+    return;
+  }
+  const double max = *std::max_element(p, p + K_);
+  double sum = 0;
+  for (int k = 0; k < K_; ++k) sum += (p[k] = std::exp(p[k] - max));
+  for (int k = 0; k < K_; ++k) p[k] /= sum;
+}
+
+template <typename Change>
+void StreamingModel::UpdateTask(int32_t task, Change change) {
+  Contribute(task, -1.0);
+  change();
+  EStep(task);
+  Contribute(task, +1.0);
+  task_version_[task] = ++version_;
+}
+
+void StreamingModel::SetAnswer(int32_t task, int32_t worker, int32_t label) {
+  std::vector<TaskAnswer>& answers = answers_[task];
+  auto it = std::find_if(answers.begin(), answers.end(),
+                         [&](const TaskAnswer& a) { return a.worker == worker; });
+  if (it != answers.end() && it->label == label) return;  // a redelivery changes nothing
+  UpdateTask(task, [&] {
+    if (it != answers.end()) {
+      it->label = label;
+      return;
+    }
+    answers.push_back({worker, label});
+    ++num_answers_;
+    ++worker_answers_[worker];
+    log_pi_stale_[worker] = 1;
+  });
+}
+
+bool StreamingModel::Retract(int32_t task, int32_t worker) {
+  std::vector<TaskAnswer>& answers = answers_[task];
+  auto it = std::find_if(answers.begin(), answers.end(),
+                         [&](const TaskAnswer& a) { return a.worker == worker; });
+  if (it == answers.end()) return false;
+  UpdateTask(task, [&] {
+    answers.erase(it);
+    --num_answers_;
+    --worker_answers_[worker];
+    log_pi_stale_[worker] = 1;
+  });
+  return true;
+}
+
+void StreamingModel::SetGold(int32_t task, int32_t label) {
+  if (gold_[task] == label) return;
+  UpdateTask(task, [&] { gold_[task] = label; });
+}
+
+absl::Status StreamingModel::SetExcluded(int32_t worker, bool excluded) {
+  if (excluded_[worker] == excluded) return absl::OkStatus();
+  excluded_[worker] = excluded;
+  ++version_;
+  return Sweep();
+}
+
+absl::Status StreamingModel::Sweep() {
+  SweepInput input = PrepareSweep();
+  absl::StatusOr<Model> fitted = RunSweep(input);
+  if (!fitted.ok()) return fitted.status();
+  InstallSweep(input, *fitted);
+  return absl::OkStatus();
+}
+
+AnswerMatrix StreamingModel::Snapshot() const {
+  AnswerMatrix m;
+  m.num_tasks = num_tasks();
+  m.num_workers = num_workers();
+  m.num_classes = K_;
+  m.task_begin.resize(m.num_tasks + 1);
+  m.worker.reserve(num_answers_);
+  m.label.reserve(num_answers_);
+  for (int32_t t = 0; t < m.num_tasks; ++t) {
+    for (const TaskAnswer& a : answers_[t]) {
+      m.worker.push_back(a.worker);
+      m.label.push_back(a.label);
+    }
+    m.task_begin[t + 1] = static_cast<int64_t>(m.worker.size());
+  }
+  m.gold = gold_;
+  m.class_rank = class_rank_;
+  return m;
+}
+
+SweepInput StreamingModel::PrepareSweep() const {
+  return SweepInput{Snapshot(), excluded_, version_};
+}
+
+absl::StatusOr<Model> StreamingModel::RunSweep(const SweepInput& input) const {
+  if (input.answers.num_classes == 0) return Model{};
+  return Aggregate(input.answers, options_.fit, input.excluded);
+}
+
+void StreamingModel::InstallSweep(const SweepInput& input, const Model& fitted) {
+  const int32_t swept_k = fitted.num_classes;
+  std::vector<int32_t> changed;
+  for (int32_t t = 0; t < num_tasks(); ++t) {
+    if (t >= input.answers.num_tasks || task_version_[t] > input.version || swept_k == 0) {
+      changed.push_back(t);
+      continue;
+    }
+    double* p = posterior_.data() + static_cast<size_t>(t) * K_;
+    std::fill(p, p + K_, 0.0);
+    for (int k = 0; k < swept_k; ++k) p[k] = fitted.posterior[static_cast<size_t>(t) * swept_k + k];
+  }
+  RecountFromPosteriors();
+  for (int32_t t : changed) {
+    Contribute(t, -1.0);
+    EStep(t);
+    Contribute(t, +1.0);
+  }
+  last_sweep_iterations_ = fitted.iterations;
+  last_sweep_log_likelihood_ = fitted.log_likelihood;
+}
+
+void StreamingModel::RecountFromPosteriors() {
+  std::fill(counts_.begin(), counts_.end(), 0.0);
+  std::fill(class_counts_.begin(), class_counts_.end(), 0.0);
+  std::fill(log_pi_stale_.begin(), log_pi_stale_.end(), 1);
+  for (int32_t t = 0; t < num_tasks(); ++t) Contribute(t, +1.0);
+}
+
+std::span<const double> StreamingModel::Posterior(int32_t task) const {
+  return {posterior_.data() + static_cast<size_t>(task) * K_, static_cast<size_t>(K_)};
+}
+
+std::vector<double> StreamingModel::ClassPrior() const {
+  std::vector<double> prior(K_);
+  if (K_ == 0) return prior;
+  ClassLogPrior(class_counts_.data(), K_, options_.fit.prior, prior.data());
+  for (double& p : prior) p = std::exp(p);
+  return prior;
+}
+
+int32_t StreamingModel::Label(int32_t task) const {
+  if (K_ == 0) return -1;
+  return ArgMax(Posterior(task), ClassPrior(), class_rank_, options_.fit.tie_break);
+}
+
+double StreamingModel::Confidence(int32_t task) const {
+  const int32_t label = Label(task);
+  return label < 0 ? 0.0 : Posterior(task)[label];
+}
+
+std::vector<double> StreamingModel::Confusion(int32_t worker) const {
+  std::vector<double> out(static_cast<size_t>(K_) * K_);
+  const double* lp = LogConfusion(worker);
+  for (int k = 0; k < K_; ++k) {
+    for (int l = 0; l < K_; ++l) out[k * K_ + l] = std::exp(lp[l * K_ + k]);
+  }
+  return out;
+}
+
+Model StreamingModel::ToModel() const {
+  Model m;
+  m.num_classes = K_;
+  m.posterior = posterior_;
+  m.class_prior = ClassPrior();
+  m.label.resize(num_tasks());
+  for (int32_t t = 0; t < num_tasks(); ++t) m.label[t] = Label(t);
+  m.confusion.reserve(counts_.size());
+  for (int32_t w = 0; w < num_workers(); ++w) {
+    const std::vector<double> c = Confusion(w);
+    m.confusion.insert(m.confusion.end(), c.begin(), c.end());
+  }
+  m.iterations = last_sweep_iterations_;
+  m.log_likelihood = last_sweep_log_likelihood_;
+  return m;
+}
+
+}  // namespace consensusd::consensus

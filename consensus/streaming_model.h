@@ -1,0 +1,157 @@
+// StreamingModel: the live consensus state of one project. Answers arrive one
+// at a time; each update re-estimates its task's posterior and its workers'
+// statistics at once (incremental EM, Neal & Hinton 1998), and a full sweep
+// re-fits the whole model from scratch (batch EM from majority vote), so the
+// result after a sweep depends only on the current answers, gold and exclusions.
+//
+//   StreamingModel model(StreamingOptions{});
+//   int32_t t = model.InternTask("t-1"), w = model.InternWorker("ann-17");
+//   absl::StatusOr<int32_t> c = model.InternClass("positive");
+//   model.SetAnswer(t, w, *c);
+//   model.Sweep();
+//   model.Label(t), model.Confidence(t)
+//
+// How it works: for each worker it keeps expected counts[w][l][k] (answers l on
+// tasks of true class k, weighted by the task posterior) and for each class the
+// sum of task posteriors. An update subtracts the task's old contribution,
+// changes the answers, recomputes the task's posterior under the current
+// parameters and adds the new contribution: O(answers of the task x K) plus
+// O(K^2) logs per touched worker. Parameters are derived from the counts with
+// the same formulas as batch EM (parameters.h).
+//
+// Not thread-safe: the caller serialises access. A sweep can run without the
+// caller's lock: PrepareSweep() (locked) copies the answers, RunSweep() (no
+// lock) fits, InstallSweep() (locked) installs the result and re-applies the
+// tasks that changed in between. Everything is held in memory.
+#ifndef CONSENSUSD_CONSENSUS_STREAMING_MODEL_H_
+#define CONSENSUSD_CONSENSUS_STREAMING_MODEL_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "consensus/aggregate.h"
+#include "consensus/answer_matrix.h"
+#include "consensus/id_table.h"
+
+namespace consensusd::consensus {
+
+struct StreamingOptions {
+  AggregateOptions fit;      // method (ds or onecoin), prior, tol, max_iter, threads
+  int32_t max_classes = 64;  // classes discovered beyond this are rejected
+};
+
+// One stored answer of a task.
+struct TaskAnswer {
+  int32_t worker;
+  int32_t label;
+};
+
+// A copy of the state a sweep fits, taken under the caller's lock.
+struct SweepInput {
+  AnswerMatrix answers;
+  std::vector<bool> excluded;
+  uint64_t version = 0;  // the model's update counter when the copy was taken
+};
+
+class StreamingModel {
+ public:
+  explicit StreamingModel(const StreamingOptions& options);
+
+  StreamingModel(const StreamingModel&) = delete;
+  StreamingModel& operator=(const StreamingModel&) = delete;
+
+  // Interning. Tasks and workers are unbounded; classes stop at max_classes
+  // (ResourceExhausted, naming the limit).
+  int32_t InternTask(std::string_view name);
+  int32_t InternWorker(std::string_view name);
+  absl::StatusOr<int32_t> InternClass(std::string_view name);
+
+  // Adds worker's answer for task, or replaces the earlier one.
+  // REQUIRES: ids come from this model's Intern* calls.
+  void SetAnswer(int32_t task, int32_t worker, int32_t label);
+  // Removes worker's answer for task; returns false if there was none.
+  bool Retract(int32_t task, int32_t worker);
+  // Declares the task's known class (kNoGold clears it).
+  void SetGold(int32_t task, int32_t label);
+  // An excluded worker's answers stay stored but stop counting. Takes effect
+  // at once, through a full sweep when the flag changes.
+  absl::Status SetExcluded(int32_t worker, bool excluded);
+
+  // Full EM sweep over the current state.
+  absl::Status Sweep();
+  SweepInput PrepareSweep() const;
+  absl::StatusOr<Model> RunSweep(const SweepInput& input) const;
+  void InstallSweep(const SweepInput& input, const Model& fitted);
+
+  // Views.
+  int32_t num_classes() const { return K_; }
+  int32_t num_tasks() const { return tasks_.size(); }
+  int32_t num_workers() const { return workers_.size(); }
+  int64_t num_answers() const { return num_answers_; }
+  const IdTable& tasks() const { return tasks_; }
+  const IdTable& workers() const { return workers_; }
+  const IdTable& classes() const { return classes_; }
+  std::span<const double> Posterior(int32_t task) const;
+  // Consensus class (ties by prior, then name), or -1 before any class exists.
+  int32_t Label(int32_t task) const;
+  double Confidence(int32_t task) const;
+  std::span<const TaskAnswer> Answers(int32_t task) const { return answers_[task]; }
+  int32_t Gold(int32_t task) const { return gold_[task]; }
+  bool Excluded(int32_t worker) const { return excluded_[worker]; }
+  std::vector<double> ClassPrior() const;
+  // P(answer l | true class k) as a K x K row-major matrix [k][l].
+  std::vector<double> Confusion(int32_t worker) const;
+  // The answers as a matrix (with gold and class ranks), for reports and export.
+  AnswerMatrix Snapshot() const;
+  // The model's view as a batch Model (posteriors, labels, priors, confusions).
+  Model ToModel() const;
+  uint64_t version() const { return version_; }
+  int iterations_of_last_sweep() const { return last_sweep_iterations_; }
+  double log_likelihood_of_last_sweep() const { return last_sweep_log_likelihood_; }
+
+ private:
+  void GrowClasses(int32_t new_k);
+  // Adds (sign = +1) or removes (sign = -1) the task's posterior-weighted
+  // contribution to worker counts and class counts.
+  void Contribute(int32_t task, double sign);
+  // Recomputes the task's posterior under the current parameters.
+  void EStep(int32_t task);
+  // Runs the incremental update for one task around `change`.
+  template <typename Change>
+  void UpdateTask(int32_t task, Change change);
+  const double* LogConfusion(int32_t worker) const;  // refreshes the cache if stale
+  bool Active(int32_t task) const;
+  bool OneCoin(int32_t worker) const;
+  void RecountFromPosteriors();
+
+  const StreamingOptions options_;
+  int32_t K_ = 0;
+  IdTable tasks_, workers_, classes_;
+  std::vector<int32_t> class_rank_;
+  // Per task.
+  std::vector<std::vector<TaskAnswer>> answers_;
+  std::vector<int32_t> gold_;
+  std::vector<double> posterior_;       // num_tasks x K
+  std::vector<uint64_t> task_version_;  // version_ at the task's last change
+  // Per worker.
+  std::vector<double> counts_;  // num_workers x K x K, [w][l][k]
+  std::vector<int64_t> worker_answers_;
+  std::vector<bool> excluded_;
+  mutable std::vector<double> log_pi_;  // cache of WorkerLogConfusion, [w][l][k]
+  mutable std::vector<char> log_pi_stale_;
+  // Per class.
+  std::vector<double> class_counts_;
+  int64_t num_answers_ = 0;
+  uint64_t version_ = 0;
+  int last_sweep_iterations_ = 0;
+  double last_sweep_log_likelihood_ = 0;
+};
+
+}  // namespace consensusd::consensus
+
+#endif  // CONSENSUSD_CONSENSUS_STREAMING_MODEL_H_
