@@ -160,6 +160,19 @@ void StreamingModel::SetAnswer(int32_t task, int32_t worker, int32_t label) {
   });
 }
 
+void StreamingModel::LoadAnswer(int32_t task, int32_t worker, int32_t label) {
+  std::vector<TaskAnswer>& answers = answers_[task];
+  auto it = std::find_if(answers.begin(), answers.end(),
+                         [&](const TaskAnswer& a) { return a.worker == worker; });
+  if (it != answers.end()) {
+    it->label = label;
+    return;
+  }
+  answers.push_back({worker, label});
+  ++num_answers_;
+  ++worker_answers_[worker];
+}
+
 bool StreamingModel::Retract(int32_t task, int32_t worker) {
   std::vector<TaskAnswer>& answers = answers_[task];
   auto it = std::find_if(answers.begin(), answers.end(),
@@ -228,6 +241,10 @@ void StreamingModel::InstallSweep(const SweepInput& input, const Model& fitted) 
   std::vector<int32_t> changed;
   for (int32_t t = 0; t < num_tasks(); ++t) {
     if (t >= input.answers.num_tasks || task_version_[t] > input.version || swept_k == 0) {
+      if (K_ > 0 && t >= input.answers.num_tasks) {
+        std::fill(posterior_.begin() + static_cast<size_t>(t) * K_,
+                  posterior_.begin() + static_cast<size_t>(t + 1) * K_, 1.0 / K_);
+      }
       changed.push_back(t);
       continue;
     }

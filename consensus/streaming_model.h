@@ -82,6 +82,12 @@ class StreamingModel {
   // at once, through a full sweep when the flag changes.
   absl::Status SetExcluded(int32_t worker, bool excluded);
 
+  // Bulk loading (restoring state): stores without updating any statistics.
+  // REQUIRES: Sweep() after the last Load* call and before any other use.
+  void LoadAnswer(int32_t task, int32_t worker, int32_t label);
+  void LoadGold(int32_t task, int32_t label) { gold_[task] = label; }
+  void LoadExcluded(int32_t worker) { excluded_[worker] = true; }
+
   // Full EM sweep over the current state.
   absl::Status Sweep();
   SweepInput PrepareSweep() const;

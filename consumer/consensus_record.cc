@@ -1,0 +1,86 @@
+#include "consumer/consensus_record.h"
+
+#include <chrono>
+#include <cstdio>
+
+namespace consensusd::consumer {
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (const char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void AppendProbability(std::string& out, double p) {
+  char buf[32];
+  const int n = std::snprintf(buf, sizeof buf, "%.12g", p);
+  out.append(buf, n);
+}
+
+void AppendConsensusJson(std::string_view project, const consensus::StreamingModel& model,
+                         int32_t task, int64_t updated_ms, std::string& out) {
+  const int32_t label = model.Label(task);
+  const auto posterior = model.Posterior(task);
+  const auto& classes = model.classes();
+  out += "{\"project\":";
+  AppendJsonString(out, project);
+  out += ",\"task\":";
+  AppendJsonString(out, model.tasks().Name(task));
+  out += ",\"label\":";
+  AppendJsonString(out, classes.Name(label));
+  out += ",\"confidence\":";
+  AppendProbability(out, posterior[label]);
+  out += ",\"posterior\":{";
+  for (int32_t k = 0; k < model.num_classes(); ++k) {
+    if (k > 0) out.push_back(',');
+    AppendJsonString(out, classes.Name(k));
+    out.push_back(':');
+    AppendProbability(out, posterior[k]);
+  }
+  out += "},\"answers\":";
+  out += std::to_string(model.Answers(task).size());
+  out += ",\"gold\":";
+  const int32_t gold = model.Gold(task);
+  if (gold == consensus::kNoGold) {
+    out += "null";
+  } else {
+    AppendJsonString(out, classes.Name(gold));
+  }
+  out += ",\"updated_ms\":";
+  out += std::to_string(updated_ms);
+  out.push_back('}');
+}
+
+std::string ConsensusKey(std::string_view project, std::string_view task) {
+  std::string key;
+  key.reserve(project.size() + 1 + task.size());
+  key.append(project);
+  key.push_back('/');
+  key.append(task);
+  return key;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace consensusd::consumer

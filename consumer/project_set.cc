@@ -1,0 +1,70 @@
+#include "consumer/project_set.h"
+
+#include <algorithm>
+
+namespace consensusd::consumer {
+
+Project::Project(std::string project_name, ProjectSettings project_settings)
+    : name(std::move(project_name)),
+      settings(std::move(project_settings)),
+      fixed_classes(!settings.classes.empty()),
+      model(settings.model) {
+  for (const std::string& c : settings.classes) {
+    (void)model.InternClass(c);  // declared classes come first, in config order
+  }
+}
+
+void Project::Touch(int32_t task, int32_t partition) {
+  const size_t n = static_cast<size_t>(task) + 1;
+  if (task_partition.size() < n) {
+    task_partition.resize(n, -1);
+    published_label.resize(n, -1);
+    published_confidence.resize(n, 0.0);
+    published_review.resize(n, 0);
+    dirty.resize(n, 0);
+  }
+  if (partition >= 0) task_partition[task] = partition;
+  if (!dirty[task]) {
+    dirty[task] = 1;
+    dirty_tasks.push_back(task);
+  }
+}
+
+void Project::TouchAll() {
+  for (int32_t t = 0; t < model.num_tasks(); ++t) Touch(t, -1);
+}
+
+void Project::ForgetPublished() {
+  std::fill(published_label.begin(), published_label.end(), -1);
+  std::fill(published_review.begin(), published_review.end(), 0);
+}
+
+ProjectSet::ProjectSet(SettingsFor settings_for) : settings_for_(std::move(settings_for)) {}
+
+Project& ProjectSet::Get(std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = projects_.find(absl::string_view(name.data(), name.size()));
+  if (it != projects_.end()) return *it->second;
+  auto project = std::make_unique<Project>(std::string(name), settings_for_(name));
+  Project& ref = *project;
+  projects_.emplace(std::string(name), std::move(project));
+  return ref;
+}
+
+Project* ProjectSet::Find(std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = projects_.find(absl::string_view(name.data(), name.size()));
+  return it == projects_.end() ? nullptr : it->second.get();
+}
+
+std::vector<Project*> ProjectSet::List() const {
+  std::vector<Project*> out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, project] : projects_) out.push_back(project.get());
+  }
+  std::sort(out.begin(), out.end(), [](Project* a, Project* b) { return a->name < b->name; });
+  return out;
+}
+
+}  // namespace consensusd::consumer

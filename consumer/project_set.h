@@ -1,0 +1,83 @@
+// ProjectSet: the live state of every project (its StreamingModel and what
+// has been published for each task), created on first use.
+//
+//   ProjectSet projects(settings_for);
+//   Project& p = projects.Get("sentiment-v2");
+//   std::lock_guard<std::mutex> lock(p.mu);
+//   p.model.SetAnswer(...);
+#ifndef CONSENSUSD_CONSUMER_PROJECT_SET_H_
+#define CONSENSUSD_CONSUMER_PROJECT_SET_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "consensus/report.h"
+#include "consensus/streaming_model.h"
+
+namespace consensusd::consumer {
+
+// What a project is configured with.
+struct ProjectSettings {
+  consensus::StreamingOptions model;
+  std::vector<std::string> classes;  // declared classes; empty = discovered
+  consensus::QualityThresholds quality;
+  consensus::ReviewThresholds review;
+  double min_change = 0.01;  // output.min_change
+};
+
+// One project. Every member below `mu` is guarded by it.
+struct Project {
+  Project(std::string name, ProjectSettings settings);
+
+  const std::string name;
+  const ProjectSettings settings;
+  const bool fixed_classes;  // classes declared in the config: others are rejected
+
+  mutable std::mutex mu;
+  consensus::StreamingModel model;
+  std::vector<int32_t> task_partition;  // input partition of each task, -1 unknown
+
+  // Last published consensus per task: label -1 = never published.
+  std::vector<int32_t> published_label;
+  std::vector<double> published_confidence;
+  std::vector<char> published_review;
+  // Tasks changed since their outputs were last checked (deduplicated).
+  std::vector<int32_t> dirty_tasks;
+  std::vector<char> dirty;
+
+  // REQUIRES: mu held. Sizes the per-task vectors for a new task id and marks it dirty.
+  void Touch(int32_t task, int32_t partition);
+  // REQUIRES: mu held. Marks every task dirty (after a sweep or a restore).
+  void TouchAll();
+  // REQUIRES: mu held. Forgets everything published (after a restore, so that
+  // every task is published again: outputs are at-least-once).
+  void ForgetPublished();
+};
+
+class ProjectSet {
+ public:
+  using SettingsFor = std::function<ProjectSettings(std::string_view project)>;
+  explicit ProjectSet(SettingsFor settings_for);
+
+  // The project, created with its settings on first use. Thread-safe; the
+  // reference stays valid for the set's life.
+  Project& Get(std::string_view name);
+  Project* Find(std::string_view name) const;
+  // All projects, sorted by name.
+  std::vector<Project*> List() const;
+
+ private:
+  const SettingsFor settings_for_;
+  mutable std::mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Project>> projects_;  // guarded by mu_
+};
+
+}  // namespace consensusd::consumer
+
+#endif  // CONSENSUSD_CONSUMER_PROJECT_SET_H_

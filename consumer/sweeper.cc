@@ -1,0 +1,121 @@
+#include "consumer/sweeper.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <thread>
+
+#include "consensus/report.h"
+#include "spdlog/spdlog.h"
+
+namespace consensusd::consumer {
+
+Sweeper::Sweeper(ProjectSet& projects, OutputPublisher* publisher,
+                 metrics::ServiceMetrics* metrics, SweeperOptions options)
+    : projects_(projects), publisher_(publisher), metrics_(metrics), options_(options) {}
+
+void Sweeper::Run(const std::atomic<bool>& stop) {
+  using Clock = std::chrono::steady_clock;
+  const auto interval = std::chrono::duration<double>(options_.interval_s);
+  auto next = Clock::now() + std::chrono::duration_cast<Clock::duration>(interval);
+  while (!stop.load()) {
+    if (Clock::now() < next) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    absl::Status status = SweepAll(/*force=*/false);
+    if (!status.ok()) spdlog::error("sweep: {}", status.ToString());
+    next = Clock::now() + std::chrono::duration_cast<Clock::duration>(interval);
+  }
+}
+
+absl::Status Sweeper::SweepAll(bool force) {
+  for (Project* project : projects_.List()) {
+    absl::Status status = SweepProject(*project, force);
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Sweeper::SweepProject(Project& project, bool force) {
+  std::lock_guard<std::mutex> sweep_lock(sweep_mu_);
+  consensus::SweepInput input;
+  {
+    std::lock_guard<std::mutex> lock(project.mu);
+    auto it = swept_version_.find(&project);
+    if (!force && it != swept_version_.end() && it->second == project.model.version()) {
+      return absl::OkStatus();
+    }
+    input = project.model.PrepareSweep();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<consensus::Model> fitted = project.model.RunSweep(input);  // const: no lock
+  if (!fitted.ok()) return fitted.status();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  {
+    std::lock_guard<std::mutex> lock(project.mu);
+    project.model.InstallSweep(input, *fitted);
+    project.TouchAll();
+    if (publisher_ != nullptr) publisher_->PublishChanges(project);
+    swept_version_[&project] = input.version;
+  }
+  if (metrics_ != nullptr) {
+    metrics_->EmSweeps(project.name).Increment();
+    metrics_->EmSweepDuration(project.name).Observe(seconds);
+    UpdateMetrics(project, input, *fitted);
+  }
+  spdlog::debug("sweep {}: {} answers, {} iterations, {:.3f}s", project.name,
+                input.answers.num_answers(), fitted->iterations, seconds);
+  return absl::OkStatus();
+}
+
+void Sweeper::UpdateMetrics(Project& project, const consensus::SweepInput& input,
+                            const consensus::Model& fitted) {
+  const consensus::AnswerMatrix& m = input.answers;
+  const std::string& name = project.name;
+  metrics_->Tasks(name).Set(m.num_tasks);
+  metrics_->Workers(name).Set(m.num_workers);
+  if (m.num_classes == 0) return;
+  std::vector<double> confidence;
+  confidence.reserve(m.num_tasks);
+  int64_t review = 0;
+  for (int32_t t = 0; t < m.num_tasks; ++t) {
+    const double c = fitted.Posterior(t)[fitted.label[t]];
+    confidence.push_back(c);
+    review += consensus::NeedsReview(c, m.TaskSize(t), project.settings.review);
+  }
+  metrics_->TasksNeedingReview(name).Set(static_cast<double>(review));
+  metrics_->SetTaskConfidence(name, confidence);
+
+  const std::vector<consensus::WorkerReport> workers =
+      consensus::ReportWorkers(m, fitted, project.settings.quality, input.excluded);
+  std::vector<double> accuracy;
+  accuracy.reserve(workers.size());
+  int64_t flagged = 0;
+  for (const consensus::WorkerReport& r : workers) {
+    accuracy.push_back(r.accuracy);
+    flagged += r.flagged;
+  }
+  metrics_->WorkersFlagged(name).Set(static_cast<double>(flagged));
+  metrics_->SetWorkerAccuracy(name, accuracy);
+
+  // The busiest workers get a series of their own.
+  std::vector<int32_t> order(workers.size());
+  std::iota(order.begin(), order.end(), 0);
+  const size_t limit = std::min<size_t>(order.size(), std::max(0, options_.per_worker_limit));
+  std::partial_sort(order.begin(), order.begin() + limit, order.end(), [&](int32_t a, int32_t b) {
+    return workers[a].answers != workers[b].answers ? workers[a].answers > workers[b].answers : a < b;
+  });
+  std::vector<std::pair<std::string, double>> top;
+  top.reserve(limit);
+  {
+    std::lock_guard<std::mutex> lock(project.mu);
+    for (size_t i = 0; i < limit; ++i) {
+      top.emplace_back(project.model.workers().Name(order[i]), workers[order[i]].accuracy);
+    }
+  }
+  metrics_->SetWorkerAccuracyByWorker(name, top);
+}
+
+}  // namespace consensusd::consumer
