@@ -79,6 +79,12 @@ class EmFit {
       }
       active_[t] = any;
     }
+    fitted_.assign(m.num_tasks, 0);
+    for (int32_t t = 0; t < m.num_tasks; ++t) {
+      int64_t counted = 0;
+      for (int64_t a = m.task_begin[t]; a < m.task_begin[t + 1]; ++a) counted += excluded_[m.worker[a]] ? 0 : 1;
+      fitted_[t] = active_[t] && !PredictedOnly(o, counted, m.gold[t] != kNoGold);
+    }
     worker_answers_.assign(m.num_workers, 0);
     for (int32_t w : m.worker) {
       included_answers_ += excluded_[w] ? 0 : 1;
@@ -127,8 +133,11 @@ class EmFit {
       for (int32_t t = bounds_[c]; t < bounds_[c + 1]; ++t) {
         double* p = post_.data() + static_cast<size_t>(t) * K_;
         const int64_t b = m_.task_begin[t], e = m_.task_begin[t + 1];
-        if (e_step) ll += EStep(t, p);
-        if (!active_[t]) continue;
+        if (e_step) {
+          const double task_ll = EStep(t, p);
+          if (fitted_[t]) ll += task_ll;
+        }
+        if (!fitted_[t]) continue;
         for (int k = 0; k < K_; ++k) class_counts[k] += p[k];
         for (int64_t a = b; a < e; ++a) {
           double* cell = counts + (static_cast<size_t>(m_.worker[a]) * K_ + m_.label[a]) * K_;
@@ -219,6 +228,7 @@ class EmFit {
   std::vector<bool> excluded_;
   std::vector<int32_t> bounds_;
   std::vector<char> active_;  // task has gold or an answer of an included worker
+  std::vector<char> fitted_;  // active and counted in the fit (not PredictedOnly)
   int64_t included_answers_ = 0;
   std::vector<int64_t> worker_answers_;
   std::vector<double> post_;
@@ -317,6 +327,10 @@ std::string_view MethodName(Method method) {
 
 WorkerPrior WorkerPriorOf(const AggregateOptions& options) {
   return {options.prior, options.prior > 0 ? options.diagonal_prior : 0.0};
+}
+
+bool PredictedOnly(const AggregateOptions& options, int64_t counted_answers, bool has_gold) {
+  return options.prior > 0 && options.skip_single_answer_tasks && !has_gold && counted_answers == 1;
 }
 
 int32_t ArgMax(std::span<const double> posterior, std::span<const double> class_prior,

@@ -32,7 +32,13 @@ enum class TieBreak {
 // The default Dirichlet pseudo-count: added to every cell of every worker's
 // confusion-matrix counts and to every class count (MAP estimate under a
 // symmetric Dirichlet(1 + prior)). 0 gives maximum-likelihood Dawid-Skene.
-inline constexpr double kDefaultPrior = 1.0;
+// Kept small so that the prior is weak (about one pseudo-answer per confusion
+// row, together with the diagonal term) and its mean is "the worker is right":
+// a prior mean accuracy of (prior + diagonal) / (K prior + diagonal), 0.97 or
+// more for K <= 4. A large uniform pseudo-count (1 per cell = K pseudo-answers
+// of pure noise per row) drowns the rare-class rows of workers with few answers
+// and drags every worker towards chance.
+inline constexpr double kDefaultPrior = 0.01;
 // The default extra pseudo-count on the diagonal of each confusion row: the
 // belief that a worker does better than chance. It breaks the symmetry between
 // class permutations that otherwise stalls incremental EM on new workers.
@@ -53,10 +59,23 @@ struct AggregateOptions {
   // Under ds, workers with fewer answers than this get one accuracy (the
   // onecoin model) instead of a full K x K confusion matrix. 0 disables it.
   int64_t onecoin_below = 0;
+  // A task without gold whose only counted answer is one worker's says nothing
+  // about that worker's reliability: its likelihood only ties the worker's label
+  // frequencies to the class priors, which EM can satisfy by bending the
+  // worker's confusion matrix (an expert who labels the hard cases alone is
+  // then read as a worker who confuses them). When true, such tasks are
+  // predicted from the fitted parameters but not fitted: they add nothing to the
+  // counts, the class counts or the objective (EM on the other tasks, so the
+  // objective still never falls). Ignored when prior == 0 (plain DS counts all).
+  bool skip_single_answer_tasks = true;
 };
 
 // The worker prior the options imply (no diagonal term when prior == 0).
 WorkerPrior WorkerPriorOf(const AggregateOptions& options);
+
+// Whether a task with `counted_answers` answers of included workers and gold
+// (or not) is left out of the fit under `options` (see skip_single_answer_tasks).
+bool PredictedOnly(const AggregateOptions& options, int64_t counted_answers, bool has_gold);
 
 // A fitted model. Matrices are flat and row-major.
 struct Model {
@@ -70,7 +89,9 @@ struct Model {
   // Objective after each E-step (EM methods only): log-likelihood of the answers
   // and gold under the parameters of that step, plus the Dirichlet log-prior.
   std::vector<double> objective_history;
-  double log_likelihood = 0;  // log P(answers, gold | final parameters), no prior
+  // log P(answers, gold | final parameters), no prior, over the fitted tasks
+  // (all tasks, or all but single-answer ones; see skip_single_answer_tasks).
+  double log_likelihood = 0;
   int iterations = 0;         // E-steps run
   bool converged = false;
 

@@ -100,6 +100,9 @@ const double* StreamingModel::LogConfusion(int32_t worker) const {
 
 void StreamingModel::Contribute(int32_t task, double sign) {
   if (K_ == 0 || !Active(task)) return;
+  int64_t counted = 0;
+  for (const TaskAnswer& a : answers_[task]) counted += excluded_[a.worker] ? 0 : 1;
+  if (PredictedOnly(options_.fit, counted, gold_[task] != kNoGold)) return;
   const double* p = posterior_.data() + static_cast<size_t>(task) * K_;
   for (int k = 0; k < K_; ++k) class_counts_[k] += sign * p[k];
   for (const TaskAnswer& a : answers_[task]) {
