@@ -1,0 +1,68 @@
+#include "api/http_server.h"
+
+#include <httplib.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace consensusd::api {
+
+HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Bind(const std::string& address,
+                                                              size_t max_body_bytes) {
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "http address '", address, "' is not host:port: set http.address or --http, e.g. 127.0.0.1:8080"));
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::unique_ptr<HttpServer> server(new HttpServer());
+  server->server_->set_payload_max_length(max_body_bytes);
+  server->server_->set_read_timeout(10, 0);
+  server->server_->set_write_timeout(30, 0);
+  if (port == 0) {
+    port = server->server_->bind_to_any_port(host);
+    if (port < 0) return absl::UnavailableError(absl::StrCat("cannot bind HTTP on ", address));
+  } else if (!server->server_->bind_to_port(host, port)) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot bind HTTP on ", address, ": the port is in use or the host is not local; set http.address"));
+  }
+  server->address_ = absl::StrCat(address.substr(0, colon), ":", port);
+  return server;
+}
+
+void HttpServer::Start() {
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+}
+
+void HttpServer::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RegisterHealthRoutes(httplib::Server& server, std::function<bool()> ready,
+                          std::function<std::string()> render_metrics) {
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{\"status\":\"ok\"}\n", "application/json");
+  });
+  server.Get("/readyz", [ready](const httplib::Request&, httplib::Response& res) {
+    if (ready()) {
+      res.set_content("{\"ready\":true}\n", "application/json");
+    } else {
+      res.status = 503;
+      res.set_content("{\"ready\":false,\"error\":\"restoring state or waiting for partitions\"}\n",
+                      "application/json");
+    }
+  });
+  server.Get("/metrics", [render_metrics](const httplib::Request&, httplib::Response& res) {
+    res.set_content(render_metrics(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+}
+
+}  // namespace consensusd::api

@@ -1,0 +1,52 @@
+// HttpServer: the service's HTTP endpoint (cpp-httplib), bound at start-up so
+// that a bad address fails early, serving on its own threads until Stop().
+//
+//   auto server = HttpServer::Bind("127.0.0.1:0", /*max_body_bytes=*/1 << 20);
+//   RegisterHealthRoutes((*server)->routes(), ready_fn, metrics_fn);
+//   (*server)->Start();   // (*server)->address() is "127.0.0.1:<port>"
+#ifndef CONSENSUSD_API_HTTP_SERVER_H_
+#define CONSENSUSD_API_HTTP_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace consensusd::api {
+
+class HttpServer {
+ public:
+  // `address` is host:port; port 0 picks a free port.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Bind(const std::string& address,
+                                                          size_t max_body_bytes);
+  ~HttpServer();
+
+  // Register routes before Start().
+  httplib::Server& routes() { return *server_; }
+  void Start();
+  void Stop();
+  // host:port actually bound.
+  const std::string& address() const { return address_; }
+
+ private:
+  HttpServer();
+
+  std::unique_ptr<httplib::Server> server_;
+  std::string address_;
+  std::thread thread_;
+};
+
+// GET /healthz (200 while running), GET /readyz (200 when ready(), else 503),
+// GET /metrics (Prometheus text format from render_metrics()).
+void RegisterHealthRoutes(httplib::Server& server, std::function<bool()> ready,
+                          std::function<std::string()> render_metrics);
+
+}  // namespace consensusd::api
+
+#endif  // CONSENSUSD_API_HTTP_SERVER_H_

@@ -1,0 +1,86 @@
+#include "service/kafka_topics.h"
+
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace consensusd::service {
+
+absl::StatusOr<std::unique_ptr<EmbeddedKafka>> EmbeddedKafka::Start(int brokers) {
+  std::unique_ptr<EmbeddedKafka> kafka(new EmbeddedKafka());
+  // The cluster lives in a client handle; quiet its "no bootstrap.servers" warning.
+  absl::StatusOr<consumer::KafkaHandle> handle =
+      consumer::NewKafkaHandle(RD_KAFKA_PRODUCER, {{"log_level", "2"}});
+  if (!handle.ok()) return handle.status();
+  kafka->handle_ = std::move(*handle);
+  kafka->cluster_ = rd_kafka_mock_cluster_new(kafka->handle_.get(), brokers);
+  if (kafka->cluster_ == nullptr) return absl::InternalError("cannot start the embedded Kafka cluster");
+  kafka->bootstraps_ = rd_kafka_mock_cluster_bootstraps(kafka->cluster_);
+  return kafka;
+}
+
+EmbeddedKafka::~EmbeddedKafka() {
+  if (cluster_ != nullptr) rd_kafka_mock_cluster_destroy(cluster_);
+}
+
+absl::Status EmbeddedKafka::CreateTopic(const std::string& topic, int partitions) {
+  return consumer::KafkaStatus(rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, 1),
+                               absl::StrCat("creating topic ", topic));
+}
+
+absl::Status EmbeddedKafka::CreateServiceTopics(const std::string& topic, int partitions) {
+  absl::Status s = CreateTopic(topic, partitions);
+  for (const char* suffix : {".consensus", ".review", ".dlq"}) {
+    if (s.ok()) s = CreateTopic(topic + suffix, 1);
+  }
+  if (s.ok()) s = CreateTopic("consensusd.worker-stats", partitions);
+  return s;
+}
+
+absl::StatusOr<int> PartitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const struct rd_kafka_metadata* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  if (err) return consumer::KafkaStatus(err, absl::StrCat("reading metadata of topic ", topic));
+  int partitions = 0;
+  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (md->topic_cnt == 1) {
+    partitions = md->topics[0].partition_cnt;
+    topic_err = md->topics[0].err;
+  }
+  rd_kafka_metadata_destroy(md);
+  if (topic_err) return consumer::KafkaStatus(topic_err, absl::StrCat("topic ", topic));
+  if (partitions <= 0) return absl::NotFoundError(absl::StrCat("topic ", topic, " has no partitions"));
+  return partitions;
+}
+
+void BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForStopSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+int WaitForStopSignal(int timeout_ms) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  struct timespec timeout = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+  const int sig = sigtimedwait(&set, nullptr, &timeout);
+  return sig > 0 ? sig : 0;
+}
+
+}  // namespace consensusd::service

@@ -1,0 +1,251 @@
+// consensusd produce: publishes a task,worker,label CSV (or JSONL) to Kafka as
+// label messages, for backfills, benchmarks and tests.
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "consumer/consensus_record.h"
+#include "consumer/kafka_client.h"
+#include "nlohmann/json.hpp"
+#include "service/commands.h"
+#include "service/csv.h"
+#include "service/kafka_topics.h"
+#include "service/progress.h"
+
+namespace consensusd::service {
+namespace {
+
+struct ProduceFlags {
+  std::string brokers;
+  std::string topic = "labels";
+  std::string file;
+  std::string gold;
+  std::string project;
+  int batch = 1;
+  double rate = 0;
+  std::vector<std::string> properties;
+};
+
+// Queues messages, one per element or NDJSON batches of `batch` elements per
+// partition (keyed by the first element's task; every task maps to the same
+// partition as it would alone, so per-task order holds).
+class LabelProducer {
+ public:
+  LabelProducer(rd_kafka_t* rk, rd_kafka_topic_t* rkt, int partitions, const ProduceFlags& flags)
+      : rk_(rk), rkt_(rkt), partitions_(partitions), flags_(flags), pending_(partitions) {
+    start_ = std::chrono::steady_clock::now();
+  }
+
+  absl::Status Add(std::string_view task, std::string_view json) {
+    ++elements_;
+    if (flags_.rate > 0) Pace();
+    if (flags_.batch <= 1) return Send(RD_KAFKA_PARTITION_UA, task, json);
+    const int32_t p = rd_kafka_msg_partitioner_consistent_random(rkt_, task.data(), task.size(),
+                                                                 partitions_, nullptr, nullptr);
+    Pending& b = pending_[p];
+    if (b.count == 0) b.key.assign(task);
+    b.value.append(json);
+    b.value.push_back('\n');
+    if (++b.count >= flags_.batch) return Flush(p);
+    return absl::OkStatus();
+  }
+
+  absl::Status Finish() {
+    for (int p = 0; p < partitions_; ++p) {
+      if (absl::Status s = Flush(p); !s.ok()) return s;
+    }
+    return consumer::KafkaStatus(rd_kafka_flush(rk_, 60000), "flushing");
+  }
+
+  int64_t messages() const { return messages_; }
+  int64_t elements() const { return elements_; }
+
+ private:
+  struct Pending {
+    std::string key, value;
+    int count = 0;
+  };
+
+  absl::Status Flush(int p) {
+    Pending& b = pending_[p];
+    if (b.count == 0) return absl::OkStatus();
+    absl::Status s = Send(p, b.key, b.value);
+    b.value.clear();
+    b.count = 0;
+    return s;
+  }
+
+  absl::Status Send(int32_t partition, std::string_view key, std::string_view value) {
+    for (;;) {
+      const int rc = rd_kafka_produce(rkt_, partition, RD_KAFKA_MSG_F_COPY,
+                                      const_cast<char*>(value.data()), value.size(), key.data(),
+                                      key.size(), nullptr);
+      if (rc == 0) break;
+      const rd_kafka_resp_err_t err = rd_kafka_last_error();
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return consumer::KafkaStatus(err, "producing");
+      rd_kafka_poll(rk_, 10);
+    }
+    ++messages_;
+    rd_kafka_poll(rk_, 0);
+    return absl::OkStatus();
+  }
+
+  // Holds the rate to flags_.rate elements per second.
+  void Pace() {
+    const auto due = start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  std::chrono::duration<double>(elements_ / flags_.rate));
+    while (std::chrono::steady_clock::now() < due) {
+      rd_kafka_poll(rk_, 0);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+
+  rd_kafka_t* rk_;
+  rd_kafka_topic_t* rkt_;
+  const int partitions_;
+  const ProduceFlags& flags_;
+  std::vector<Pending> pending_;
+  int64_t messages_ = 0;
+  int64_t elements_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
+std::string LabelJson(const std::string& project, std::string_view task, std::string_view worker,
+                      std::string_view label) {
+  std::string out = "{";
+  if (!project.empty()) {
+    out += "\"project\":";
+    consumer::AppendJsonString(out, project);
+    out += ",";
+  }
+  out += "\"task\":";
+  consumer::AppendJsonString(out, task);
+  if (!worker.empty()) {
+    out += ",\"worker\":";
+    consumer::AppendJsonString(out, worker);
+    out += ",\"label\":";
+  } else {
+    out += ",\"gold\":";
+  }
+  consumer::AppendJsonString(out, label);
+  out += "}";
+  return out;
+}
+
+bool IsJsonl(const std::string& path) {
+  return path.ends_with(".jsonl") || path.ends_with(".ndjson") || path.ends_with(".json");
+}
+
+// Produces the rows of a task,worker,label (answers) or task,label (gold) CSV.
+absl::Status ProduceCsv(const std::string& path, bool gold, const ProduceFlags& flags,
+                        LabelProducer& producer, ProgressLine& progress) {
+  absl::StatusOr<CsvReader> reader = CsvReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  std::vector<std::string_view> row;
+  const size_t columns = gold ? 2 : 3;
+  bool first = true;
+  while (reader->Next(&row)) {
+    if (row.size() == 1 && row[0].empty()) continue;
+    if (first) {
+      first = false;
+      if (row.size() >= 2 && row[0] == "task" && (row[1] == "worker" || row[1] == "label")) continue;
+    }
+    if (row.size() != columns) {
+      return reader->ErrorAtLine(absl::StrCat("expected ", columns, " columns (",
+                                              gold ? "task,label" : "task,worker,label", "), got ",
+                                              row.size()));
+    }
+    const std::string json = gold ? LabelJson(flags.project, row[0], "", row[1])
+                                  : LabelJson(flags.project, row[0], row[1], row[2]);
+    if (absl::Status s = producer.Add(row[0], json); !s.ok()) return s;
+    if (producer.elements() % 100000 == 0) {
+      progress.Show(absl::StrCat("produced ", producer.elements(), " of ", path, " (",
+                                 reader->position() * 100 / std::max<size_t>(1, reader->size()), "%)"));
+    }
+  }
+  return reader->status();
+}
+
+absl::Status ProduceJsonl(const std::string& path, LabelProducer& producer) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  char* line = nullptr;
+  size_t cap = 0;
+  ssize_t n;
+  absl::Status status;
+  while (status.ok() && (n = getline(&line, &cap, f)) > 0) {
+    std::string_view value(line, n);
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.remove_suffix(1);
+    if (value.empty()) continue;
+    std::string key;
+    nlohmann::json j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("task")) {
+      key = j["task"].is_string() ? j["task"].get<std::string>() : j["task"].dump();
+    }
+    status = producer.Add(key, value);
+  }
+  std::free(line);
+  std::fclose(f);
+  return status;
+}
+
+}  // namespace
+
+Command AddProduceCommand(CLI::App& parent) {
+  auto flags = std::make_shared<ProduceFlags>();
+  CLI::App* app = parent.add_subcommand(
+      "produce",
+      "Publish a task,worker,label CSV (or JSONL of label messages) to Kafka, keyed by task.");
+  app->add_option("--brokers", flags->brokers, "Kafka bootstrap servers HOST:PORT,...")->required();
+  app->add_option("--topic", flags->topic, "topic to publish to");
+  app->add_option("file", flags->file, "task,worker,label CSV, or .jsonl/.ndjson of messages")->required();
+  app->add_option("--gold", flags->gold, "task,label CSV of gold declarations to publish after the answers");
+  app->add_option("--project", flags->project, "project field of every message (default: none, i.e. 'default')");
+  app->add_option("--batch", flags->batch, "answers per Kafka message (NDJSON), per partition")
+      ->check(IntegerInRange(1, 10000));
+  app->add_option("--rate", flags->rate, "answers per second (0 = as fast as possible)")
+      ->check(NonNegativeNumber());
+  app->add_option("--property", flags->properties, "librdkafka property KEY=VALUE (repeatable)");
+  return {app, [flags]() -> int {
+            consumer::KafkaProperties props = {{"bootstrap.servers", flags->brokers},
+                                               {"compression.codec", "lz4"},
+                                               {"linger.ms", "10"},
+                                               {"batch.num.messages", "10000"},
+                                               {"queue.buffering.max.messages", "1000000"}};
+            for (const std::string& p : flags->properties) {
+              const size_t eq = p.find('=');
+              if (eq == std::string::npos) {
+                return UsageError("produce", "--property expects KEY=VALUE, got '" + p + "'");
+              }
+              props[p.substr(0, eq)] = p.substr(eq + 1);
+            }
+            absl::StatusOr<consumer::KafkaHandle> rk = consumer::NewKafkaHandle(RD_KAFKA_PRODUCER, props);
+            if (!rk.ok()) return UsageError("produce", rk.status().message());
+            absl::StatusOr<int> partitions = PartitionCount(rk->get(), flags->topic, 10000);
+            if (!partitions.ok()) {
+              return Failure("produce", absl::StrCat(partitions.status().message(),
+                                                     ": check --brokers and that the topic exists"));
+            }
+            rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk->get(), flags->topic.c_str(), nullptr);
+            LabelProducer producer(rk->get(), rkt, *partitions, *flags);
+            ProgressLine progress;
+            const auto start = std::chrono::steady_clock::now();
+            absl::Status s = IsJsonl(flags->file)
+                                 ? ProduceJsonl(flags->file, producer)
+                                 : ProduceCsv(flags->file, /*gold=*/false, *flags, producer, progress);
+            if (s.ok() && !flags->gold.empty()) s = ProduceCsv(flags->gold, /*gold=*/true, *flags, producer, progress);
+            if (s.ok()) s = producer.Finish();
+            rd_kafka_topic_destroy(rkt);
+            progress.Clear();
+            if (!s.ok()) return Failure("produce", s);
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            std::fprintf(stderr, "produced %lld elements in %lld messages to %s in %.2fs\n",
+                         static_cast<long long>(producer.elements()),
+                         static_cast<long long>(producer.messages()), flags->topic.c_str(), secs);
+            return kExitOk;
+          }};
+}
+
+}  // namespace consensusd::service

@@ -1,0 +1,132 @@
+#include "service/service.h"
+
+#include <chrono>
+
+#include "consumer/state_restore.h"
+#include "spdlog/spdlog.h"
+
+namespace consensusd::service {
+
+consumer::KafkaProperties KafkaPropertiesOf(const Config& config) {
+  consumer::KafkaProperties props(config.kafka.properties.begin(), config.kafka.properties.end());
+  props["bootstrap.servers"] = config.kafka.brokers;
+  return props;
+}
+
+Service::Service(const Config& config) : config_(config) {}
+
+Service::~Service() {
+  if (!waited_) {
+    RequestStop();
+    (void)Wait();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Service>> Service::Start(const Config& config) {
+  std::unique_ptr<Service> service(new Service(config));
+  absl::Status status = service->Open();
+  if (!status.ok()) {
+    service->RequestStop();
+    (void)service->Wait();
+    return status;
+  }
+  return service;
+}
+
+absl::Status Service::Open() {
+  storage::StoreOptions store_options;
+  store_options.write_buffer_mb = config_.state.write_buffer_mb;
+  store_options.block_cache_mb = config_.state.block_cache_mb;
+  absl::StatusOr<std::unique_ptr<storage::StateStore>> store =
+      storage::StateStore::Open(config_.state.data_dir, store_options);
+  if (!store.ok()) return store.status();
+  store_ = std::move(*store);
+
+  const Config& config = config_;
+  projects_ = std::make_unique<consumer::ProjectSet>([&config](std::string_view name) {
+    const ProjectConfig& p = config.ForProject(name);
+    consumer::ProjectSettings s;
+    s.model = config.StreamingOptionsFor(name);
+    s.classes = p.classes;
+    s.quality = p.quality;
+    s.review = config.review;
+    s.min_change = config.output.min_change;
+    return s;
+  });
+
+  absl::StatusOr<std::unique_ptr<api::HttpServer>> http =
+      api::HttpServer::Bind(config_.http.address, config_.http.max_body_bytes);
+  if (!http.ok()) return http.status();
+  http_ = std::move(*http);
+  api::RegisterHealthRoutes(
+      http_->routes(), [this] { return ready(); }, [this] { return metrics_.Render(); });
+  http_->Start();
+  spdlog::info("http: listening on {}", http_->address());
+
+  const consumer::KafkaProperties kafka = KafkaPropertiesOf(config_);
+  consumer::OutputTopics topics;
+  topics.consensus = config_.kafka.consensus_topic;
+  topics.review = config_.kafka.review_topic;
+  topics.dlq = config_.kafka.dlq_topic;
+  absl::StatusOr<std::unique_ptr<consumer::OutputPublisher>> publisher =
+      consumer::OutputPublisher::Create(kafka, topics);
+  if (!publisher.ok()) return publisher.status();
+  publisher_ = std::move(*publisher);
+  sweeper_ = std::make_unique<consumer::Sweeper>(
+      *projects_, publisher_.get(), &metrics_,
+      consumer::SweeperOptions{config_.model.sweep_interval_s, config_.metrics.per_worker_limit});
+
+  const auto start = std::chrono::steady_clock::now();
+  consumer::RestoreStats restored;
+  absl::Status status = consumer::RestoreState(*store_, *projects_, &restored, [](int64_t n) {
+    spdlog::info("restore: {} answers loaded", n);
+  });
+  if (!status.ok()) return status;
+  status = sweeper_->SweepAll(/*force=*/true);
+  if (!status.ok()) return status;
+  spdlog::info("restore: {} answers, {} gold, {} projects in {:.2f}s", restored.answers,
+               restored.gold, restored.projects,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  restored_ = true;
+
+  consumer::IngestOptions ingest;
+  ingest.topic = config_.kafka.labels_topic;
+  ingest.group = config_.kafka.group;
+  ingest.commit_interval_ms = config_.kafka.commit_interval_ms;
+  ingest.commit_max_messages = config_.kafka.commit_max_messages;
+  absl::StatusOr<std::unique_ptr<consumer::IngestLoop>> loop =
+      consumer::IngestLoop::Create(kafka, ingest, *store_, *projects_, *publisher_, metrics_);
+  if (!loop.ok()) return loop.status();
+  loop_ = std::move(*loop);
+  ingest_thread_ = std::thread([this] {
+    ingest_status_ = loop_->Run(stop_);
+    if (!ingest_status_.ok()) {
+      spdlog::error("ingest stopped: {}", ingest_status_.ToString());
+      stop_ = true;
+    }
+  });
+  sweep_thread_ = std::thread([this] { sweeper_->Run(stop_); });
+  return absl::OkStatus();
+}
+
+absl::Status Service::Wait() {
+  while (!stop_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  waited_ = true;
+  if (ingest_thread_.joinable()) ingest_thread_.join();
+  if (sweep_thread_.joinable()) sweep_thread_.join();
+  if (publisher_) {
+    absl::Status flushed = publisher_->Flush(10000);
+    if (!flushed.ok()) spdlog::warn("outputs: {}", flushed.ToString());
+  }
+  if (http_) http_->Stop();
+  loop_.reset();
+  publisher_.reset();
+  if (store_) {
+    absl::Status flushed = store_->Flush();
+    if (!flushed.ok()) spdlog::warn("state: {}", flushed.ToString());
+  }
+  store_.reset();
+  return ingest_status_;
+}
+
+}  // namespace consensusd::service

@@ -1,0 +1,78 @@
+// Service: the whole `consensusd serve` process as an object, so that `serve`
+// and `demo` run the same thing: the RocksDB state, its restore, the ingest
+// loop, background sweeps, the Kafka outputs and the HTTP endpoint.
+//
+//   absl::StatusOr<std::unique_ptr<Service>> s = Service::Start(config);
+//   ... (*s)->RequestStop();             // e.g. from a signal
+//   absl::Status done = (*s)->Wait();    // commits, flushes, closes
+//
+// Start order: state store, HTTP (healthz answers during the restore, readyz
+// says 503), restore and a full sweep, then Kafka. Stop order: the ingest loop
+// commits and leaves the group, sweeps stop, outputs are flushed, HTTP stops,
+// RocksDB closes.
+#ifndef CONSENSUSD_SERVICE_SERVICE_H_
+#define CONSENSUSD_SERVICE_SERVICE_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "api/http_server.h"
+#include "consumer/ingest_loop.h"
+#include "consumer/output_publisher.h"
+#include "consumer/project_set.h"
+#include "consumer/sweeper.h"
+#include "metrics/service_metrics.h"
+#include "service/config.h"
+#include "storage/state_store.h"
+
+namespace consensusd::service {
+
+class Service {
+ public:
+  // REQUIRES: config.Validate() is OK.
+  static absl::StatusOr<std::unique_ptr<Service>> Start(const Config& config);
+  ~Service();
+
+  void RequestStop() { stop_ = true; }
+  bool stop_requested() const { return stop_.load(); }
+  // Waits for the threads after RequestStop() and shuts down in order. Returns
+  // the ingest loop's error, if any.
+  absl::Status Wait();
+
+  bool ready() const { return restored_.load() && loop_ != nullptr && loop_->ready(); }
+  const std::string& http_address() const { return http_->address(); }
+  consumer::ProjectSet& projects() { return *projects_; }
+  consumer::Sweeper& sweeper() { return *sweeper_; }
+  metrics::ServiceMetrics& metrics() { return metrics_; }
+  int64_t messages_consumed() const { return loop_ ? loop_->messages_consumed() : 0; }
+  int64_t answers_committed() const { return loop_ ? loop_->answers_committed() : 0; }
+
+ private:
+  explicit Service(const Config& config);
+  absl::Status Open();
+
+  const Config config_;
+  metrics::ServiceMetrics metrics_;
+  std::unique_ptr<storage::StateStore> store_;
+  std::unique_ptr<consumer::ProjectSet> projects_;
+  std::unique_ptr<consumer::OutputPublisher> publisher_;
+  std::unique_ptr<consumer::Sweeper> sweeper_;
+  std::unique_ptr<consumer::IngestLoop> loop_;
+  std::unique_ptr<api::HttpServer> http_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> restored_{false};
+  std::thread ingest_thread_, sweep_thread_;
+  absl::Status ingest_status_;
+  bool waited_ = false;
+};
+
+// librdkafka properties of the config: kafka.properties plus bootstrap.servers.
+consumer::KafkaProperties KafkaPropertiesOf(const Config& config);
+
+}  // namespace consensusd::service
+
+#endif  // CONSENSUSD_SERVICE_SERVICE_H_
