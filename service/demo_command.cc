@@ -1,0 +1,286 @@
+// consensusd demo: the whole service on an embedded Kafka cluster, fed with a
+// synthetic stream of known truth (or a labels file), then a summary.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "consensus/aggregate.h"
+#include "consensus/report.h"
+#include "consensus/synthetic.h"
+#include "consumer/consensus_record.h"
+#include "consumer/kafka_client.h"
+#include "service/commands.h"
+#include "service/config_load.h"
+#include "service/csv.h"
+#include "service/kafka_topics.h"
+#include "service/label_file.h"
+#include "service/progress.h"
+#include "service/serve_flags.h"
+#include "service/service.h"
+#include "spdlog/spdlog.h"
+
+namespace consensusd::service {
+namespace {
+
+struct DemoFlags {
+  std::string labels, gold;
+  consensus::SyntheticOptions synth{.tasks = 20000, .workers = 100, .classes = 3,
+                                    .answers_per_task = 5, .seed = 7};
+  int partitions = 4;
+  std::string http = "127.0.0.1:8080";
+  std::string data_dir;
+  bool exit = false;
+};
+
+// One answer to publish.
+struct StreamAnswer {
+  std::string task, worker, label;
+};
+
+struct DemoStream {
+  std::vector<StreamAnswer> answers;
+  absl::flat_hash_map<std::string, std::string> truth;  // task -> true label
+};
+
+DemoStream SyntheticStream(const consensus::SyntheticOptions& options) {
+  const consensus::SyntheticData d = consensus::Synthesize(options);
+  DemoStream s;
+  s.answers.reserve(d.answers.num_answers());
+  for (int32_t t = 0; t < d.answers.num_tasks; ++t) {
+    const std::string task = absl::StrCat("t", t);
+    s.truth[task] = absl::StrCat("c", d.truth[t]);
+    for (int64_t a = d.answers.task_begin[t]; a < d.answers.task_begin[t + 1]; ++a) {
+      s.answers.push_back({task, absl::StrCat("w", d.answers.worker[a]), absl::StrCat("c", d.answers.label[a])});
+    }
+  }
+  // Interleave tasks, as a labeling platform would: answers arrive over time.
+  std::vector<StreamAnswer> interleaved;
+  interleaved.reserve(s.answers.size());
+  const size_t stride = static_cast<size_t>(std::max(1, options.answers_per_task));
+  for (size_t round = 0; round < stride; ++round) {
+    for (size_t i = round; i < s.answers.size(); i += stride) interleaved.push_back(std::move(s.answers[i]));
+  }
+  s.answers = std::move(interleaved);
+  return s;
+}
+
+absl::StatusOr<DemoStream> FileStream(const std::string& labels, const std::string& gold) {
+  DemoStream s;
+  absl::StatusOr<CsvReader> reader = CsvReader::Open(labels);
+  if (!reader.ok()) return reader.status();
+  std::vector<std::string_view> row;
+  bool first = true;
+  while (reader->Next(&row)) {
+    if (row.size() == 1 && row[0].empty()) continue;
+    if (first && row.size() == 3 && row[0] == "task" && row[1] == "worker") {
+      first = false;
+      continue;
+    }
+    first = false;
+    if (row.size() != 3) return reader->ErrorAtLine("expected 3 columns (task,worker,label)");
+    s.answers.push_back({std::string(row[0]), std::string(row[1]), std::string(row[2])});
+  }
+  if (!reader->status().ok()) return reader->status();
+  if (!gold.empty()) {
+    absl::StatusOr<absl::flat_hash_map<std::string, std::string>> truth = LoadTruth(gold);
+    if (!truth.ok()) return truth.status();
+    s.truth = std::move(*truth);
+  }
+  return s;
+}
+
+absl::Status Publish(const std::string& brokers, const std::string& topic, const DemoStream& stream) {
+  absl::StatusOr<consumer::KafkaHandle> rk = consumer::NewKafkaHandle(
+      RD_KAFKA_PRODUCER, {{"bootstrap.servers", brokers}, {"compression.codec", "lz4"},
+                          {"linger.ms", "5"}, {"queue.buffering.max.messages", "1000000"}});
+  if (!rk.ok()) return rk.status();
+  std::string value;
+  for (const StreamAnswer& a : stream.answers) {
+    value = "{\"task\":";
+    consumer::AppendJsonString(value, a.task);
+    value += ",\"worker\":";
+    consumer::AppendJsonString(value, a.worker);
+    value += ",\"label\":";
+    consumer::AppendJsonString(value, a.label);
+    absl::StrAppend(&value, ",\"ts\":", consumer::NowMs(), "}");
+    for (;;) {
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk->get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(a.task.data(), a.task.size()),
+          RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return consumer::KafkaStatus(err, "demo producer");
+      rd_kafka_poll(rk->get(), 10);
+    }
+    rd_kafka_poll(rk->get(), 0);
+  }
+  return consumer::KafkaStatus(rd_kafka_flush(rk->get(), 60000), "demo producer flush");
+}
+
+double AccuracyOf(const consensus::StreamingModel& model, const std::vector<int32_t>& labels,
+                  const absl::flat_hash_map<std::string, std::string>& truth, int64_t* evaluated) {
+  int64_t n = 0, correct = 0;
+  for (int32_t t = 0; t < model.num_tasks(); ++t) {
+    auto it = truth.find(model.tasks().Name(t));
+    if (it == truth.end() || labels[t] < 0) continue;
+    ++n;
+    correct += model.classes().Name(labels[t]) == it->second;
+  }
+  *evaluated = n;
+  return n > 0 ? static_cast<double>(correct) / n : 0.0;
+}
+
+void PrintSummary(Service& service, const DemoStream& stream, double seconds) {
+  for (consumer::Project* project : service.projects().List()) {
+    std::lock_guard<std::mutex> lock(project->mu);
+    const consensus::StreamingModel& model = project->model;
+    const consensus::AnswerMatrix answers = model.Snapshot();
+    std::vector<int32_t> ds_labels(model.num_tasks());
+    for (int32_t t = 0; t < model.num_tasks(); ++t) ds_labels[t] = model.Label(t);
+    consensus::AggregateOptions mv_options;
+    mv_options.method = consensus::Method::kMajorityVote;
+    absl::StatusOr<consensus::Model> mv = consensus::Aggregate(answers, mv_options);
+    std::printf("\n== consensusd demo: project '%s' ==\n", project->name.c_str());
+    std::printf("answers %lld, tasks %d, workers %d, classes %d\n",
+                static_cast<long long>(model.num_answers()), model.num_tasks(), model.num_workers(),
+                model.num_classes());
+    std::printf("throughput: %.0f answers/s through Kafka into committed state (%.2fs)\n",
+                static_cast<double>(service.answers_committed()) / std::max(seconds, 1e-9), seconds);
+    if (!stream.truth.empty() && mv.ok()) {
+      int64_t n_ds = 0, n_mv = 0;
+      const double ds = AccuracyOf(model, ds_labels, stream.truth, &n_ds);
+      const double mv_acc = AccuracyOf(model, mv->label, stream.truth, &n_mv);
+      std::printf("accuracy against the truth (%lld tasks): ds %.4f   mv %.4f\n",
+                  static_cast<long long>(n_ds), ds, mv_acc);
+    }
+    const consensus::Model fitted = model.ToModel();
+    std::vector<bool> excluded(answers.num_workers);
+    const std::vector<consensus::WorkerReport> reports =
+        consensus::ReportWorkers(answers, fitted, project->settings.quality, excluded);
+    std::vector<int32_t> order;
+    for (int32_t w = 0; w < answers.num_workers; ++w) {
+      if (reports[w].answers >= project->settings.quality.min_answers) order.push_back(w);
+    }
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+      return reports[a].accuracy != reports[b].accuracy ? reports[a].accuracy < reports[b].accuracy : a < b;
+    });
+    std::printf("least reliable workers (at least %lld answers):\n",
+                static_cast<long long>(project->settings.quality.min_answers));
+    std::printf("  %-16s %8s %9s %11s %s\n", "worker", "answers", "accuracy", "spam_score", "flagged");
+    for (size_t i = 0; i < std::min<size_t>(5, order.size()); ++i) {
+      const consensus::WorkerReport& r = reports[order[i]];
+      std::printf("  %-16s %8lld %9.3f %11.3f %s\n", model.workers().Name(order[i]).c_str(),
+                  static_cast<long long>(r.answers), r.accuracy, r.spam_score, r.flagged ? "yes" : "");
+    }
+  }
+}
+
+int RunDemo(DemoFlags& flags) {
+  BlockStopSignals();
+  ProgressLine progress;
+  DemoStream stream;
+  if (flags.labels.empty()) {
+    stream = SyntheticStream(flags.synth);
+  } else {
+    absl::StatusOr<DemoStream> loaded = FileStream(flags.labels, flags.gold);
+    if (!loaded.ok()) return Failure("demo", loaded.status());
+    stream = std::move(*loaded);
+  }
+  absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(1);
+  if (!kafka.ok()) return Failure("demo", kafka.status());
+  if (absl::Status s = (*kafka)->CreateServiceTopics("labels", flags.partitions); !s.ok()) {
+    return Failure("demo", s);
+  }
+  std::string data_dir = flags.data_dir;
+  if (data_dir.empty()) {
+    char tmpl[] = "/tmp/consensusd-demo-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return Failure("demo", "cannot create a temporary state directory");
+    data_dir = tmpl;
+  }
+  std::vector<std::pair<std::string, std::string>> overrides = {
+      {"kafka.brokers", (*kafka)->bootstraps()}, {"state.data_dir", data_dir},
+      {"http.address", flags.http}, {"model.sweep_interval_s", "2"}};
+  absl::StatusOr<Config> config = LoadConfig("", {}, overrides);
+  if (!config.ok()) return UsageError("demo", config.status().message());
+  spdlog::set_level(spdlog::level::warn);
+  absl::StatusOr<std::unique_ptr<Service>> service = Service::Start(*config);
+  if (!service.ok()) return Failure("demo", service.status());
+  std::printf("consensusd demo: embedded Kafka at %s, state in %s, %zu answers to stream\n",
+              (*kafka)->bootstraps().c_str(), data_dir.c_str(), stream.answers.size());
+  std::fflush(stdout);
+
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status published;
+  std::thread producer([&] { published = Publish((*kafka)->bootstraps(), "labels", stream); });
+  const int64_t total = static_cast<int64_t>(stream.answers.size());
+  bool interrupted = false;
+  while ((*service)->answers_committed() < total && !(*service)->stop_requested()) {
+    if (WaitForStopSignal(100) != 0) {
+      interrupted = true;
+      break;
+    }
+    const int64_t done = (*service)->answers_committed();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const int width = 30;
+    const int filled = static_cast<int>(width * done / std::max<int64_t>(1, total));
+    progress.Show(absl::StrFormat("[%s%s] %lld/%lld answers  %.0f/s", std::string(filled, '#'),
+                                  std::string(width - filled, '.'), static_cast<long long>(done),
+                                  static_cast<long long>(total), done / std::max(secs, 1e-9)));
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  producer.join();
+  progress.Clear();
+  if (!published.ok()) return Failure("demo", published);
+  if (!interrupted && !(*service)->stop_requested()) {
+    if (absl::Status s = (*service)->sweeper().SweepAll(/*force=*/true); !s.ok()) return Failure("demo", s);
+    PrintSummary(**service, stream, seconds);
+    std::printf("\nDashboard: http://%s/   (metrics: http://%s/metrics)\n",
+                (*service)->http_address().c_str(), (*service)->http_address().c_str());
+    if (!flags.exit) std::printf("Press Ctrl-C to stop.\n");
+    std::fflush(stdout);
+    if (!flags.exit) {
+      while (!(*service)->stop_requested() && WaitForStopSignal(200) == 0) {
+      }
+    }
+  }
+  (*service)->RequestStop();
+  absl::Status status = (*service)->Wait();
+  service->reset();
+  if (flags.data_dir.empty()) std::filesystem::remove_all(data_dir);
+  if (!status.ok()) return Failure("demo", status);
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddDemoCommand(CLI::App& parent) {
+  auto flags = std::make_shared<DemoFlags>();
+  CLI::App* app = parent.add_subcommand(
+      "demo",
+      "Run the whole service on an embedded Kafka cluster, fed with a synthetic stream of known "
+      "truth (or --labels FILE), then print a summary: throughput, accuracy of ds and mv, the "
+      "least reliable workers, and the dashboard URL.");
+  app->add_option("--labels", flags->labels, "task,worker,label CSV to stream instead of synthetic data");
+  app->add_option("--gold", flags->gold, "task,label CSV of true labels, for the accuracy summary");
+  app->add_option("--tasks", flags->synth.tasks, "synthetic tasks")->check(PositiveInteger());
+  app->add_option("--workers", flags->synth.workers, "synthetic workers")->check(PositiveInteger());
+  app->add_option("--classes", flags->synth.classes, "synthetic classes")->check(IntegerInRange(2, 64));
+  app->add_option("--answers-per-task", flags->synth.answers_per_task, "synthetic answers per task")
+      ->check(PositiveInteger());
+  app->add_option("--seed", flags->synth.seed, "synthetic seed");
+  app->add_option("--partitions", flags->partitions, "partitions of the input topic")->check(IntegerInRange(1, 64));
+  app->add_option("--http", flags->http, "HTTP address ADDR:PORT (port 0 picks a free one)");
+  app->add_option("--data-dir", flags->data_dir, "state directory (default: a temporary one, removed at exit)");
+  app->add_flag("--exit", flags->exit, "stop after the stream is consumed instead of serving until Ctrl-C");
+  return {app, [flags]() -> int { return RunDemo(*flags); }};
+}
+
+}  // namespace consensusd::service
