@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "consumer/consensus_record.h"
 #include "spdlog/spdlog.h"
 
 namespace consensusd::consumer {
@@ -272,7 +273,8 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
         rebalance_status_ = stored.status();
         return;
       }
-      p.offset = stored->has_value() ? **stored : RD_KAFKA_OFFSET_BEGINNING;
+      p.offset = stored->has_value() && !options_.replay_from_start ? **stored
+                                                                    : RD_KAFKA_OFFSET_BEGINNING;
       if (std::find(assigned_.begin(), assigned_.end(), p.partition) == assigned_.end()) {
         assigned_.push_back(p.partition);
       }

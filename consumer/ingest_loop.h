@@ -45,6 +45,9 @@ struct IngestOptions {
   std::string group = "consensusd";
   int commit_interval_ms = 100;
   int commit_max_messages = 50000;
+  // Start every assigned partition at its beginning, ignoring stored offsets
+  // (a replay: answers already applied change nothing).
+  bool replay_from_start = false;
 };
 
 class IngestLoop {

@@ -38,6 +38,9 @@ void AddServeConfigFlags(CLI::App* app, ServeConfigFlags& flags) {
   app->add_option("--http", flags.http, "HTTP listen address ADDR:PORT (http.address)");
   app->add_flag("--print-config", flags.print_config, "print the effective config as YAML and exit");
   app->add_option("--log-level", flags.log_level, "trace, debug, info, warn, error");
+  app->add_flag("--replay", flags.replay,
+                "consume every partition from its beginning, ignoring stored offsets "
+                "(answers already applied change nothing)");
 }
 
 absl::StatusOr<Config> LoadServeConfig(const ServeConfigFlags& flags) {
@@ -64,9 +67,9 @@ absl::StatusOr<Config> LoadServeConfig(const ServeConfigFlags& flags) {
 }
 
 // Runs the service until SIGINT/SIGTERM or a fatal error; bounded shutdown.
-int RunService(const Config& config, std::string_view command) {
+int RunService(const Config& config, std::string_view command, bool replay_from_start) {
   BlockStopSignals();
-  absl::StatusOr<std::unique_ptr<Service>> service = Service::Start(config);
+  absl::StatusOr<std::unique_ptr<Service>> service = Service::Start(config, replay_from_start);
   if (!service.ok()) return Failure(command, service.status());
   spdlog::info("serving: consuming {} from {}; http://{}/", config.kafka.labels_topic,
                config.kafka.brokers, (*service)->http_address());
@@ -105,7 +108,7 @@ Command AddServeCommand(CLI::App& parent) {
               std::fputs(ConfigToYaml(*config).c_str(), stdout);
               return kExitOk;
             }
-            return RunService(*config, "serve");
+            return RunService(*config, "serve", flags->replay);
           }};
 }
 

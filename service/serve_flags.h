@@ -23,6 +23,7 @@ struct ServeConfigFlags {
   std::vector<std::string> sets;  // KEY=VALUE
   std::string brokers, topic, group, data_dir, http, log_level;
   bool print_config = false;
+  bool replay = false;
 };
 
 void AddServeConfigFlags(CLI::App* app, ServeConfigFlags& flags);
@@ -31,7 +32,7 @@ std::map<std::string, std::string> ProcessEnvironment();
 
 // Runs the service until SIGINT/SIGTERM or a fatal error, with a bounded
 // shutdown; returns the exit code.
-int RunService(const Config& config, std::string_view command);
+int RunService(const Config& config, std::string_view command, bool replay_from_start = false);
 
 }  // namespace consensusd::service
 

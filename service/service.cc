@@ -13,7 +13,8 @@ consumer::KafkaProperties KafkaPropertiesOf(const Config& config) {
   return props;
 }
 
-Service::Service(const Config& config) : config_(config) {}
+Service::Service(const Config& config, bool replay_from_start)
+    : config_(config), replay_from_start_(replay_from_start) {}
 
 Service::~Service() {
   if (!waited_) {
@@ -22,8 +23,9 @@ Service::~Service() {
   }
 }
 
-absl::StatusOr<std::unique_ptr<Service>> Service::Start(const Config& config) {
-  std::unique_ptr<Service> service(new Service(config));
+absl::StatusOr<std::unique_ptr<Service>> Service::Start(const Config& config,
+                                                        bool replay_from_start) {
+  std::unique_ptr<Service> service(new Service(config, replay_from_start));
   absl::Status status = service->Open();
   if (!status.ok()) {
     service->RequestStop();
@@ -94,6 +96,7 @@ absl::Status Service::Open() {
   ingest.group = config_.kafka.group;
   ingest.commit_interval_ms = config_.kafka.commit_interval_ms;
   ingest.commit_max_messages = config_.kafka.commit_max_messages;
+  ingest.replay_from_start = replay_from_start_;
   absl::StatusOr<std::unique_ptr<consumer::IngestLoop>> loop =
       consumer::IngestLoop::Create(kafka, ingest, *store_, *projects_, *publisher_, metrics_);
   if (!loop.ok()) return loop.status();

@@ -34,7 +34,10 @@ namespace consensusd::service {
 class Service {
  public:
   // REQUIRES: config.Validate() is OK.
-  static absl::StatusOr<std::unique_ptr<Service>> Start(const Config& config);
+  // replay_from_start: consume every partition from its beginning, ignoring
+  // the stored offsets (serve --replay).
+  static absl::StatusOr<std::unique_ptr<Service>> Start(const Config& config,
+                                                        bool replay_from_start = false);
   ~Service();
 
   void RequestStop() { stop_ = true; }
@@ -52,10 +55,11 @@ class Service {
   int64_t answers_committed() const { return loop_ ? loop_->answers_committed() : 0; }
 
  private:
-  explicit Service(const Config& config);
+  Service(const Config& config, bool replay_from_start);
   absl::Status Open();
 
   const Config config_;
+  const bool replay_from_start_;
   metrics::ServiceMetrics metrics_;
   std::unique_ptr<storage::StateStore> store_;
   std::unique_ptr<consumer::ProjectSet> projects_;
