@@ -31,6 +31,23 @@ struct ProjectSettings {
   double min_change = 0.01;  // output.min_change
 };
 
+// What the last full sweep of a project found (SPEC 4.3), kept for the API
+// and the dashboard. Worker reports are indexed by worker id at sweep time.
+struct ProjectReport {
+  std::vector<consensus::WorkerReport> workers;
+  std::vector<double> class_prior;
+  double log_likelihood = 0;
+  int iterations = 0;
+  double sweep_seconds = 0;
+  int64_t sweep_unix_ms = 0;
+  double mean_confidence = 0;
+  double krippendorff_alpha = 0;  // NaN when undefined
+  int64_t tasks = 0;
+  int64_t answers = 0;
+  int64_t tasks_needing_review = 0;
+  int64_t workers_flagged = 0;
+};
+
 // One project. Every member below `mu` is guarded by it.
 struct Project {
   Project(std::string name, ProjectSettings settings);
@@ -50,6 +67,8 @@ struct Project {
   // Tasks changed since their outputs were last checked (deduplicated).
   std::vector<int32_t> dirty_tasks;
   std::vector<char> dirty;
+  // The last sweep's report (null before the first sweep).
+  std::shared_ptr<const ProjectReport> report;
 
   // REQUIRES: mu held. Sizes the per-task vectors for a new task id and marks it dirty.
   void Touch(int32_t task, int32_t partition);

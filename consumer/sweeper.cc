@@ -5,7 +5,9 @@
 #include <numeric>
 #include <thread>
 
+#include "consensus/agreement.h"
 #include "consensus/report.h"
+#include "consumer/consensus_record.h"
 #include "spdlog/spdlog.h"
 
 namespace consensusd::consumer {
@@ -53,9 +55,11 @@ absl::Status Sweeper::SweepProject(Project& project, bool force) {
   if (!fitted.ok()) return fitted.status();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::shared_ptr<const ProjectReport> report = BuildReport(project, input, *fitted, seconds);
   {
     std::lock_guard<std::mutex> lock(project.mu);
     project.model.InstallSweep(input, *fitted);
+    project.report = report;
     project.TouchAll();
     if (publisher_ != nullptr) publisher_->PublishChanges(project);
     swept_version_[&project] = input.version;
@@ -63,41 +67,57 @@ absl::Status Sweeper::SweepProject(Project& project, bool force) {
   if (metrics_ != nullptr) {
     metrics_->EmSweeps(project.name).Increment();
     metrics_->EmSweepDuration(project.name).Observe(seconds);
-    UpdateMetrics(project, input, *fitted);
+    UpdateMetrics(project, input, *fitted, *report);
   }
   spdlog::debug("sweep {}: {} answers, {} iterations, {:.3f}s", project.name,
                 input.answers.num_answers(), fitted->iterations, seconds);
   return absl::OkStatus();
 }
 
+std::shared_ptr<const ProjectReport> Sweeper::BuildReport(const Project& project,
+                                                         const consensus::SweepInput& input,
+                                                         const consensus::Model& fitted,
+                                                         double seconds) {
+  auto report = std::make_shared<ProjectReport>();
+  const consensus::AnswerMatrix& m = input.answers;
+  report->class_prior = fitted.class_prior;
+  report->log_likelihood = fitted.log_likelihood;
+  report->iterations = fitted.iterations;
+  report->sweep_seconds = seconds;
+  report->sweep_unix_ms = NowMs();
+  report->tasks = m.num_tasks;
+  report->answers = m.num_answers();
+  report->krippendorff_alpha = consensus::KrippendorffAlpha(m, input.excluded);
+  if (m.num_classes == 0) return report;
+  double confidence_sum = 0;
+  for (int32_t t = 0; t < m.num_tasks; ++t) {
+    const double c = fitted.Posterior(t)[fitted.label[t]];
+    confidence_sum += c;
+    report->tasks_needing_review += consensus::NeedsReview(c, m.TaskSize(t), project.settings.review);
+  }
+  report->mean_confidence = m.num_tasks > 0 ? confidence_sum / m.num_tasks : 0.0;
+  report->workers = consensus::ReportWorkers(m, fitted, project.settings.quality, input.excluded);
+  for (const consensus::WorkerReport& r : report->workers) report->workers_flagged += r.flagged;
+  return report;
+}
+
 void Sweeper::UpdateMetrics(Project& project, const consensus::SweepInput& input,
-                            const consensus::Model& fitted) {
+                            const consensus::Model& fitted, const ProjectReport& report) {
   const consensus::AnswerMatrix& m = input.answers;
   const std::string& name = project.name;
   metrics_->Tasks(name).Set(m.num_tasks);
   metrics_->Workers(name).Set(m.num_workers);
+  metrics_->TasksNeedingReview(name).Set(static_cast<double>(report.tasks_needing_review));
+  metrics_->WorkersFlagged(name).Set(static_cast<double>(report.workers_flagged));
   if (m.num_classes == 0) return;
   std::vector<double> confidence;
   confidence.reserve(m.num_tasks);
-  int64_t review = 0;
-  for (int32_t t = 0; t < m.num_tasks; ++t) {
-    const double c = fitted.Posterior(t)[fitted.label[t]];
-    confidence.push_back(c);
-    review += consensus::NeedsReview(c, m.TaskSize(t), project.settings.review);
-  }
-  metrics_->TasksNeedingReview(name).Set(static_cast<double>(review));
+  for (int32_t t = 0; t < m.num_tasks; ++t) confidence.push_back(fitted.Posterior(t)[fitted.label[t]]);
   metrics_->SetTaskConfidence(name, confidence);
-
-  const std::vector<consensus::WorkerReport> workers =
-      consensus::ReportWorkers(m, fitted, project.settings.quality, input.excluded);
+  const std::vector<consensus::WorkerReport>& workers = report.workers;
   std::vector<double> accuracy;
   accuracy.reserve(workers.size());
-  int64_t flagged = 0;
-  for (const consensus::WorkerReport& r : workers) {
-    accuracy.push_back(r.accuracy);
-    flagged += r.flagged;
-  }
-  metrics_->WorkersFlagged(name).Set(static_cast<double>(flagged));
+  for (const consensus::WorkerReport& r : workers) accuracy.push_back(r.accuracy);
   metrics_->SetWorkerAccuracy(name, accuracy);
 
   // The busiest workers get a series of their own.

@@ -41,8 +41,12 @@ class Sweeper {
   absl::Status SweepProject(Project& project, bool force);
 
  private:
+  static std::shared_ptr<const ProjectReport> BuildReport(const Project& project,
+                                                         const consensus::SweepInput& input,
+                                                         const consensus::Model& fitted,
+                                                         double seconds);
   void UpdateMetrics(Project& project, const consensus::SweepInput& input,
-                     const consensus::Model& fitted);
+                     const consensus::Model& fitted, const ProjectReport& report);
 
   ProjectSet& projects_;
   OutputPublisher* const publisher_;
