@@ -195,10 +195,16 @@ void StreamingModel::SetGold(int32_t task, int32_t label) {
   UpdateTask(task, [&] { gold_[task] = label; });
 }
 
-absl::Status StreamingModel::SetExcluded(int32_t worker, bool excluded) {
-  if (excluded_[worker] == excluded) return absl::OkStatus();
+bool StreamingModel::MarkExcluded(int32_t worker, bool excluded) {
+  if (excluded_[worker] == excluded) return false;
   excluded_[worker] = excluded;
+  log_pi_stale_[worker] = 1;
   ++version_;
+  return true;
+}
+
+absl::Status StreamingModel::SetExcluded(int32_t worker, bool excluded) {
+  if (!MarkExcluded(worker, excluded)) return absl::OkStatus();
   return Sweep();
 }
 

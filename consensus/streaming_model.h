@@ -81,6 +81,9 @@ class StreamingModel {
   // An excluded worker's answers stay stored but stop counting. Takes effect
   // at once, through a full sweep when the flag changes.
   absl::Status SetExcluded(int32_t worker, bool excluded);
+  // Changes the flag only; returns whether it changed. Posteriors are exact
+  // again after the next full sweep (which the caller must run).
+  bool MarkExcluded(int32_t worker, bool excluded);
 
   // Bulk loading (restoring state): stores without updating any statistics.
   // REQUIRES: Sweep() after the last Load* call and before any other use.

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "api/dashboard.h"
+#include "api/rest_api.h"
 #include "consumer/state_restore.h"
 #include "spdlog/spdlog.h"
 
@@ -62,8 +64,6 @@ absl::Status Service::Open() {
   http_ = std::move(*http);
   api::RegisterHealthRoutes(
       http_->routes(), [this] { return ready(); }, [this] { return metrics_.Render(); });
-  http_->Start();
-  spdlog::info("http: listening on {}", http_->address());
 
   const consumer::KafkaProperties kafka = KafkaPropertiesOf(config_);
   consumer::OutputTopics topics;
@@ -77,6 +77,19 @@ absl::Status Service::Open() {
   sweeper_ = std::make_unique<consumer::Sweeper>(
       *projects_, publisher_.get(), &metrics_,
       consumer::SweeperOptions{config_.model.sweep_interval_s, config_.metrics.per_worker_limit});
+
+  api::ApiContext api;
+  api.projects = projects_.get();
+  api.sweeper = sweeper_.get();
+  api.store = store_.get();
+  api.admin_token = config_.http.admin_token;
+  api.ready = [this] { return ready(); };
+  api.answers_committed = [this] { return answers_committed(); };
+  api.messages_consumed = [this] { return messages_consumed(); };
+  api::RegisterApiRoutes(http_->routes(), std::move(api));
+  api::RegisterDashboard(http_->routes());
+  http_->Start();
+  spdlog::info("http: listening on {}", http_->address());
 
   const auto start = std::chrono::steady_clock::now();
   consumer::RestoreStats restored;
