@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages consensusd needs to build, test and run.
 # Idempotent: installs only what is missing, and does nothing when all is present.
-#   deploy/install-deps.sh            build + test dependencies
-#   deploy/install-deps.sh --browser  also Chromium, for the dashboard browser test
+#   deploy/install-deps.sh   build, test (Chromium for the dashboard test) and run dependencies
 set -euo pipefail
 
 packages=(
@@ -10,11 +9,8 @@ packages=(
   librdkafka-dev librocksdb-dev libeigen3-dev prometheus-cpp-dev libabsl-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
-  libcpp-httplib-dev kcat prometheus curl
+  libcpp-httplib-dev kcat prometheus curl chromium python3-websocket
 )
-if [[ "${1:-}" == "--browser" ]]; then
-  packages+=(chromium)
-fi
 
 missing=()
 for p in "${packages[@]}"; do
