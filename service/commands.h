@@ -14,6 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace consensusd::service {
 
@@ -44,9 +45,11 @@ CLI::Validator PositiveInteger();
 CLI::Validator IntegerInRange(int64_t min, int64_t max);
 
 // Print "consensusd <command>: <message>" to stderr and return the exit code.
-// A usage error also points to `consensusd <command> --help`.
-int UsageError(std::string_view command, std::string_view message);
-int Failure(std::string_view command, std::string_view message);
+// A usage error also points to `consensusd <command> --help`. The message is an
+// absl::string_view so that Status::message() (Debian's Abseil has its own
+// string_view type), std::string and string literals all convert to it.
+int UsageError(std::string_view command, absl::string_view message);
+int Failure(std::string_view command, absl::string_view message);
 int Failure(std::string_view command, const absl::Status& status);
 
 }  // namespace consensusd::service

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -135,6 +136,8 @@ def main():
             return m and m.group(1)
         address = wait_for("serve's HTTP address", listening, timeout=60, interval=0)
         base = f"http://{address}"
+        # Keep draining the log so that the service never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in serve.stdout], daemon=True).start()
 
         def projects_swept():
             ps = {p["project"]: p for p in http_json(f"{base}/v1/projects")["projects"]}
