@@ -37,6 +37,7 @@ class EmbeddedKafka {
   consumer::KafkaHandle handle_;
   rd_kafka_mock_cluster_t* cluster_ = nullptr;
   std::string bootstraps_;
+  bool worker_stats_created_ = false;
 };
 
 // The partition count of `topic`, asking the brokers (waits up to timeout_ms).

@@ -11,7 +11,7 @@ namespace consensusd::service {
 Command AddMockKafkaCommand(CLI::App& parent) {
   struct Flags {
     int partitions = 4;
-    std::string topic = "labels";
+    std::vector<std::string> topics = {"labels"};
     int brokers = 1;
   };
   auto flags = std::make_shared<Flags>();
@@ -23,14 +23,16 @@ Command AddMockKafkaCommand(CLI::App& parent) {
       "A partition keeps at most 5 MiB: use more partitions or lz4 for large runs.");
   app->add_option("--partitions", flags->partitions, "partitions of the input topic")
       ->check(PositiveInteger());
-  app->add_option("--topic", flags->topic, "input topic name");
+  app->add_option("--topic", flags->topics, "input topic name (repeatable)");
   app->add_option("--brokers", flags->brokers, "number of mock brokers")->check(IntegerInRange(1, 16));
   return {app, [flags]() -> int {
             BlockStopSignals();
             absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(flags->brokers);
             if (!kafka.ok()) return Failure("mock-kafka", kafka.status());
-            absl::Status s = (*kafka)->CreateServiceTopics(flags->topic, flags->partitions);
-            if (!s.ok()) return Failure("mock-kafka", s);
+            for (const std::string& topic : flags->topics) {
+              absl::Status s = (*kafka)->CreateServiceTopics(topic, flags->partitions);
+              if (!s.ok()) return Failure("mock-kafka", s);
+            }
             std::printf("%s\n", (*kafka)->bootstraps().c_str());
             std::fflush(stdout);
             WaitForStopSignal();

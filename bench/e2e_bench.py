@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""End-to-end benchmark (SPEC section 9): answers through the embedded Kafka
+into committed state, next to a bare librdkafka consumer (kcat -C) reading the
+same topic in the same run; then ingest latency at a fixed input rate.
+
+usage: e2e_bench.py CONSENSUSD_BINARY [--answers N] [--rate R] [--seconds S]
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+
+def metrics(base):
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as r:
+        return r.read().decode()
+
+
+def metric_sum(text, name):
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def histogram_quantile(text, name, q):
+    buckets = []
+    for line in text.splitlines():
+        m = re.match(name + r'_bucket\{.*le="([^"]+)".*\} (\S+)', line)
+        if m:
+            le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
+            buckets.append((le, float(m.group(2))))
+    buckets.sort()
+    if not buckets or buckets[-1][1] == 0:
+        return float("nan")
+    rank = q * buckets[-1][1]
+    prev_le, prev_count = 0.0, 0.0
+    for le, count in buckets:
+        if count >= rank:
+            if le == float("inf"):
+                return prev_le
+            return prev_le + (le - prev_le) * (rank - prev_count) / max(count - prev_count, 1e-12)
+        prev_le, prev_count = le, count
+    return buckets[-1][0]
+
+
+class Serve:
+    def __init__(self, binary, brokers, topic, data_dir, extra=()):
+        self.proc = subprocess.Popen(
+            [binary, "serve", "--brokers", brokers, "--topic", topic, "--group", f"bench-{topic}",
+             "--data-dir", data_dir, "--http", "127.0.0.1:0",
+             "--set", f"kafka.consensus_topic={topic}.consensus", "--set", f"kafka.review_topic={topic}.review",
+             "--set", f"kafka.dlq_topic={topic}.dlq", "--set", "model.sweep_interval_s=3600", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        address = None
+        for line in self.proc.stdout:
+            m = re.search(r"http: listening on (\S+)", line)
+            if m:
+                address = m.group(1)
+                break
+        if not address:
+            sys.exit("serve did not start")
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        self.base = f"http://{address}"
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(60)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("binary")
+    ap.add_argument("--answers", type=int, default=1_000_000)
+    ap.add_argument("--rate", type=int, default=50_000)
+    ap.add_argument("--seconds", type=int, default=10)
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="consensusd-e2e-")
+    kafka = subprocess.Popen([args.binary, "mock-kafka", "--partitions", "16", "--topic", "bench", "--topic", "lat"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        brokers = kafka.stdout.readline().strip()
+        tasks = args.answers // 5
+        subprocess.run([args.binary, "synth", "--tasks", str(tasks), "--workers", "1000", "--classes", "4",
+                        "--answers-per-task", "5", "--seed", "1", "--out", f"{work}/synth"], check=True,
+                       stdout=subprocess.DEVNULL)
+        t = time.time()
+        subprocess.run([args.binary, "produce", "--brokers", brokers, "--topic", "bench", "--batch", "100",
+                        f"{work}/synth/labels.csv"], check=True, stderr=subprocess.DEVNULL)
+        produce_s = time.time() - t
+
+        # A bare librdkafka consumer reading the same topic.
+        t = time.time()
+        kcat = subprocess.run(["kcat", "-C", "-b", brokers, "-t", "bench", "-o", "beginning", "-e", "-q"],
+                              stdout=subprocess.PIPE, check=True)
+        kcat_s = time.time() - t
+        kcat_lines = kcat.stdout.count(b"\n")
+
+        # consensusd: start to every answer committed.
+        serve = Serve(args.binary, brokers, "bench", f"{work}/state")
+        t0 = time.time()
+        first = None
+        while True:
+            applied = metric_sum(metrics(serve.base), "consensusd_answers_applied_total")
+            now = time.time()
+            if applied > 0 and first is None:
+                first = now
+            if applied >= args.answers:
+                break
+            if now - t0 > 600:
+                sys.exit(f"timed out: {applied} of {args.answers} answers applied")
+            time.sleep(0.02)
+        done = time.time()
+        serve.stop()
+        service_s = done - t0
+        consume_s = done - (first or t0)
+
+        print(f"answers: {args.answers:,} ({args.answers // 100:,} messages of 100 answers, 16 partitions, lz4)")
+        print(f"produce: {produce_s:.2f}s")
+        print(f"kcat -C (bare librdkafka consumer): {kcat_s:.2f}s, {kcat_lines:,} answers -> {kcat_lines / kcat_s:,.0f} answers/s")
+        print(f"consensusd serve, start to all committed: {service_s:.2f}s -> {args.answers / service_s:,.0f} answers/s")
+        print(f"consensusd serve, first to last commit:   {consume_s:.2f}s -> {args.answers / consume_s:,.0f} answers/s")
+        print(f"ratio consensusd / kcat (start to end): {(args.answers / service_s) / (kcat_lines / kcat_s):.2f}")
+
+        # Latency at a fixed rate: the service consumes while answers are produced.
+        serve = Serve(args.binary, brokers, "lat", f"{work}/state-lat")
+        n = args.rate * args.seconds
+        subprocess.run([args.binary, "synth", "--tasks", str(n // 5), "--workers", "1000", "--classes", "4",
+                        "--answers-per-task", "5", "--seed", "2", "--out", f"{work}/lat"], check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run([args.binary, "produce", "--brokers", brokers, "--topic", "lat", "--rate", str(args.rate),
+                        "--property", "linger.ms=1", f"{work}/lat/labels.csv"], check=True, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while metric_sum(metrics(serve.base), "consensusd_answers_applied_total") < n and time.time() < deadline:
+            time.sleep(0.1)
+        text = metrics(serve.base)
+        serve.stop()
+        p50 = histogram_quantile(text, "consensusd_ingest_latency_seconds", 0.5)
+        p99 = histogram_quantile(text, "consensusd_ingest_latency_seconds", 0.99)
+        print(f"ingest latency at {args.rate:,} answers/s for {args.seconds}s (one answer per message, "
+              f"Kafka timestamp to commit): p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms "
+              f"(interpolated within histogram buckets)")
+    finally:
+        kafka.send_signal(signal.SIGTERM)
+        kafka.wait(30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

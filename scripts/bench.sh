@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs consensusd's benchmarks and prints the machine they ran on.
+#   bash scripts/bench.sh [BUILD_DIR]     (what `make bench` runs; BUILD_DIR defaults to build)
+# Extra flags for Google Benchmark go in BENCH_FLAGS, e.g.
+#   BENCH_FLAGS=--benchmark_filter=BM_DsIteration bash scripts/bench.sh build
+# Each section prints a header and its results; add new sections (e.g. the
+# end-to-end Kafka throughput) as functions and list them in main().
+set -euo pipefail
+
+build="${1:-build}"
+
+section() {
+  printf '\n== %s ==\n' "$1"
+}
+
+machine_info() {
+  section "machine"
+  echo "cpu:     $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  echo "cores:   $(nproc) (nproc)"
+  echo "simd:    $(grep -m1 '^flags' /proc/cpuinfo | grep -o -w -E 'sse4_2|avx|avx2|fma|avx512f' | tr '\n' ' ')"
+  echo "clock:   $(grep -m1 '^cpu MHz' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') MHz"
+  if command -v lscpu >/dev/null; then
+    echo "caches:  $(lscpu | awk -F: '/^L[123][di]? cache/ {gsub(/^ +/, "", $2); printf "%s %s; ", $1, $2}')"
+  fi
+  echo "memory:  $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+  echo "kernel:  $(uname -sr)"
+  echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
+  echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+  if command -v git >/dev/null && git rev-parse --short HEAD >/dev/null 2>&1; then
+    echo "commit:  $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with local changes)')"
+  fi
+}
+
+# Runs the benchmarks of consensusd_bench whose names match FILTER (a regex).
+google_benchmarks() {
+  local filter="$1"
+  local bin="$build/consensusd_bench"
+  if [[ ! -x "$bin" ]]; then
+    echo "bench: $bin not found: build it with 'make build' (or cmake --build $build --target consensusd_bench)" >&2
+    exit 1
+  fi
+  # shellcheck disable=SC2086  # BENCH_FLAGS is a list of flags
+  "$bin" --benchmark_filter="$filter" --benchmark_counters_tabular=true ${BENCH_FLAGS:-}
+}
+
+# Batch aggregation (SPEC section 9): EM iteration at 1M answers, whole fit at 10M.
+aggregation() {
+  section "batch aggregation (bench/em_bench.cc)"
+  google_benchmarks '^BM_(DsIteration|OneCoinIteration|MajorityVote|DsFit|Synthesize)'
+}
+
+# RocksDB state store: commit throughput and the full load on restart.
+state_store() {
+  section "state store (bench/state_store_bench.cc)"
+  google_benchmarks '^BM_(CommitAnswerBatches|LoadAllAnswers)'
+}
+
+# End to end (SPEC section 9): 1M answers through the embedded Kafka into
+# committed state next to kcat -C on the same topic; latency at 50k answers/s.
+end_to_end() {
+  section "end to end (bench/e2e_bench.py)"
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../bench/e2e_bench.py" "$build/consensusd"
+}
+
+main() {
+  machine_info
+  aggregation
+  state_store
+  end_to_end
+}
+
+main
