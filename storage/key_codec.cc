@@ -1,0 +1,184 @@
+#include "storage/key_codec.h"
+
+namespace consensusd::storage {
+namespace {
+
+void PutType(std::string* dst, RecordType type) { dst->push_back(static_cast<char>(type)); }
+
+bool GetType(std::string_view* in, RecordType type) {
+  if (in->empty() || static_cast<uint8_t>(in->front()) != static_cast<uint8_t>(type)) return false;
+  in->remove_prefix(1);
+  return true;
+}
+
+bool GetInt32(std::string_view* in, int32_t* value) {
+  uint32_t raw;
+  if (!GetBigEndian32(in, &raw)) return false;
+  *value = static_cast<int32_t>(raw);
+  return true;
+}
+
+}  // namespace
+
+void PutVarint32(std::string* dst, uint32_t value) {
+  while (value >= 0x80) {
+    dst->push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  dst->push_back(static_cast<char>(value));
+}
+
+void PutBigEndian32(std::string* dst, uint32_t value) {
+  const char bytes[4] = {static_cast<char>(value >> 24), static_cast<char>(value >> 16),
+                         static_cast<char>(value >> 8), static_cast<char>(value)};
+  dst->append(bytes, 4);
+}
+
+void PutLengthPrefixed(std::string* dst, std::string_view bytes) {
+  PutVarint32(dst, static_cast<uint32_t>(bytes.size()));
+  dst->append(bytes);
+}
+
+bool GetVarint32(std::string_view* in, uint32_t* value) {
+  uint32_t result = 0;
+  for (int shift = 0, i = 0; shift <= 28 && i < static_cast<int>(in->size()); shift += 7, ++i) {
+    const uint32_t byte = static_cast<uint8_t>((*in)[i]);
+    result |= (byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      if (shift == 28 && byte > 0x0f) return false;  // more than 32 bits
+      *value = result;
+      in->remove_prefix(i + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool GetBigEndian32(std::string_view* in, uint32_t* value) {
+  if (in->size() < 4) return false;
+  const auto* b = reinterpret_cast<const uint8_t*>(in->data());
+  *value = (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+  in->remove_prefix(4);
+  return true;
+}
+
+bool GetLengthPrefixed(std::string_view* in, std::string_view* bytes) {
+  uint32_t size;
+  if (!GetVarint32(in, &size) || in->size() < size) return false;
+  *bytes = in->substr(0, size);
+  in->remove_prefix(size);
+  return true;
+}
+
+std::string FormatKey() {
+  std::string key;
+  PutType(&key, RecordType::kFormat);
+  key.append("format");
+  return key;
+}
+
+void AppendOffsetKey(std::string* dst, const OffsetKey& key) {
+  PutType(dst, RecordType::kOffset);
+  PutLengthPrefixed(dst, key.topic);
+  PutBigEndian32(dst, static_cast<uint32_t>(key.partition));
+}
+
+void AppendAnswerKey(std::string* dst, const AnswerKey& key) {
+  PutType(dst, RecordType::kAnswer);
+  PutBigEndian32(dst, static_cast<uint32_t>(key.partition));
+  PutLengthPrefixed(dst, key.project);
+  PutLengthPrefixed(dst, key.task);
+  PutLengthPrefixed(dst, key.worker);
+}
+
+void AppendGoldKey(std::string* dst, const GoldKey& key) {
+  PutType(dst, RecordType::kGold);
+  PutBigEndian32(dst, static_cast<uint32_t>(key.partition));
+  PutLengthPrefixed(dst, key.project);
+  PutLengthPrefixed(dst, key.task);
+}
+
+void AppendClassKey(std::string* dst, const ClassKey& key) {
+  PutType(dst, RecordType::kClass);
+  PutLengthPrefixed(dst, key.project);
+  PutBigEndian32(dst, static_cast<uint32_t>(key.class_id));
+}
+
+void AppendExcludedKey(std::string* dst, const ExcludedKey& key) {
+  PutType(dst, RecordType::kExcluded);
+  PutLengthPrefixed(dst, key.project);
+  PutLengthPrefixed(dst, key.worker);
+}
+
+bool DecodeOffsetKey(std::string_view key, OffsetKey* out) {
+  return GetType(&key, RecordType::kOffset) && GetLengthPrefixed(&key, &out->topic) &&
+         GetInt32(&key, &out->partition) && key.empty();
+}
+
+bool DecodeAnswerKey(std::string_view key, AnswerKey* out) {
+  return GetType(&key, RecordType::kAnswer) && GetInt32(&key, &out->partition) &&
+         GetLengthPrefixed(&key, &out->project) && GetLengthPrefixed(&key, &out->task) &&
+         GetLengthPrefixed(&key, &out->worker) && key.empty();
+}
+
+bool DecodeGoldKey(std::string_view key, GoldKey* out) {
+  return GetType(&key, RecordType::kGold) && GetInt32(&key, &out->partition) &&
+         GetLengthPrefixed(&key, &out->project) && GetLengthPrefixed(&key, &out->task) &&
+         key.empty();
+}
+
+bool DecodeClassKey(std::string_view key, ClassKey* out) {
+  return GetType(&key, RecordType::kClass) && GetLengthPrefixed(&key, &out->project) &&
+         GetInt32(&key, &out->class_id) && key.empty();
+}
+
+bool DecodeExcludedKey(std::string_view key, ExcludedKey* out) {
+  return GetType(&key, RecordType::kExcluded) && GetLengthPrefixed(&key, &out->project) &&
+         GetLengthPrefixed(&key, &out->worker) && key.empty();
+}
+
+std::string RecordPrefix(RecordType type) {
+  std::string prefix;
+  PutType(&prefix, type);
+  return prefix;
+}
+
+std::string PartitionPrefix(RecordType type, int32_t partition) {
+  std::string prefix = RecordPrefix(type);
+  PutBigEndian32(&prefix, static_cast<uint32_t>(partition));
+  return prefix;
+}
+
+std::string TopicOffsetPrefix(std::string_view topic) {
+  std::string prefix = RecordPrefix(RecordType::kOffset);
+  PutLengthPrefixed(&prefix, topic);
+  return prefix;
+}
+
+std::string PrefixSuccessor(std::string_view prefix) {
+  std::string successor(prefix);
+  while (!successor.empty() && static_cast<uint8_t>(successor.back()) == 0xff) {
+    successor.pop_back();
+  }
+  if (!successor.empty()) successor.back() = static_cast<char>(successor.back() + 1);
+  return successor;
+}
+
+std::string EncodeOffsetValue(int64_t next_offset) {
+  const auto v = static_cast<uint64_t>(next_offset);
+  std::string value;
+  PutBigEndian32(&value, static_cast<uint32_t>(v >> 32));
+  PutBigEndian32(&value, static_cast<uint32_t>(v));
+  return value;
+}
+
+bool DecodeOffsetValue(std::string_view value, int64_t* out) {
+  uint32_t high, low;
+  if (!GetBigEndian32(&value, &high) || !GetBigEndian32(&value, &low) || !value.empty()) {
+    return false;
+  }
+  *out = static_cast<int64_t>((uint64_t{high} << 32) | low);
+  return true;
+}
+
+}  // namespace consensusd::storage
