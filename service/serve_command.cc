@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "service/commands.h"
 #include "service/config_load.h"
+#include "service/config_print.h"
 #include "service/kafka_topics.h"
 #include "service/serve_flags.h"
 #include "service/service.h"

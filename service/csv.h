@@ -1,0 +1,115 @@
+// RFC 4180 CSV: a reader that parses a whole buffer in place, and CsvQuote for
+// writers. Quoted fields may hold commas, newlines and "" (an escaped quote);
+// lines may end in LF or CRLF; a UTF-8 byte-order mark at the start is skipped.
+//
+//   absl::StatusOr<CsvReader> r = CsvReader::Open("labels.csv");
+//   std::vector<std::string_view> row;
+//   while (r->Next(&row)) Use(row, r->line());
+//   if (!r->status().ok()) return r->status();   // names the file and line
+#ifndef CONSENSUSD_SERVICE_CSV_H_
+#define CONSENSUSD_SERVICE_CSV_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace consensusd::service {
+
+// Reads records from a buffer it owns. Unescaping happens in place, so a field
+// costs no allocation; the views Next() yields stay valid while the reader lives.
+// A quote inside an unquoted field is taken literally (a common, harmless
+// deviation); an unterminated quoted field or text after a closing quote is an
+// error. Not thread-safe.
+class CsvReader {
+ public:
+  // `name` is used in error messages ("labels.csv:17: ...").
+  CsvReader(std::string data, std::string name);
+
+  // Reads the whole file. The error names the file and the OS reason.
+  static absl::StatusOr<CsvReader> Open(const std::string& path);
+
+  CsvReader(CsvReader&&) = default;
+  CsvReader& operator=(CsvReader&&) = default;
+
+  // Replaces *fields with the next record's fields and returns true, or returns
+  // false at the end of input or on a syntax error (then status() says which).
+  // An empty line yields one empty field.
+  bool Next(std::vector<std::string_view>* fields);
+
+  // The 1-based line on which the record last returned by Next() starts.
+  int64_t line() const { return record_line_; }
+  // OK unless Next() stopped on a syntax error.
+  const absl::Status& status() const { return status_; }
+  const std::string& name() const { return name_; }
+  // Bytes consumed so far and in total, for progress reports.
+  size_t position() const { return pos_; }
+  size_t size() const { return data_.size(); }
+
+  // An error located at the current record: "<name>:<line>: <message>".
+  absl::Status ErrorAtLine(std::string_view message) const;
+
+ private:
+  // Parses the quoted field whose opening quote is at *pos and moves *pos past
+  // its closing quote. On a syntax error sets status_ and returns false.
+  bool ReadQuotedField(size_t* pos, std::string_view* field);
+
+  std::string data_;
+  std::string name_;
+  size_t pos_ = 0;
+  int64_t line_ = 1;         // line of pos_
+  int64_t record_line_ = 0;  // line where the last record started
+  absl::Status status_;
+};
+
+// Writes CSV rows to a file through a large buffer, quoting fields as needed.
+// Close() flushes and reports any write error; a writer destroyed without
+// Close() drops what it buffered.
+//
+//   absl::StatusOr<CsvWriter> w = CsvWriter::Create("out.csv");
+//   w->AddField("task"); w->AddNumber(0.97); w->EndRow();
+//   absl::Status s = w->Close();
+class CsvWriter {
+ public:
+  static absl::StatusOr<CsvWriter> Create(const std::string& path);
+
+  void AddField(std::string_view text);
+  void AddInteger(int64_t value);
+  void AddNumber(double value, int decimals = 6);  // fixed notation
+  void EndRow();
+  absl::Status Close();
+
+ private:
+  struct FileCloser {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  CsvWriter(std::FILE* file, std::string path) : file_(file), path_(std::move(path)) {}
+  void StartField();
+  void FlushIfFull();
+
+  std::unique_ptr<std::FILE, FileCloser> file_;
+  std::string path_;
+  std::string buffer_;
+  bool row_started_ = false;
+  bool write_failed_ = false;
+};
+
+// Returns `field` as a CSV field: unchanged when it holds no comma, quote, CR
+// or LF, otherwise in double quotes with every quote doubled.
+std::string CsvQuote(std::string_view field);
+
+// Appends CsvQuote(field) to *out without a temporary string.
+void AppendCsvField(std::string_view field, std::string* out);
+
+// Reads a whole file into memory; the error names the path and the OS reason.
+absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+
+}  // namespace consensusd::service
+
+#endif  // CONSENSUSD_SERVICE_CSV_H_

@@ -1,0 +1,165 @@
+#include "service/label_file.h"
+
+#include <algorithm>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "service/csv.h"
+
+namespace consensusd::service {
+
+namespace {
+
+using consensus::IdTable;
+
+// Header names as C strings: Debian's Abseil has its own string_view, which
+// absl::StrCat takes but std::string_view does not convert to.
+constexpr const char* kLabelsHeader[] = {"task", "worker", "label"};
+constexpr const char* kTaskLabelHeader[] = {"task", "label"};
+
+// Calls on_row(fields) for every data row of the CSV at `path`, where
+// each row must have exactly header.size() non-empty fields. Skips the first
+// row when it equals `header`, and skips blank lines. Stops at the first error,
+// which names the file and line.
+template <typename OnRow>
+absl::Status ForEachRow(const std::string& path, std::span<const char* const> header,
+                        OnRow on_row) {
+  absl::StatusOr<CsvReader> reader = CsvReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  std::vector<std::string_view> fields;
+  bool first = true;
+  while (reader->Next(&fields)) {
+    if (fields.size() == 1 && fields[0].empty()) continue;  // blank line
+    if (first) {
+      first = false;
+      if (std::equal(fields.begin(), fields.end(), header.begin(), header.end(),
+                     [](std::string_view a, const char* b) { return a == b; })) {
+        continue;
+      }
+    }
+    if (fields.size() != header.size()) {
+      return reader->ErrorAtLine(absl::StrCat("expected ", header.size(), " columns (",
+                                              absl::StrJoin(header, ","), "), got ",
+                                              fields.size()));
+    }
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (fields[i].empty()) {
+        return reader->ErrorAtLine(absl::StrCat("empty ", header[i], ": every row needs ",
+                                                absl::StrJoin(header, ",")));
+      }
+    }
+    absl::Status s = on_row(fields);
+    if (!s.ok()) return s;
+  }
+  return reader->status();
+}
+
+// Both interners hold views into the CSV buffer: use one only while the rows of
+// one CsvReader are read.
+
+// Interns the task ids of consecutive rows once: answer files are usually
+// grouped by task, so most rows repeat the previous row's task.
+class TaskInterner {
+ public:
+  explicit TaskInterner(IdTable* table) : table_(table) {}
+  int32_t Intern(std::string_view name) {
+    if (last_id_ == IdTable::kNotFound || name != last_name_) {
+      last_id_ = table_->Intern(name);
+      last_name_ = name;
+    }
+    return last_id_;
+  }
+
+ private:
+  IdTable* table_;
+  std::string_view last_name_;  // points into the CSV buffer
+  int32_t last_id_ = IdTable::kNotFound;
+};
+
+// Interns class names through a short list scanned linearly: most label sets
+// are a handful of classes, for which a scan beats hashing.
+class ClassInterner {
+ public:
+  explicit ClassInterner(IdTable* table) : table_(table) {}
+  int32_t Intern(std::string_view name) {
+    for (const auto& [known, id] : recent_) {
+      if (known == name) return id;
+    }
+    const int32_t id = table_->Intern(name);
+    if (recent_.size() < kMaxRecent) recent_.emplace_back(name, id);
+    return id;
+  }
+
+ private:
+  static constexpr size_t kMaxRecent = 8;
+  IdTable* table_;
+  std::vector<std::pair<std::string_view, int32_t>> recent_;  // views into the CSV buffer
+};
+
+}  // namespace
+
+absl::StatusOr<Dataset> LoadDataset(const std::string& labels_path, const std::string& gold_path,
+                                    consensus::DuplicatePolicy duplicates) {
+  Dataset d;
+  consensus::AnswerMatrixBuilder builder;
+  TaskInterner tasks(&d.tasks);
+  ClassInterner classes(&d.classes);
+  absl::Status status = ForEachRow(labels_path, kLabelsHeader, [&](const auto& f) {
+    builder.Add(tasks.Intern(f[0]), d.workers.Intern(f[1]), classes.Intern(f[2]));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  d.rows = builder.size();
+  if (d.rows == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(labels_path, ": no answers; expected rows of task,worker,label"));
+  }
+
+  std::vector<int32_t> gold;
+  if (!gold_path.empty()) {
+    gold.assign(d.tasks.size(), consensus::kNoGold);
+    status = ForEachRow(gold_path, kTaskLabelHeader, [&](const auto& f) {
+      const int32_t task = d.tasks.Find(f[0]);
+      if (task != IdTable::kNotFound) gold[task] = d.classes.Intern(f[1]);
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+  }
+
+  d.matrix = builder.Build(d.tasks.size(), d.workers.size(), d.classes.size(), duplicates);
+  if (!gold.empty()) d.matrix.gold = std::move(gold);
+  d.matrix.class_rank = consensus::SortedRank(d.classes);
+  return d;
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, std::string>> LoadTruth(const std::string& path) {
+  absl::flat_hash_map<std::string, std::string> truth;
+  absl::Status status = ForEachRow(path, kTaskLabelHeader, [&](const auto& f) {
+    truth.insert_or_assign(std::string(f[0]), std::string(f[1]));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return truth;
+}
+
+AccuracyResult Accuracy(const Dataset& d, const consensus::Model& m,
+                        const absl::flat_hash_map<std::string, std::string>& truth) {
+  AccuracyResult result;
+  int64_t correct = 0;
+  for (int32_t t = 0; t < d.tasks.size(); ++t) {
+    auto it = truth.find(d.tasks.Name(t));
+    if (it == truth.end()) continue;
+    ++result.evaluated;
+    if (d.classes.Name(m.label[t]) == it->second) ++correct;
+  }
+  if (result.evaluated > 0) {
+    result.accuracy = static_cast<double>(correct) / static_cast<double>(result.evaluated);
+  }
+  return result;
+}
+
+}  // namespace consensusd::service

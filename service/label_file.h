@@ -1,0 +1,56 @@
+// Label files for batch use: the `task,worker,label` answers CSV of crowd-kit
+// and the public data sets, and `task,label` gold / truth CSVs. Each file may
+// start with its header (`task,worker,label` or `task,label`); otherwise the
+// column order alone says what a column is.
+//
+//   absl::StatusOr<Dataset> d = LoadDataset("labels.csv", "gold.csv",
+//                                           consensus::DuplicatePolicy::kKeepLast);
+//   absl::StatusOr<Model> m = consensus::Aggregate(d->matrix, {});
+#ifndef CONSENSUSD_SERVICE_LABEL_FILE_H_
+#define CONSENSUSD_SERVICE_LABEL_FILE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "consensus/aggregate.h"
+#include "consensus/answer_matrix.h"
+#include "consensus/id_table.h"
+
+namespace consensusd::service {
+
+// Answers with their string ids. Task, worker and class ids are in first-seen
+// order; matrix ids index the three tables.
+struct Dataset {
+  consensus::IdTable tasks, workers, classes;
+  consensus::AnswerMatrix matrix;
+  int64_t rows = 0;  // answer rows read, before duplicates are resolved
+};
+
+// Loads a task,worker,label CSV and, unless gold_path is empty, a task,label
+// gold CSV. Sets matrix.gold and matrix.class_rank = SortedRank(classes). Gold
+// classes not seen among the labels become classes; gold for tasks absent from
+// the labels is ignored; a later gold row for a task replaces an earlier one.
+// Errors name the file and line:
+// "labels.csv:17: expected 3 columns (task,worker,label), got 2".
+absl::StatusOr<Dataset> LoadDataset(const std::string& labels_path, const std::string& gold_path,
+                                    consensus::DuplicatePolicy duplicates);
+
+// Reads a task,label CSV into a map from task name to label name (the last row
+// of a task wins).
+absl::StatusOr<absl::flat_hash_map<std::string, std::string>> LoadTruth(const std::string& path);
+
+struct AccuracyResult {
+  double accuracy = 0;     // correct / evaluated; 0 when nothing was evaluated
+  int64_t evaluated = 0;   // tasks of the dataset that have a truth entry
+};
+
+// The fraction of the dataset's tasks with a truth entry whose consensus label
+// (m.label) equals that entry.
+AccuracyResult Accuracy(const Dataset& d, const consensus::Model& m,
+                        const absl::flat_hash_map<std::string, std::string>& truth);
+
+}  // namespace consensusd::service
+
+#endif  // CONSENSUSD_SERVICE_LABEL_FILE_H_

@@ -1,0 +1,209 @@
+// Runs the built consensusd binary as a user would and checks exit codes,
+// messages and the files it writes.
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/service/temp_dir.h"
+
+namespace consensusd::service {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// The number after `key` on the line of `text` that starts with `key`, or -1.
+double ValueAfter(const std::string& text, const std::string& key) {
+  for (const std::string& line : Lines(text)) {
+    if (line.rfind(key, 0) == 0) return std::atof(line.c_str() + key.size());
+  }
+  return -1;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  // Runs `consensusd <args>` with stdout and stderr captured in files.
+  RunResult Run(const std::string& args) {
+    const std::string out = dir_.File("stdout"), err = dir_.File("stderr");
+    const std::string command =
+        std::string(CONSENSUSD_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+    const int status = std::system(command.c_str());
+    RunResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = ReadWholeFile(out);
+    r.err = ReadWholeFile(err);
+    return r;
+  }
+  std::string SmallLabels() {
+    return dir_.Write("labels.csv",
+                      "task,worker,label\n"
+                      "t1,w1,\"x,y\"\nt1,w2,\"x,y\"\nt1,w3,z\n"
+                      "t2,w1,z\nt2,w2,z\nt2,w3,z\n");
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(CliTest, HelpListsSubcommandOptions) {
+  const RunResult r = Run("aggregate --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("--labels"));
+  EXPECT_THAT(r.out, HasSubstr("--workers-out"));
+  EXPECT_EQ(Run("synth --help").exit_code, 0);
+}
+
+TEST_F(CliTest, UnknownFlagExitsTwoNamingTheFlag) {
+  const RunResult r = Run("aggregate --labels " + SmallLabels() + " --bogus");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--bogus"));
+  EXPECT_THAT(r.err, HasSubstr("consensusd aggregate --help"));
+}
+
+TEST_F(CliTest, UnknownCommandExitsTwo) {
+  const RunResult r = Run("aggregte");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown command 'aggregte'"));
+}
+
+TEST_F(CliTest, MissingLabelsExitsTwoWithTheFix) {
+  const RunResult r = Run("aggregate");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--labels is required: pass the task,worker,label CSV"));
+}
+
+TEST_F(CliTest, BadMethodExitsTwo) {
+  const RunResult r = Run("aggregate --labels " + SmallLabels() + " --method glad");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown --method 'glad'"));
+}
+
+TEST_F(CliTest, NonNumericFlagExitsTwo) {
+  const RunResult r = Run("aggregate --labels " + SmallLabels() + " --max-iter lots");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--max-iter"));
+}
+
+TEST_F(CliTest, MissingFileExitsOneNamingTheFile) {
+  const RunResult r = Run("aggregate --labels " + dir_.File("nope.csv"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr(dir_.File("nope.csv")));
+}
+
+TEST_F(CliTest, BadCsvLineExitsOneWithFileAndLine) {
+  const std::string labels = dir_.Write("bad.csv", "t1,w1,a\nt1,w2\n");
+  const RunResult r = Run("aggregate --labels " + labels);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("bad.csv:2: expected 3 columns (task,worker,label), got 2"));
+}
+
+TEST_F(CliTest, AggregateWritesLabelsWithHeaderAndPosteriors) {
+  const RunResult r = Run("aggregate --method mv --labels " + SmallLabels() + " --out " +
+                          dir_.File("out.csv") + " --posteriors");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<std::string> lines = Lines(ReadWholeFile(dir_.File("out.csv")));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], "task,label,confidence,\"p:x,y\",p:z");
+  EXPECT_THAT(lines[1], StartsWith("t1,\"x,y\","));
+  EXPECT_THAT(lines[2], StartsWith("t2,z,1.0"));
+  EXPECT_THAT(r.out, HasSubstr("tasks           2"));
+}
+
+TEST_F(CliTest, AggregateWithoutPosteriorsWritesThreeColumns) {
+  const RunResult r =
+      Run("aggregate --labels " + SmallLabels() + " --out " + dir_.File("out.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Lines(ReadWholeFile(dir_.File("out.csv")))[0], "task,label,confidence");
+}
+
+TEST_F(CliTest, WorkersOutStartsWithWorkerAnswersAccuracy) {
+  const RunResult r =
+      Run("aggregate --labels " + SmallLabels() + " --workers-out " + dir_.File("workers.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<std::string> lines = Lines(ReadWholeFile(dir_.File("workers.csv")));
+  ASSERT_EQ(lines.size(), 4u);  // header + 3 workers
+  EXPECT_EQ(lines[0],
+            "worker,answers,accuracy,gold_answers,gold_accuracy,agreement,spam_score,flagged");
+  EXPECT_THAT(lines[1], StartsWith("w1,2,"));
+}
+
+TEST_F(CliTest, UnwritableOutExitsOne) {
+  const RunResult r =
+      Run("aggregate --labels " + SmallLabels() + " --out " + dir_.File("no/such/dir/out.csv"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no/such/dir/out.csv"));
+}
+
+TEST_F(CliTest, SynthThenAggregateRecoversTheTruth) {
+  const RunResult synth = Run(
+      "synth --tasks 2000 --workers 40 --classes 3 --answers-per-task 7 --seed 11 --out " +
+      dir_.File("syn"));
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  EXPECT_EQ(Lines(ReadWholeFile(dir_.File("syn/labels.csv")))[0], "task,worker,label");
+  EXPECT_EQ(Lines(ReadWholeFile(dir_.File("syn/labels.csv"))).size(), 2000u * 7 + 1);
+  EXPECT_EQ(Lines(ReadWholeFile(dir_.File("syn/truth.csv")))[0], "task,label");
+  const std::vector<std::string> workers = Lines(ReadWholeFile(dir_.File("syn/workers.csv")));
+  ASSERT_EQ(workers.size(), 41u);
+  EXPECT_THAT(workers[0], StartsWith("worker,"));
+  EXPECT_THAT(workers[0], HasSubstr("p:c2:c1"));
+
+  const RunResult ds = Run("aggregate --labels " + dir_.File("syn/labels.csv") + " --truth " +
+                           dir_.File("syn/truth.csv"));
+  ASSERT_EQ(ds.exit_code, 0) << ds.err;
+  EXPECT_GT(ValueAfter(ds.out, "accuracy"), 0.95) << ds.out;  // mv: about 0.93
+}
+
+TEST_F(CliTest, SynthIsReproducibleForASeed) {
+  ASSERT_EQ(Run("synth --tasks 300 --workers 20 --seed 5 --out " + dir_.File("a")).exit_code, 0);
+  ASSERT_EQ(Run("synth --tasks 300 --workers 20 --seed 5 --out " + dir_.File("b")).exit_code, 0);
+  ASSERT_EQ(Run("synth --tasks 300 --workers 20 --seed 6 --out " + dir_.File("c")).exit_code, 0);
+  EXPECT_EQ(ReadWholeFile(dir_.File("a/labels.csv")), ReadWholeFile(dir_.File("b/labels.csv")));
+  EXPECT_NE(ReadWholeFile(dir_.File("a/labels.csv")), ReadWholeFile(dir_.File("c/labels.csv")));
+}
+
+TEST_F(CliTest, SynthWithoutOutExitsTwo) {
+  const RunResult r = Run("synth --tasks 10");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--out is required"));
+}
+
+TEST_F(CliTest, MethodAllScoresEveryMethodAgainstGold) {
+  const std::string dir = std::string(CONSENSUSD_DATA_DIR) + "/bluebirds/";
+  const RunResult r =
+      Run("aggregate --method all --labels " + dir + "labels.csv --gold " + dir + "gold.csv");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* method : {"ds ", "onecoin ", "mv ", "wawa "}) {
+    const double accuracy = ValueAfter(r.out, method);
+    EXPECT_GE(accuracy, 0.5) << method << "\n" << r.out;
+    EXPECT_LE(accuracy, 1.0) << method;
+  }
+  // Gold is the answer key here, not an anchor: an anchored fit would score 1.0.
+  EXPECT_LT(ValueAfter(r.out, "mv "), 0.99);
+}
+
+TEST_F(CliTest, QuietWhenStderrIsNotATerminal) {
+  const RunResult r = Run("aggregate --labels " + SmallLabels());
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.err, "");
+}
+
+}  // namespace
+}  // namespace consensusd::service

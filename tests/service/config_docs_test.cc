@@ -1,0 +1,283 @@
+// The configuration as text: --print-config output loads back to the same
+// config and lists exactly the keys of the key table; docs/configuration.md is
+// the generated reference; deploy/consensusd.yaml loads.
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "service/config.h"
+#include "service/config_keys.h"
+#include "service/config_load.h"
+#include "service/config_print.h"
+#include "tests/service/temp_dir.h"
+#include "yaml-cpp/yaml.h"
+
+namespace consensusd::service {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+const std::string kSourceDir = CONSENSUSD_SOURCE_DIR;
+
+// A config with a non-default value in every key, projects and properties,
+// and strings that YAML would read as something else if printed carelessly.
+Config Unusual() {
+  Config c;
+  c.kafka.brokers = "a:1,b:2";
+  c.kafka.group = "null";
+  c.kafka.labels_topic = "in";
+  c.kafka.consensus_topic = "123";
+  c.kafka.review_topic = "true";
+  c.kafka.dlq_topic = "dlq-_.x";
+  c.kafka.worker_stats_topic = "stats";
+  c.kafka.properties = {{"security.protocol", "SASL_SSL"},
+                        {"sasl.password", "p@ss: #word"},
+                        {"message.max.bytes", "2000000"},
+                        {"client.id", ""}};
+  c.kafka.commit_interval_ms = 250;
+  c.kafka.commit_max_messages = 7;
+  c.state.data_dir = " /data with spaces/ ";
+  c.state.write_buffer_mb = 3;
+  c.state.block_cache_mb = 1000;
+  c.model.method = "onecoin";
+  c.model.prior = 0.1 + 0.2;  // not exactly 0.3: must survive the text form
+  c.model.diagonal_prior = 0;
+  c.model.tol = 1e-12;
+  c.model.max_iter = 3;
+  c.model.sweep_interval_s = 0.25;
+  c.model.threads = 2;
+  c.model.onecoin_below = 12345678901;
+  c.project_defaults.classes = {"yes", "no"};
+  c.project_defaults.max_classes = 3;
+  c.project_defaults.quality = {1, 0.25, 0.5};
+  c.projects["sentiment-v2"] = {{"negative", "neutral", "positive", "~"}, 100, {7, 0.6, 0.9}};
+  c.projects["null"] = {{}, 2, {0, 0, 1}};
+  c.projects["with space: and #"] = {{"a,b", "\"q\"", "ü"}, 8, {1, 1, 0}};
+  c.review = {5, 0.55};
+  c.output.min_change = 0;
+  c.http.address = "[::1]:0";
+  c.http.admin_token = "tok:en";
+  c.http.max_body_bytes = 12;
+  c.metrics.per_worker_limit = 0;
+  return c;
+}
+
+absl::StatusOr<Config> LoadText(const TempDir& dir, const std::string& yaml,
+                                const std::map<std::string, std::string>& env = {}) {
+  return LoadConfig(dir.Write("printed.yaml", yaml), env, {});
+}
+
+// Every leaf of a YAML mapping as a dotted name.
+void Leaves(const YAML::Node& node, const std::string& prefix, std::set<std::string>* out) {
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string name = prefix + it->first.Scalar();
+    const YAML::Node value = it->second;
+    if (value.IsMap()) {
+      Leaves(value, name + ".", out);
+    } else {
+      out->insert(name);
+    }
+  }
+}
+
+TEST(ConfigYaml, PrintedConfigLoadsBackToTheSameConfig) {
+  const Config config = Unusual();
+  ASSERT_TRUE(config.Validate().ok()) << config.Validate();
+  const std::string printed = ConfigToYaml(config, Secrets::kShow);
+  TempDir dir;
+  absl::StatusOr<Config> loaded = LoadText(dir, printed);
+  ASSERT_TRUE(loaded.ok()) << loaded.status() << "\n" << printed;
+  EXPECT_EQ(ConfigToYaml(*loaded, Secrets::kShow), printed);
+  // Field by field for the values most likely to be mangled.
+  EXPECT_EQ(loaded->kafka.group, "null");
+  EXPECT_EQ(loaded->kafka.consensus_topic, "123");
+  EXPECT_EQ(loaded->state.data_dir, " /data with spaces/ ");
+  EXPECT_EQ(loaded->model.prior, 0.1 + 0.2);
+  EXPECT_EQ(loaded->model.tol, 1e-12);
+  EXPECT_EQ(loaded->model.onecoin_below, 12345678901);
+  EXPECT_EQ(loaded->kafka.properties, config.kafka.properties);
+  EXPECT_EQ(loaded->http.admin_token, "tok:en");
+  ASSERT_EQ(loaded->projects.size(), 3u);
+  for (const auto& [name, project] : config.projects) {
+    const ProjectConfig& p = loaded->ForProject(name);
+    EXPECT_EQ(p.classes, project.classes) << name;
+    EXPECT_EQ(p.max_classes, project.max_classes) << name;
+    EXPECT_EQ(p.quality.min_answers, project.quality.min_answers) << name;
+    EXPECT_EQ(p.quality.min_accuracy, project.quality.min_accuracy) << name;
+    EXPECT_EQ(p.quality.max_spam_score, project.quality.max_spam_score) << name;
+  }
+  EXPECT_EQ(loaded->project_defaults.classes, config.project_defaults.classes);
+}
+
+TEST(ConfigYaml, DefaultConfigRoundTrips) {
+  Config config;
+  config.kafka.brokers = "k:9092";
+  const std::string printed = ConfigToYaml(config);
+  TempDir dir;
+  absl::StatusOr<Config> loaded = LoadText(dir, printed);
+  ASSERT_TRUE(loaded.ok()) << loaded.status() << "\n" << printed;
+  EXPECT_EQ(ConfigToYaml(*loaded), printed);
+}
+
+TEST(ConfigYaml, EmptyMapsPrintInlineAndNoSecretsNoRedactionNote) {
+  Config config;
+  config.kafka.brokers = "k:9092";
+  const std::string printed = ConfigToYaml(config);
+  EXPECT_THAT(printed, HasSubstr("  properties: {}\n"));
+  EXPECT_THAT(printed, HasSubstr("\nprojects: {}\n"));
+  EXPECT_THAT(printed, Not(HasSubstr("redacted")));
+}
+
+TEST(ConfigYaml, SecretsAreRedactedUnlessAskedFor) {
+  const Config config = Unusual();
+  const std::string redacted = ConfigToYaml(config);
+  EXPECT_THAT(redacted, Not(HasSubstr("tok:en")));
+  EXPECT_THAT(redacted, Not(HasSubstr("p@ss")));
+  EXPECT_THAT(redacted, HasSubstr(std::string(kRedactedSecret)));
+  EXPECT_THAT(redacted, HasSubstr("SASL_SSL"));  // not every property is a secret
+  EXPECT_THAT(ConfigToYaml(config, Secrets::kShow), HasSubstr("tok:en"));
+}
+
+TEST(ConfigYaml, RedactedConfigLoadsBackWhenSecretsComeFromTheEnvironment) {
+  const Config config = Unusual();
+  TempDir dir;
+  absl::StatusOr<Config> loaded =
+      LoadText(dir, ConfigToYaml(config),
+               {{"CONSENSUSD_HTTP_ADMIN_TOKEN", "tok:en"},
+                {"CONSENSUSD_KAFKA_PROPERTIES_SASL_PASSWORD", "p@ss: #word"}});
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(ConfigToYaml(*loaded, Secrets::kShow), ConfigToYaml(config, Secrets::kShow));
+}
+
+TEST(ConfigYaml, RedactedPlaceholderLeftInPlaceIsAnError) {
+  const Config config = Unusual();
+  TempDir dir;
+  absl::StatusOr<Config> loaded =
+      LoadText(dir, ConfigToYaml(config), {{"CONSENSUSD_HTTP_ADMIN_TOKEN", "tok:en"}});
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(loaded.status().message(),
+              HasSubstr("kafka.properties.sasl.password is the placeholder '<redacted>'"));
+  loaded = LoadText(dir, ConfigToYaml(config),
+                    {{"CONSENSUSD_KAFKA_PROPERTIES_SASL_PASSWORD", "x"}});
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_THAT(loaded.status().message(),
+              HasSubstr("http.admin_token is the placeholder '<redacted>'"));
+}
+
+TEST(ConfigYaml, PrintedKeysAreExactlyTheKeyTable) {
+  Config config;
+  config.kafka.brokers = "k:9092";
+  const YAML::Node printed = YAML::Load(ConfigToYaml(config));
+  std::set<std::string> leaves;
+  Leaves(printed, "", &leaves);
+  std::set<std::string> table;
+  for (const ConfigKey& key : ConfigKeys()) table.insert(key.name);
+  // The two map-valued keys print as empty mappings: not leaves.
+  EXPECT_EQ(leaves, table);
+  EXPECT_TRUE(printed["kafka"]["properties"].IsMap());
+  EXPECT_TRUE(printed["projects"].IsMap());
+}
+
+TEST(ConfigYaml, PrintedProjectKeysAreExactlyTheProjectKeyTable) {
+  Config config;
+  config.projects["p"];
+  const YAML::Node printed = YAML::Load(ConfigToYaml(config));
+  std::set<std::string> leaves;
+  Leaves(printed["projects"]["p"], "", &leaves);
+  std::set<std::string> table;
+  for (const ProjectKey& key : ProjectKeys()) table.insert(key.name);
+  EXPECT_EQ(leaves, table);
+}
+
+// --- docs/configuration.md ------------------------------------------------
+
+TEST(ConfigDocs, ReferenceIsUpToDate) {
+  const std::string path = kSourceDir + "/docs/configuration.md";
+  const std::string reference = ConfigReference();
+  if (std::getenv("CONSENSUSD_UPDATE_DOCS") != nullptr) {
+    std::ofstream(path, std::ios::binary) << reference;
+  }
+  EXPECT_EQ(ReadWholeFile(path), reference)
+      << path << " is stale: regenerate it with "
+      << "CONSENSUSD_UPDATE_DOCS=1 service_tests --gtest_filter='ConfigDocs*'";
+}
+
+TEST(ConfigDocs, ReferenceListsEveryKeyWithItsEnvironmentVariable) {
+  const std::string docs = ReadWholeFile(kSourceDir + "/docs/configuration.md");
+  for (const ConfigKey& key : ConfigKeys()) {
+    EXPECT_THAT(docs, HasSubstr("| `" + key.name + "` |"));
+    EXPECT_THAT(docs, HasSubstr("`" + EnvVarName(key.name) + "`"));
+  }
+  for (const ProjectKey& key : ProjectKeys()) {
+    EXPECT_THAT(docs, HasSubstr("| `projects.<name>." + key.name + "` |"));
+  }
+}
+
+TEST(ConfigDocs, EveryKeyHasADescription) {
+  for (const ConfigKey& key : ConfigKeys()) {
+    EXPECT_FALSE(key.description.empty()) << key.name;
+    EXPECT_EQ(key.description.find('|'), std::string::npos) << key.name;  // Markdown table
+  }
+}
+
+// --- deploy/consensusd.yaml -----------------------------------------------
+
+TEST(ConfigExample, LoadsWithoutErrorOrWarning) {
+  std::vector<std::string> warnings;
+  absl::StatusOr<Config> config =
+      LoadConfig(kSourceDir + "/deploy/consensusd.yaml", {}, {}, &warnings);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(warnings, IsEmpty());
+  // The image ships this file as its config: it must not declare a project.
+  EXPECT_THAT(config->projects, IsEmpty());
+}
+
+TEST(ConfigExample, CommentedOutProjectExampleLoads) {
+  // The example project is commented out; uncommented, it must still load.
+  std::string example = ReadWholeFile(kSourceDir + "/deploy/consensusd.yaml");
+  const size_t start = example.find("\nprojects:\n");
+  ASSERT_NE(start, std::string::npos);
+  for (size_t at = example.find("\n  # ", start); at != std::string::npos && at < example.find("\n\n", start);
+       at = example.find("\n  # ", at + 1)) {
+    example.erase(at + 3, 2);  // "\n  # x" -> "\n  x"
+  }
+  TempDir dir;
+  absl::StatusOr<Config> config = LoadConfig(dir.Write("example.yaml", example), {}, {});
+  ASSERT_TRUE(config.ok()) << config.status() << "\n" << example;
+  ASSERT_EQ(config->projects.size(), 1u);
+  EXPECT_EQ(config->ForProject("sentiment-v2").classes.size(), 3u);
+  EXPECT_EQ(config->ForProject("sentiment-v2").quality.min_accuracy, 0.6);
+}
+
+TEST(ConfigExample, ValuesAreTheDefaultsExceptTheBrokers) {
+  // The example says its values are the defaults: keep it so when they change.
+  absl::StatusOr<Config> example = LoadConfig(kSourceDir + "/deploy/consensusd.yaml", {}, {});
+  ASSERT_TRUE(example.ok()) << example.status();
+  const Config defaults;
+  for (const ConfigKey& key : ConfigKeys()) {
+    if (key.name == "kafka.brokers") continue;  // required: no default
+    EXPECT_EQ(FormatValue(key.get(*example)), FormatValue(key.get(defaults))) << key.name;
+  }
+}
+
+TEST(ConfigExample, SetsEveryKeyOfTheKeyTable) {
+  const YAML::Node example = YAML::LoadFile(kSourceDir + "/deploy/consensusd.yaml");
+  std::set<std::string> leaves;
+  Leaves(example, "", &leaves);
+  std::erase_if(leaves, [](const std::string& name) {
+    return name.rfind("kafka.properties.", 0) == 0 || name.rfind("projects.", 0) == 0;
+  });
+  std::set<std::string> table;
+  for (const ConfigKey& key : ConfigKeys()) table.insert(key.name);
+  EXPECT_EQ(leaves, table);
+}
+
+}  // namespace
+}  // namespace consensusd::service
