@@ -275,6 +275,13 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
       }
       p.offset = stored->has_value() && !options_.replay_from_start ? **stored
                                                                     : RD_KAFKA_OFFSET_BEGINNING;
+      // The lag gauge counts from here until a message arrives: a partition
+      // resumed at its end has no lag, not its whole length.
+      if (p.offset >= 0) {
+        next_offset_[p.partition] = p.offset;
+      } else {
+        next_offset_.erase(p.partition);
+      }
       if (std::find(assigned_.begin(), assigned_.end(), p.partition) == assigned_.end()) {
         assigned_.push_back(p.partition);
       }

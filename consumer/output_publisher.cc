@@ -9,8 +9,13 @@ namespace consensusd::consumer {
 
 absl::StatusOr<std::unique_ptr<OutputPublisher>> OutputPublisher::Create(
     const KafkaProperties& properties, const OutputTopics& topics) {
+  // message.max.bytes: the dead-letter topic gets a rejected message's original
+  // bytes, too_large ones included (over 1 MiB, SPEC 3.2), which librdkafka's
+  // default (1,000,000) would refuse to produce. This is the largest message
+  // the consumer receives by default (receive.message.max.bytes); the DLQ
+  // topic's max.message.bytes must allow what the input topic allows.
   KafkaProperties props = {{"linger.ms", "20"}, {"compression.codec", "lz4"},
-                           {"enable.idempotence", "true"}};
+                           {"enable.idempotence", "true"}, {"message.max.bytes", "100000000"}};
   for (const auto& [k, v] : properties) props[k] = v;
   absl::StatusOr<KafkaConf> conf = NewKafkaConf(props);
   if (!conf.ok()) return conf.status();

@@ -1,0 +1,25 @@
+#include "consumer/reject_reason.h"
+
+namespace consensusd::consumer {
+
+std::string_view ReasonCode(RejectReason reason) {
+  switch (reason) {
+    case RejectReason::kMalformedJson:
+      return "malformed_json";
+    case RejectReason::kMissingField:
+      return "missing_field";
+    case RejectReason::kBadType:
+      return "bad_type";
+    case RejectReason::kTooLarge:
+      return "too_large";
+    case RejectReason::kIdTooLong:
+      return "id_too_long";
+    case RejectReason::kUnknownClass:
+      return "unknown_class";
+    case RejectReason::kTooManyClasses:
+      return "too_many_classes";
+  }
+  return "unknown";
+}
+
+}  // namespace consensusd::consumer
