@@ -13,6 +13,8 @@
 namespace consensusd::consensus {
 namespace {
 
+// Relative difference below which two class priors are equal for tie-breaks.
+constexpr double kPriorTieTolerance = 1e-9;
 // Answers per chunk of tasks; chunk bounds depend only on the data, never on
 // the thread count, so per-chunk partial sums reduced in chunk order give
 // bit-identical results for any number of threads.
@@ -268,12 +270,19 @@ std::vector<double> WeightedVotes(const AnswerMatrix& m, const std::vector<bool>
 
 // Class priors as the mean posterior over tasks with answers or gold, and
 // each worker's empirical confusion against the posteriors.
-void FillEmpiricalParameters(const AnswerMatrix& m, double alpha, Model& model) {
+void FillEmpiricalParameters(const AnswerMatrix& m, const std::vector<bool>& excluded, double alpha,
+                             Model& model) {
   const int K = m.num_classes;
   std::vector<double> counts(static_cast<size_t>(m.num_workers) * K * K, 0.0);
   std::vector<double> class_counts(K, 0.0);
   for (int32_t t = 0; t < m.num_tasks; ++t) {
-    if (m.TaskSize(t) == 0 && m.gold[t] == kNoGold) continue;
+    if (m.gold[t] == kNoGold) {
+      bool counted = false;
+      for (int64_t a = m.task_begin[t]; a < m.task_begin[t + 1] && !counted; ++a) {
+        counted = !Excluded(excluded, m.worker[a]);
+      }
+      if (!counted) continue;  // as for EM: a task without counted answers says nothing
+    }
     const double* p = model.posterior.data() + static_cast<size_t>(t) * K;
     for (int k = 0; k < K; ++k) class_counts[k] += p[k];
     for (int64_t a = m.task_begin[t]; a < m.task_begin[t + 1]; ++a) {
@@ -341,8 +350,11 @@ int32_t ArgMax(std::span<const double> posterior, std::span<const double> class_
       if (posterior[k] > posterior[best]) best = k;
       continue;
     }
+    // Priors equal up to rounding (sums taken in another order) count as equal,
+    // so that the tie-break does not depend on the order of the input.
     if (tie_break == TieBreak::kPriorThenName && !class_prior.empty() &&
-        class_prior[k] != class_prior[best]) {
+        std::fabs(class_prior[k] - class_prior[best]) >
+            kPriorTieTolerance * std::max(class_prior[k], class_prior[best])) {
       if (class_prior[k] > class_prior[best]) best = k;
       continue;
     }
@@ -366,12 +378,12 @@ absl::StatusOr<Model> Aggregate(const AnswerMatrix& m, const AggregateOptions& o
   switch (o.method) {
     case Method::kMajorityVote:
       model.posterior = std::move(votes);
-      FillEmpiricalParameters(m, o.prior, model);
+      FillEmpiricalParameters(m, excluded, o.prior, model);
       break;
     case Method::kWawa: {
       // Wawa: weight each worker by agreement with the majority vote, then vote again.
       model.posterior = votes;
-      FillEmpiricalParameters(m, o.prior, model);
+      FillEmpiricalParameters(m, excluded, o.prior, model);
       FillLabels(m, o, model);
       std::vector<double> agree(m.num_workers, 0.0), total(m.num_workers, 0.0);
       for (int32_t t = 0; t < m.num_tasks; ++t) {
@@ -382,7 +394,7 @@ absl::StatusOr<Model> Aggregate(const AnswerMatrix& m, const AggregateOptions& o
       }
       for (int32_t w = 0; w < m.num_workers; ++w) agree[w] = total[w] > 0 ? agree[w] / total[w] : 0;
       model.posterior = WeightedVotes(m, excluded, agree);
-      FillEmpiricalParameters(m, o.prior, model);
+      FillEmpiricalParameters(m, excluded, o.prior, model);
       break;
     }
     case Method::kDawidSkene:

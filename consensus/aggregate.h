@@ -89,8 +89,9 @@ struct Model {
   // Objective after each E-step (EM methods only): log-likelihood of the answers
   // and gold under the parameters of that step, plus the Dirichlet log-prior.
   std::vector<double> objective_history;
-  // log P(answers, gold | final parameters), no prior, over the fitted tasks
-  // (all tasks, or all but single-answer ones; see skip_single_answer_tasks).
+  // log P(answers, gold | parameters), no prior, under the parameters of the
+  // last E-step (the final M-step follows it), over the fitted tasks (all
+  // tasks, or all but single-answer ones; see skip_single_answer_tasks).
   double log_likelihood = 0;
   int iterations = 0;         // E-steps run
   bool converged = false;
@@ -112,7 +113,8 @@ struct Model {
 absl::StatusOr<Model> Aggregate(const AnswerMatrix& answers, const AggregateOptions& options,
                                 const std::vector<bool>& excluded = {});
 
-// The index of the largest entry of `posterior`; ties go per `tie_break`.
+// The index of the largest entry of `posterior`; ties go per `tie_break`
+// (class priors within a relative 1e-9 of each other count as equal).
 int32_t ArgMax(std::span<const double> posterior, std::span<const double> class_prior,
                std::span<const int32_t> class_rank, TieBreak tie_break);
 

@@ -1,0 +1,151 @@
+#include "consensus/answer_matrix.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace consensusd::consensus {
+namespace {
+
+using ::testing::ElementsAre;
+
+TEST(ParseDuplicatePolicyTest, AcceptsLastAndAll) {
+  EXPECT_EQ(ParseDuplicatePolicy("last").value(), DuplicatePolicy::kKeepLast);
+  EXPECT_EQ(ParseDuplicatePolicy("all").value(), DuplicatePolicy::kKeepAll);
+}
+
+TEST(ParseDuplicatePolicyTest, RejectsUnknownNameAndSaysWhatIsAllowed) {
+  absl::StatusOr<DuplicatePolicy> p = ParseDuplicatePolicy("first");
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(p.status().message()), ::testing::HasSubstr("first"));
+  EXPECT_THAT(std::string(p.status().message()), ::testing::HasSubstr("last"));
+}
+
+TEST(ParseDuplicatePolicyTest, IsCaseSensitive) { EXPECT_FALSE(ParseDuplicatePolicy("LAST").ok()); }
+
+TEST(AnswerMatrixBuilderTest, GroupsAnswersByTaskInArrivalOrder) {
+  AnswerMatrixBuilder b;
+  b.Add(1, 0, 1);
+  b.Add(0, 2, 0);
+  b.Add(1, 1, 0);
+  b.Add(0, 0, 1);
+  AnswerMatrix m = b.Build(2, 3, 2, DuplicatePolicy::kKeepLast);
+  EXPECT_THAT(m.task_begin, ElementsAre(0, 2, 4));
+  EXPECT_THAT(m.worker, ElementsAre(2, 0, 0, 1));
+  EXPECT_THAT(m.label, ElementsAre(0, 1, 1, 0));
+  EXPECT_EQ(m.num_answers(), 4);
+  EXPECT_EQ(m.TaskSize(0), 2);
+  EXPECT_EQ(m.TaskSize(1), 2);
+}
+
+TEST(AnswerMatrixBuilderTest, RecordsCounts) {
+  AnswerMatrixBuilder b;
+  b.Add(0, 0, 0);
+  AnswerMatrix m = b.Build(3, 5, 4, DuplicatePolicy::kKeepAll);
+  EXPECT_EQ(m.num_tasks, 3);
+  EXPECT_EQ(m.num_workers, 5);
+  EXPECT_EQ(m.num_classes, 4);
+  EXPECT_EQ(b.size(), 1);
+}
+
+TEST(AnswerMatrixBuilderTest, TaskWithoutAnswersHasEmptyRange) {
+  AnswerMatrixBuilder b;
+  b.Add(0, 0, 0);
+  b.Add(2, 0, 1);
+  AnswerMatrix m = b.Build(4, 1, 2, DuplicatePolicy::kKeepLast);
+  EXPECT_THAT(m.task_begin, ElementsAre(0, 1, 1, 2, 2));
+  EXPECT_EQ(m.TaskSize(1), 0);
+  EXPECT_EQ(m.TaskSize(3), 0);
+}
+
+TEST(AnswerMatrixBuilderTest, EmptyBuilderGivesEmptyMatrix) {
+  AnswerMatrixBuilder b;
+  AnswerMatrix m = b.Build(0, 0, 2, DuplicatePolicy::kKeepLast);
+  EXPECT_EQ(m.num_answers(), 0);
+  EXPECT_THAT(m.task_begin, ElementsAre(0));
+  EXPECT_TRUE(m.gold.empty());
+}
+
+TEST(AnswerMatrixBuilderTest, LeavesGoldEmptyAndClassRankIdentity) {
+  AnswerMatrixBuilder b;
+  b.Add(0, 0, 2);
+  AnswerMatrix m = b.Build(2, 1, 3, DuplicatePolicy::kKeepLast);
+  EXPECT_THAT(m.gold, ElementsAre(kNoGold, kNoGold));
+  EXPECT_THAT(m.class_rank, ElementsAre(0, 1, 2));
+}
+
+TEST(AnswerMatrixBuilderTest, KeepLastKeepsLatestAnswerOfWorker) {
+  AnswerMatrixBuilder b;
+  b.Add(0, 0, 0);  // replaced below
+  b.Add(0, 1, 1);
+  b.Add(0, 0, 1);  // worker 0 changes their mind
+  AnswerMatrix m = b.Build(1, 2, 2, DuplicatePolicy::kKeepLast);
+  ASSERT_EQ(m.num_answers(), 2);
+  // The kept answer stays at the position of the last one.
+  EXPECT_THAT(m.worker, ElementsAre(1, 0));
+  EXPECT_THAT(m.label, ElementsAre(1, 1));
+}
+
+TEST(AnswerMatrixBuilderTest, KeepLastKeepsOnlyTheLastOfMany) {
+  AnswerMatrixBuilder b;
+  b.Add(0, 3, 0);
+  b.Add(0, 3, 2);
+  b.Add(0, 3, 1);
+  AnswerMatrix m = b.Build(1, 4, 3, DuplicatePolicy::kKeepLast);
+  EXPECT_THAT(m.worker, ElementsAre(3));
+  EXPECT_THAT(m.label, ElementsAre(1));
+}
+
+TEST(AnswerMatrixBuilderTest, KeepLastTreatsRepeatedIdenticalAnswerAsOne) {
+  AnswerMatrixBuilder b;
+  b.Add(0, 0, 1);
+  b.Add(0, 0, 1);  // a redelivered message
+  AnswerMatrix m = b.Build(1, 1, 2, DuplicatePolicy::kKeepLast);
+  EXPECT_EQ(m.num_answers(), 1);
+}
+
+TEST(AnswerMatrixBuilderTest, KeepAllKeepsEveryAnswerInArrivalOrder) {
+  AnswerMatrixBuilder b;
+  b.Add(0, 0, 0);
+  b.Add(0, 1, 1);
+  b.Add(0, 0, 1);
+  AnswerMatrix m = b.Build(1, 2, 2, DuplicatePolicy::kKeepAll);
+  EXPECT_THAT(m.worker, ElementsAre(0, 1, 0));
+  EXPECT_THAT(m.label, ElementsAre(0, 1, 1));
+  EXPECT_THAT(m.task_begin, ElementsAre(0, 3));
+}
+
+TEST(AnswerMatrixBuilderTest, SameWorkerOnDifferentTasksIsNotADuplicate) {
+  AnswerMatrixBuilder b;
+  b.Add(0, 0, 0);
+  b.Add(1, 0, 1);
+  b.Add(0, 1, 1);
+  AnswerMatrix m = b.Build(2, 2, 2, DuplicatePolicy::kKeepLast);
+  EXPECT_EQ(m.num_answers(), 3);
+  EXPECT_THAT(m.task_begin, ElementsAre(0, 2, 3));
+}
+
+TEST(AnswerMatrixBuilderTest, KeepLastResolvesDuplicatesPerTask) {
+  AnswerMatrixBuilder b;
+  b.Add(1, 0, 0);
+  b.Add(0, 0, 0);
+  b.Add(1, 0, 1);  // replaces (1, 0, 0)
+  b.Add(0, 1, 1);
+  AnswerMatrix m = b.Build(2, 2, 2, DuplicatePolicy::kKeepLast);
+  EXPECT_THAT(m.task_begin, ElementsAre(0, 2, 3));
+  EXPECT_THAT(m.worker, ElementsAre(0, 1, 0));
+  EXPECT_THAT(m.label, ElementsAre(0, 1, 1));
+}
+
+TEST(AnswerMatrixBuilderTest, BuildDoesNotConsumeTheBuilder) {
+  AnswerMatrixBuilder b;
+  b.Add(0, 0, 0);
+  b.Add(0, 0, 1);
+  AnswerMatrix last = b.Build(1, 1, 2, DuplicatePolicy::kKeepLast);
+  AnswerMatrix all = b.Build(1, 1, 2, DuplicatePolicy::kKeepAll);
+  EXPECT_EQ(last.num_answers(), 1);
+  EXPECT_EQ(all.num_answers(), 2);
+}
+
+}  // namespace
+}  // namespace consensusd::consensus

@@ -1,0 +1,149 @@
+#include "consensus/id_table.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace consensusd::consensus {
+namespace {
+
+using ::testing::ElementsAre;
+
+TEST(IdTableTest, AssignsIdsInFirstSeenOrder) {
+  IdTable t;
+  EXPECT_EQ(t.Intern("b"), 0);
+  EXPECT_EQ(t.Intern("a"), 1);
+  EXPECT_EQ(t.Intern("c"), 2);
+  EXPECT_EQ(t.size(), 3);
+}
+
+TEST(IdTableTest, InterningAgainReturnsSameId) {
+  IdTable t;
+  t.Intern("x");
+  t.Intern("y");
+  EXPECT_EQ(t.Intern("x"), 0);
+  EXPECT_EQ(t.Intern("y"), 1);
+  EXPECT_EQ(t.size(), 2);
+}
+
+TEST(IdTableTest, NameReturnsInternedString) {
+  IdTable t;
+  t.Intern("ann-17");
+  t.Intern("ann-3");
+  EXPECT_EQ(t.Name(0), "ann-17");
+  EXPECT_EQ(t.Name(1), "ann-3");
+  EXPECT_THAT(t.names(), ElementsAre("ann-17", "ann-3"));
+}
+
+TEST(IdTableTest, FindDoesNotAssignIds) {
+  IdTable t;
+  t.Intern("known");
+  EXPECT_EQ(t.Find("known"), 0);
+  EXPECT_EQ(t.Find("unknown"), IdTable::kNotFound);
+  EXPECT_EQ(t.size(), 1);
+}
+
+TEST(IdTableTest, EmptyTableFindsNothing) {
+  IdTable t;
+  EXPECT_EQ(t.size(), 0);
+  EXPECT_EQ(t.Find(""), IdTable::kNotFound);
+  EXPECT_TRUE(t.names().empty());
+}
+
+TEST(IdTableTest, EmptyStringIsAnOrdinaryName) {
+  IdTable t;
+  EXPECT_EQ(t.Intern(""), 0);
+  EXPECT_EQ(t.Intern("a"), 1);
+  EXPECT_EQ(t.Find(""), 0);
+}
+
+TEST(IdTableTest, KeysAreCopiedNotViewed) {
+  IdTable t;
+  {
+    std::string temporary = "task-1";
+    t.Intern(std::string_view(temporary));
+    temporary = "overwritten";
+  }
+  EXPECT_EQ(t.Find("task-1"), 0);
+  EXPECT_EQ(t.Name(0), "task-1");
+}
+
+TEST(IdTableTest, InternsSubstringViewsByTheirBytes) {
+  IdTable t;
+  const std::string line = "t1,w1,positive";
+  EXPECT_EQ(t.Intern(std::string_view(line).substr(0, 2)), 0);
+  EXPECT_EQ(t.Intern(std::string_view(line).substr(3, 2)), 1);
+  EXPECT_EQ(t.Find("t1"), 0);
+  EXPECT_EQ(t.Find("w1"), 1);
+}
+
+TEST(IdTableTest, NamesDifferingOnlyInCaseAreDistinct) {
+  IdTable t;
+  const int32_t upper = t.Intern("Yes");
+  EXPECT_NE(upper, t.Intern("yes"));
+}
+
+TEST(IdTableTest, NamesWithEmbeddedNulAreDistinct) {
+  IdTable t;
+  const std::string with_nul("a\0b", 3);
+  const int32_t id = t.Intern(with_nul);
+  EXPECT_NE(id, t.Intern("a"));
+  EXPECT_EQ(t.Name(id).size(), 3u);
+}
+
+TEST(SortedRankTest, RanksNamesBytewise) {
+  IdTable t;
+  t.Intern("pos");  // 0
+  t.Intern("neg");  // 1
+  t.Intern("neu");  // 2
+  // neg < neu < pos
+  EXPECT_THAT(SortedRank(t), ElementsAre(2, 0, 1));
+}
+
+TEST(SortedRankTest, UppercaseSortsBeforeLowercase) {
+  IdTable t;
+  t.Intern("a");
+  t.Intern("B");
+  EXPECT_THAT(SortedRank(t), ElementsAre(1, 0));
+}
+
+TEST(SortedRankTest, NumbersSortAsStringsNotAsValues) {
+  IdTable t;
+  t.Intern("9");
+  t.Intern("10");
+  t.Intern("2");
+  // "10" < "2" < "9"
+  EXPECT_THAT(SortedRank(t), ElementsAre(2, 0, 1));
+}
+
+TEST(SortedRankTest, PrefixSortsFirst) {
+  IdTable t;
+  t.Intern("ab");
+  t.Intern("a");
+  EXPECT_THAT(SortedRank(t), ElementsAre(1, 0));
+}
+
+TEST(SortedRankTest, BytesAboveAsciiSortAfterAscii) {
+  IdTable t;
+  t.Intern("\xc3\xa9");  // é in UTF-8: bytes 0xC3 0xA9
+  t.Intern("z");
+  EXPECT_THAT(SortedRank(t), ElementsAre(1, 0));
+}
+
+TEST(SortedRankTest, EmptyTableHasNoRanks) {
+  IdTable t;
+  EXPECT_TRUE(SortedRank(t).empty());
+}
+
+TEST(SortedRankTest, IsAPermutation) {
+  IdTable t;
+  for (const char* n : {"d", "a", "c", "e", "b"}) t.Intern(n);
+  std::vector<int32_t> rank = SortedRank(t);
+  EXPECT_THAT(rank, ElementsAre(3, 0, 2, 4, 1));
+}
+
+}  // namespace
+}  // namespace consensusd::consensus
