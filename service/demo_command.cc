@@ -23,7 +23,6 @@
 #include "service/kafka_topics.h"
 #include "service/label_file.h"
 #include "service/progress.h"
-#include "service/serve_flags.h"
 #include "service/service.h"
 #include "spdlog/spdlog.h"
 

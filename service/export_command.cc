@@ -13,14 +13,17 @@
 #include "service/commands.h"
 #include "service/progress.h"
 #include "service/result_csv.h"
-#include "service/serve_flags.h"
+#include "service/config_flags.h"
+#include "service/config_load.h"
 #include "storage/state_store.h"
 
 namespace consensusd::service {
 namespace {
 
 struct ExportFlags {
-  ServeConfigFlags config;  // only --config and --set matter: model settings must match serve's
+  std::string config_path;  // the instance's config: model settings must match serve's
+  std::string data_dir;
+  std::vector<std::string> sets;  // KEY=VALUE
   std::string project;
   std::string format = "csv";
   std::string out;
@@ -46,7 +49,15 @@ absl::Status WriteJsonl(const consumer::Project& project, const std::string& pat
 }
 
 int RunExport(const ExportFlags& flags) {
-  absl::StatusOr<Config> config = LoadServeConfig(flags.config);
+  // export needs no brokers; the config's requirement is satisfied with a placeholder.
+  std::vector<std::pair<std::string, std::string>> overrides = {{"kafka.brokers", "unused:9092"},
+                                                                {"state.data_dir", flags.data_dir}};
+  for (const std::string& set : flags.sets) {
+    const size_t eq = set.find('=');
+    if (eq == std::string::npos) return UsageError("export", "--set expects KEY=VALUE, got '" + set + "'");
+    overrides.emplace_back(set.substr(0, eq), set.substr(eq + 1));
+  }
+  absl::StatusOr<Config> config = LoadConfig(flags.config_path, ConsensusdEnvironment(), overrides);
   if (!config.ok()) return UsageError("export", config.status().message());
   storage::StoreOptions options;
   options.create_if_missing = false;
@@ -117,19 +128,15 @@ Command AddExportCommand(CLI::App& parent) {
       "Export consensus labels (or --workers) from a stopped instance's state directory. "
       "Runs a full EM sweep over the stored answers first, with the model settings of "
       "--config/--set (use the same as serve).");
-  app->add_option("--data-dir", flags->config.data_dir, "state directory of the instance")->required();
-  app->add_option("--config", flags->config.config_file, "the instance's YAML config (model settings)");
-  app->add_option("--set", flags->config.sets, "config KEY=VALUE (repeatable)");
+  app->add_option("--data-dir", flags->data_dir, "state directory of the instance")->required();
+  app->add_option("--config", flags->config_path, "the instance's YAML config (model settings)");
+  app->add_option("--set", flags->sets, "config KEY=VALUE (repeatable)");
   app->add_option("--project", flags->project, "project to export (required when the state has several)");
   app->add_option("--format", flags->format, "csv or jsonl")->check(CLI::IsMember({"csv", "jsonl"}));
   app->add_flag("--workers", flags->workers, "export worker reports (CSV) instead of labels");
   app->add_flag("--posteriors", flags->posteriors, "add one p:<class> column per class (CSV)");
   app->add_option("--out", flags->out, "output file (default: standard output)");
-  return {app, [flags]() -> int {
-            // export needs no brokers; satisfy the config's requirement.
-            if (flags->config.brokers.empty()) flags->config.brokers = "unused:9092";
-            return RunExport(*flags);
-          }};
+  return {app, [flags]() -> int { return RunExport(*flags); }};
 }
 
 }  // namespace consensusd::service
