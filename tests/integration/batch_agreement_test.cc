@@ -1,0 +1,53 @@
+// The service, fed a public data set through Kafka, reaches the consensus that
+// the batch command computes from the same file (SPEC 4.2: "agree with
+// `consensusd aggregate` on the same answers").
+
+#include "gtest/gtest.h"
+#include "tests/integration/harness.h"
+
+namespace consensusd::integration {
+namespace {
+
+TEST(BatchAgreementTest, StreamedDogDatasetMatchesBatchAggregate) {
+  const std::string labels = kDataDir + "/dog/labels.csv";
+  const std::string gold_csv = kDataDir + "/dog/gold.csv";
+  TempDir dir;
+  MockKafka kafka(dir, "labels", 4);
+  ASSERT_FALSE(kafka.bootstrap().empty()) << ReadWholeFile(dir.File("mock-kafka.log"));
+
+  const ProduceResult produced = Produce(dir, kafka, "labels", labels);
+  ASSERT_EQ(produced.exit_code, 0) << produced.err;
+  ASSERT_EQ(produced.elements, 8070);
+
+  ServeProcess serve(ServeArgs(kafka, "labels", "agreement", dir.File("state")), dir.File("serve.log"));
+  ASSERT_TRUE(serve.WaitListening()) << serve.Log();
+  std::string why;
+  ASSERT_TRUE(WaitFullyConsumed(serve, {"labels", 4, produced.messages, produced.elements}, seconds(60), &why))
+      << why << "\n" << serve.Log();
+  ASSERT_EQ(serve.Stop(), 0) << serve.Log();
+
+  const RunResult exported =
+      RunConsensusd(dir, {"export", "--data-dir", dir.File("state"), "--out", dir.File("export.csv")});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  const RunResult batch = RunConsensusd(
+      dir, {"aggregate", "--labels", labels, "--duplicates", "last", "--out", dir.File("batch.csv")});
+  ASSERT_EQ(batch.exit_code, 0) << batch.err;
+
+  const TaskResults streamed = ReadLabelsCsv(dir.File("export.csv"));
+  const TaskResults expected = ReadLabelsCsv(dir.File("batch.csv"));
+  ASSERT_EQ(expected.size(), 807u);
+  ASSERT_EQ(streamed.size(), expected.size());
+  int64_t same = 0;
+  for (const auto& [task, r] : expected) {
+    auto it = streamed.find(task);
+    same += it != streamed.end() && it->second.label == r.label;
+  }
+  EXPECT_GE(static_cast<double>(same) / static_cast<double>(expected.size()), 0.995)
+      << same << " of " << expected.size() << " tasks agree";
+  const std::map<std::string, std::string> gold = ReadGold(gold_csv);
+  ASSERT_FALSE(gold.empty());
+  EXPECT_NEAR(Accuracy(streamed, gold), Accuracy(expected, gold), 0.002);
+}
+
+}  // namespace
+}  // namespace consensusd::integration
