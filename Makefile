@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CONSENSUSD := $(BUILD)/consensusd
 
-.PHONY: all deps build test demo bench accuracy clean
+.PHONY: all deps build test demo demo-batch bench accuracy clean
 
 all: build
 
@@ -19,7 +19,12 @@ build: deps $(BUILD)/CMakeCache.txt
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The service on an embedded Kafka with a synthetic stream; serves the dashboard until Ctrl-C.
 demo: build
+	$(CONSENSUSD) demo $(DEMO_FLAGS)
+
+# Every batch method on the shipped Bluebirds data set.
+demo-batch: build
 	bash scripts/demo.sh $(CONSENSUSD)
 
 bench: build
