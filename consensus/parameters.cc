@@ -49,6 +49,38 @@ double WorkerLogConfusion(const double* c, int32_t K, const WorkerPrior& prior, 
   return term;
 }
 
+void WorkerLikelihood(const double* c, int32_t K, const WorkerPrior& prior, bool onecoin,
+                      int32_t label, double* likelihood) {
+  const double a = prior.pseudo_count;
+  const double diag = a + prior.diagonal;
+  const double clip = a > 0 || prior.diagonal > 0 ? 0.0 : kEps;
+  if (onecoin) {
+    double correct = 0, answers = 0;
+    for (int l = 0; l < K; ++l) {
+      for (int k = 0; k < K; ++k) answers += c[l * K + k];
+      correct += c[l * K + l];
+    }
+    const double right = std::max(correct, clip) + diag;
+    double acc = right / (right + std::max(answers - correct, clip) + (K - 1) * a);
+    acc = std::clamp(acc, kEps, 1.0 - kEps);
+    const double wrong = K > 1 ? (1.0 - acc) / (K - 1) : 1.0;
+    for (int k = 0; k < K; ++k) likelihood[k] = k == label ? acc : wrong;
+    return;
+  }
+  for (int k = 0; k < K; ++k) {
+    double col = 0;
+    for (int l = 0; l < K; ++l) col += std::max(c[l * K + k], clip) + (l == k ? diag : a);
+    likelihood[k] = (std::max(c[label * K + k], clip) + (label == k ? diag : a)) / col;
+  }
+}
+
+void ClassPriorProbabilities(const double* class_counts, int32_t K, double prior,
+                             double* probabilities) {
+  double total = 0;
+  for (int k = 0; k < K; ++k) total += Clip(class_counts[k], prior) + prior;
+  for (int k = 0; k < K; ++k) probabilities[k] = (Clip(class_counts[k], prior) + prior) / total;
+}
+
 double ClassLogPrior(const double* class_counts, int32_t K, double prior, double* log_prior) {
   double total = 0;
   for (int k = 0; k < K; ++k) total += Clip(class_counts[k], prior) + prior;

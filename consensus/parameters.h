@@ -33,6 +33,16 @@ struct WorkerPrior {
 double WorkerLogConfusion(const double* counts, int32_t num_classes, const WorkerPrior& prior,
                           bool onecoin, double* log_pi);
 
+// The same estimate as WorkerLogConfusion, without logs, for one answered
+// label: writes P(label | k) for every k to likelihood[k]. Cheaper when only
+// one row is needed (the streaming E-step).
+void WorkerLikelihood(const double* counts, int32_t num_classes, const WorkerPrior& prior,
+                      bool onecoin, int32_t label, double* likelihood);
+
+// P(k) = (class_counts[k] + prior) / (sum + K prior), as ClassLogPrior, without logs.
+void ClassPriorProbabilities(const double* class_counts, int32_t num_classes, double prior,
+                             double* probabilities);
+
 // log P(k) = log((class_counts[k] + prior) / (sum + K prior)), written to
 // log_prior[k]; returns prior * sum_k log P(k).
 double ClassLogPrior(const double* class_counts, int32_t num_classes, double prior,

@@ -27,8 +27,6 @@ int32_t StreamingModel::InternWorker(std::string_view name) {
   const int32_t id = workers_.Intern(name);
   if (id == before) {
     counts_.insert(counts_.end(), static_cast<size_t>(K_) * K_, 0.0);
-    log_pi_.insert(log_pi_.end(), static_cast<size_t>(K_) * K_, 0.0);
-    log_pi_stale_.push_back(1);
     worker_answers_.push_back(0);
     excluded_.push_back(false);
   }
@@ -69,8 +67,6 @@ void StreamingModel::GrowClasses(int32_t new_k) {
   }
   posterior_ = std::move(posterior);
   counts_ = std::move(counts);
-  log_pi_.assign(counts_.size(), 0.0);
-  log_pi_stale_.assign(num_workers(), 1);
   class_counts_.resize(new_k, 0.0);
   K_ = new_k;
 }
@@ -88,16 +84,6 @@ bool StreamingModel::OneCoin(int32_t worker) const {
          worker_answers_[worker] < options_.fit.onecoin_below;
 }
 
-const double* StreamingModel::LogConfusion(int32_t worker) const {
-  double* lp = log_pi_.data() + static_cast<size_t>(worker) * K_ * K_;
-  if (log_pi_stale_[worker]) {
-    WorkerLogConfusion(counts_.data() + static_cast<size_t>(worker) * K_ * K_, K_,
-                       WorkerPriorOf(options_.fit), OneCoin(worker), lp);
-    log_pi_stale_[worker] = 0;
-  }
-  return lp;
-}
-
 void StreamingModel::Contribute(int32_t task, double sign) {
   if (K_ == 0 || !Active(task)) return;
   int64_t counted = 0;
@@ -108,7 +94,6 @@ void StreamingModel::Contribute(int32_t task, double sign) {
   for (const TaskAnswer& a : answers_[task]) {
     double* cell = counts_.data() + (static_cast<size_t>(a.worker) * K_ + a.label) * K_;
     for (int k = 0; k < K_; ++k) cell[k] += sign * p[k];
-    log_pi_stale_[a.worker] = 1;
   }
 }
 
@@ -119,21 +104,29 @@ void StreamingModel::EStep(int32_t task) {
     for (int k = 0; k < K_; ++k) p[k] = k == gold_[task] ? 1.0 : 0.0;
     return;
   }
-  ClassLogPrior(class_counts_.data(), K_, options_.fit.prior, p);
-  bool any = false;
+  // In probability space (no logs on the hot path): P(k) prod_a P(l_a | k),
+  // rescaled whenever it gets small so that it cannot underflow.
+  ClassPriorProbabilities(class_counts_.data(), K_, options_.fit.prior, p);
+  const WorkerPrior prior = WorkerPriorOf(options_.fit);
+  double likelihood[kMaxStackClasses];
+  std::vector<double> heap;
+  double* l = likelihood;
+  if (K_ > kMaxStackClasses) {
+    heap.resize(K_);
+    l = heap.data();
+  }
   for (const TaskAnswer& a : answers_[task]) {
     if (excluded_[a.worker]) continue;
-    any = true;
-    const double* row = LogConfusion(a.worker) + static_cast<size_t>(a.label) * K_;
-    for (int k = 0; k < K_; ++k) p[k] += row[k];
+    WorkerLikelihood(counts_.data() + static_cast<size_t>(a.worker) * K_ * K_, K_, prior,
+                     OneCoin(a.worker), a.label, l);
+    double max = 0;
+    for (int k = 0; k < K_; ++k) max = std::max(max, p[k] *= l[k]);
+    if (max > 0 && max < 1e-150) {
+      for (int k = 0; k < K_; ++k) p[k] /= max;
+    }
   }
-  if (!any) {
-    for (int k = 0; k < K_; ++k) p[k] = std::exp(p[k]);
-    return;
-  }
-  const double max = *std::max_element(p, p + K_);
   double sum = 0;
-  for (int k = 0; k < K_; ++k) sum += (p[k] = std::exp(p[k] - max));
+  for (int k = 0; k < K_; ++k) sum += p[k];
   for (int k = 0; k < K_; ++k) p[k] /= sum;
 }
 
@@ -159,7 +152,6 @@ void StreamingModel::SetAnswer(int32_t task, int32_t worker, int32_t label) {
     answers.push_back({worker, label});
     ++num_answers_;
     ++worker_answers_[worker];
-    log_pi_stale_[worker] = 1;
   });
 }
 
@@ -185,7 +177,6 @@ bool StreamingModel::Retract(int32_t task, int32_t worker) {
     answers.erase(it);
     --num_answers_;
     --worker_answers_[worker];
-    log_pi_stale_[worker] = 1;
   });
   return true;
 }
@@ -198,7 +189,6 @@ void StreamingModel::SetGold(int32_t task, int32_t label) {
 bool StreamingModel::MarkExcluded(int32_t worker, bool excluded) {
   if (excluded_[worker] == excluded) return false;
   excluded_[worker] = excluded;
-  log_pi_stale_[worker] = 1;
   ++version_;
   return true;
 }
@@ -274,7 +264,6 @@ void StreamingModel::InstallSweep(const SweepInput& input, const Model& fitted) 
 void StreamingModel::RecountFromPosteriors() {
   std::fill(counts_.begin(), counts_.end(), 0.0);
   std::fill(class_counts_.begin(), class_counts_.end(), 0.0);
-  std::fill(log_pi_stale_.begin(), log_pi_stale_.end(), 1);
   for (int32_t t = 0; t < num_tasks(); ++t) Contribute(t, +1.0);
 }
 
@@ -302,7 +291,10 @@ double StreamingModel::Confidence(int32_t task) const {
 
 std::vector<double> StreamingModel::Confusion(int32_t worker) const {
   std::vector<double> out(static_cast<size_t>(K_) * K_);
-  const double* lp = LogConfusion(worker);
+  std::vector<double> log_pi(out.size());
+  const double* lp = log_pi.data();
+  WorkerLogConfusion(counts_.data() + static_cast<size_t>(worker) * K_ * K_, K_,
+                     WorkerPriorOf(options_.fit), OneCoin(worker), log_pi.data());
   for (int k = 0; k < K_; ++k) {
     for (int l = 0; l < K_; ++l) out[k * K_ + l] = std::exp(lp[l * K_ + k]);
   }

@@ -15,9 +15,9 @@
 // tasks of true class k, weighted by the task posterior) and for each class the
 // sum of task posteriors. An update subtracts the task's old contribution,
 // changes the answers, recomputes the task's posterior under the current
-// parameters and adds the new contribution: O(answers of the task x K) plus
-// O(K^2) logs per touched worker. Parameters are derived from the counts with
-// the same formulas as batch EM (parameters.h).
+// parameters and adds the new contribution: O(answers of the task x K^2),
+// without logs. Parameters are derived from the counts with the same formulas
+// as batch EM (parameters.h).
 //
 // Not thread-safe: the caller serialises access. A sweep can run without the
 // caller's lock: PrepareSweep() (locked) copies the answers, RunSweep() (no
@@ -133,10 +133,11 @@ class StreamingModel {
   // Runs the incremental update for one task around `change`.
   template <typename Change>
   void UpdateTask(int32_t task, Change change);
-  const double* LogConfusion(int32_t worker) const;  // refreshes the cache if stale
   bool Active(int32_t task) const;
   bool OneCoin(int32_t worker) const;
   void RecountFromPosteriors();
+
+  static constexpr int kMaxStackClasses = 64;
 
   const StreamingOptions options_;
   int32_t K_ = 0;
@@ -151,8 +152,6 @@ class StreamingModel {
   std::vector<double> counts_;  // num_workers x K x K, [w][l][k]
   std::vector<int64_t> worker_answers_;
   std::vector<bool> excluded_;
-  mutable std::vector<double> log_pi_;  // cache of WorkerLogConfusion, [w][l][k]
-  mutable std::vector<char> log_pi_stale_;
   // Per class.
   std::vector<double> class_counts_;
   int64_t num_answers_ = 0;

@@ -1,5 +1,6 @@
 #include "consumer/consensus_record.h"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 
@@ -30,8 +31,9 @@ void AppendJsonString(std::string& out, std::string_view s) {
 
 void AppendProbability(std::string& out, double p) {
   char buf[32];
-  const int n = std::snprintf(buf, sizeof buf, "%.12g", p);
-  out.append(buf, n);
+  // The shortest text that reads back as the same double (and fast).
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, p);
+  out.append(buf, r.ptr);
 }
 
 void AppendConsensusJson(std::string_view project, const consensus::StreamingModel& model,

@@ -17,7 +17,7 @@ namespace consensusd::consumer {
 
 // Appends `s` as a JSON string literal (quoted, escaped).
 void AppendJsonString(std::string& out, std::string_view s);
-// Appends a probability with enough digits to round-trip to 1e-9.
+// Appends a probability: the shortest text that reads back as the same double.
 void AppendProbability(std::string& out, double p);
 
 // Appends the task's record. REQUIRES: the model has at least one class.

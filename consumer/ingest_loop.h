@@ -43,7 +43,7 @@ namespace consensusd::consumer {
 struct IngestOptions {
   std::string topic = "labels";
   std::string group = "consensusd";
-  int commit_interval_ms = 100;
+  int commit_interval_ms = 20;
   int commit_max_messages = 50000;
   // Start every assigned partition at its beginning, ignoring stored offsets
   // (a replay: answers already applied change nothing).

@@ -44,7 +44,7 @@ struct Config {
     // librdkafka properties passed as-is (SASL, TLS, tuning), except the ones
     // consensusd owns (see kReservedKafkaProperties).
     std::map<std::string, std::string> properties;
-    int commit_interval_ms = 100;
+    int commit_interval_ms = 20;
     int commit_max_messages = 50000;
   } kafka;
 
