@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 #include <numeric>
 
@@ -90,8 +91,10 @@ class Api {
       return SendError(res, 403, "admin calls are disabled: set http.admin_token or CONSENSUSD_ADMIN_TOKEN");
     }
     const std::string auth = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    if (auth.compare(0, prefix.size(), prefix) != 0 ||
+    const std::string prefix = "bearer ";  // the scheme is case-insensitive (RFC 7235)
+    std::string scheme = auth.substr(0, prefix.size());
+    for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (scheme != prefix ||
         !TokenMatches(auth.substr(prefix.size()), ctx_.admin_token)) {
       res.set_header("WWW-Authenticate", "Bearer");
       return SendError(res, 401, "missing or wrong admin token: send Authorization: Bearer <token>");
@@ -154,11 +157,12 @@ class Api {
         !IntParam(req, "cursor", 0, 0, INT32_MAX, &cursor, &error)) {
       return SendError(res, 400, error);
     }
-    bool review_only = false;
+    // needs_review=true: only tasks that need review; false: only those that do not.
+    int review_filter = -1;
     if (req.has_param("needs_review")) {
       const std::string v = req.get_param_value("needs_review");
       if (v != "true" && v != "false") return SendError(res, 400, "needs_review must be true or false");
-      review_only = v == "true";
+      review_filter = v == "true" ? 1 : 0;
     }
     json items = json::array();
     json next = nullptr;
@@ -167,7 +171,7 @@ class Api {
       const int32_t n = project.model.num_tasks();
       for (int32_t t = static_cast<int32_t>(cursor); t < n; ++t) {
         if (project.model.Answers(t).empty() && project.model.Gold(t) == consensus::kNoGold) continue;
-        if (review_only && !TaskNeedsReview(project, t)) continue;
+        if (review_filter >= 0 && TaskNeedsReview(project, t) != (review_filter == 1)) continue;
         if (static_cast<int64_t>(items.size()) == limit) {
           next = std::to_string(t);
           break;
@@ -343,7 +347,21 @@ bool TokenMatches(const std::string& presented, const std::string& expected) {
 void RegisterApiRoutes(httplib::Server& server, ApiContext context) {
   auto api = std::make_shared<Api>(std::move(context));
   server.Get(R"(/v1/.*)", [api](const httplib::Request& req, httplib::Response& res) { api->Get(req, res); });
-  server.Post(R"(/v1/.*)", [api](const httplib::Request& req, httplib::Response& res) { api->Post(req, res); });
+  // With a ContentReader, httplib leaves the body to the handler. A POST with
+  // neither Content-Length nor Transfer-Encoding has no body (RFC 7230 3.3.3),
+  // as `curl -X POST` sends it; httplib would wait for the connection to close
+  // and answer 400. An announced body is read (the connection stays in sync)
+  // and ignored: no admin call takes one.
+  server.Post(R"(/v1/.*)", [api](const httplib::Request& req, httplib::Response& res,
+                                 const httplib::ContentReader& content) {
+    if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+      if (!content([](const char*, size_t) { return true; })) {
+        if (res.status < 400) res.status = 400;
+        return;
+      }
+    }
+    api->Post(req, res);
+  });
   server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
       const std::string message = res.status == 404 ? "not found" : absl::StrCat("HTTP status ", res.status);

@@ -19,18 +19,21 @@ TEST(BatchAgreementTest, StreamedDogDatasetMatchesBatchAggregate) {
   ASSERT_EQ(produced.exit_code, 0) << produced.err;
   ASSERT_EQ(produced.elements, 8070);
 
-  ServeProcess serve(ServeArgs(kafka, "labels", "agreement", dir.File("state")), dir.File("serve.log"));
+  ServeProcess serve(ServeArgs(kafka, "labels", "agreement", dir.File("state")),
+                     dir.File("serve.log"));
   ASSERT_TRUE(serve.WaitListening()) << serve.Log();
   std::string why;
-  ASSERT_TRUE(WaitFullyConsumed(serve, {"labels", 4, produced.messages, produced.elements}, seconds(60), &why))
-      << why << "\n" << serve.Log();
+  ASSERT_TRUE(WaitFullyConsumed(serve, {"labels", 4, produced.messages, produced.elements},
+                                seconds(60), &why))
+      << why << "\n"
+      << serve.Log();
   ASSERT_EQ(serve.Stop(), 0) << serve.Log();
 
-  const RunResult exported =
-      RunConsensusd(dir, {"export", "--data-dir", dir.File("state"), "--out", dir.File("export.csv")});
+  const RunResult exported = RunConsensusd(
+      dir, {"export", "--data-dir", dir.File("state"), "--out", dir.File("export.csv")});
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
-  const RunResult batch = RunConsensusd(
-      dir, {"aggregate", "--labels", labels, "--duplicates", "last", "--out", dir.File("batch.csv")});
+  const RunResult batch = RunConsensusd(dir, {"aggregate", "--labels", labels, "--duplicates",
+                                              "last", "--out", dir.File("batch.csv")});
   ASSERT_EQ(batch.exit_code, 0) << batch.err;
 
   const TaskResults streamed = ReadLabelsCsv(dir.File("export.csv"));

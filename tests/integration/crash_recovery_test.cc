@@ -22,8 +22,8 @@ TEST(CrashRecoveryTest, KillNineMidIngestionThenRestartEqualsUninterruptedRun) {
   ServeProcess first(crashing, dir.File("first.log"));
   ASSERT_TRUE(first.WaitListening()) << first.Log();
   ASSERT_TRUE(WaitUntil([&] { return first.Ready(); }, seconds(30))) << first.Log();
-  Subprocess producer({kBinary, "produce", "--brokers", kafka.bootstrap(), "--topic", "labels", labels,
-                       "--gold", gold, "--batch", "50", "--rate", "30000"},
+  Subprocess producer({kBinary, "produce", "--brokers", kafka.bootstrap(), "--topic", "labels",
+                       labels, "--gold", gold, "--batch", "50", "--rate", "30000"},
                       Subprocess::Output::Files("", dir.File("produce.err")));
   constexpr double kElements = 92721 + 333;  // answers, then gold declarations
   double applied_at_kill = 0;
@@ -35,18 +35,13 @@ TEST(CrashRecoveryTest, KillNineMidIngestionThenRestartEqualsUninterruptedRun) {
       seconds(60), milliseconds(20)))
       << first.Log();
   first.Kill();
-  ASSERT_LE(applied_at_kill, 0.8 * kElements) << "ingestion was too fast to interrupt in the middle";
-  ASSERT_EQ(producer.WaitExit(seconds(60)), 0) << ReadWholeFile(dir.File("produce.err"));
-  ProduceResult produced;
-  {
-    const std::string err = ReadWholeFile(dir.File("produce.err"));
-    long long elements = -1, messages = -1;
-    const size_t at = err.find("produced ");
-    ASSERT_NE(at, std::string::npos) << err;
-    ASSERT_EQ(std::sscanf(err.c_str() + at, "produced %lld elements in %lld messages", &elements, &messages), 2);
-    ASSERT_EQ(elements, static_cast<long long>(kElements));
-    produced.messages = messages;
-  }
+  ASSERT_LE(applied_at_kill, 0.8 * kElements)
+      << "ingestion was too fast to interrupt in the middle";
+  const std::optional<int> produce_exit = producer.WaitExit(seconds(60));
+  const ProduceResult produced =
+      ParseProduceReport(produce_exit.value_or(-1), ReadWholeFile(dir.File("produce.err")));
+  ASSERT_EQ(produced.exit_code, 0) << produced.err;
+  ASSERT_EQ(produced.elements, static_cast<int64_t>(kElements)) << produced.err;
 
   // Restart on the same state: it resumes from the stored offsets.
   {
@@ -54,28 +49,33 @@ TEST(CrashRecoveryTest, KillNineMidIngestionThenRestartEqualsUninterruptedRun) {
     ASSERT_TRUE(restarted.WaitListening()) << restarted.Log();
     std::string why;
     ASSERT_TRUE(WaitFullyConsumed(restarted, {"labels", kPartitions, -1, -1}, seconds(90), &why))
-        << why << "\n" << restarted.Log();
+        << why << "\n"
+        << restarted.Log();
     const double consumed = SumMetric(restarted.Metrics(), "consensusd_messages_consumed_total");
-    EXPECT_LT(consumed, static_cast<double>(produced.messages)) << "the restart consumed everything again";
+    EXPECT_LT(consumed, static_cast<double>(produced.messages))
+        << "the restart consumed everything again";
     EXPECT_GT(consumed, 0);
     ASSERT_EQ(restarted.Stop(), 0) << restarted.Log();
   }
 
   // The reference: another group and state, never interrupted.
   {
-    ServeProcess clean(ServeArgs(kafka, "labels", "clean", dir.File("clean")), dir.File("clean.log"));
+    ServeProcess clean(ServeArgs(kafka, "labels", "clean", dir.File("clean")),
+                       dir.File("clean.log"));
     ASSERT_TRUE(clean.WaitListening()) << clean.Log();
     std::string why;
-    ASSERT_TRUE(WaitFullyConsumed(clean, {"labels", kPartitions, produced.messages,
-                                          static_cast<int64_t>(kElements)},
-                                  seconds(90), &why))
-        << why << "\n" << clean.Log();
+    ASSERT_TRUE(WaitFullyConsumed(
+        clean, {"labels", kPartitions, produced.messages, static_cast<int64_t>(kElements)},
+        seconds(90), &why))
+        << why << "\n"
+        << clean.Log();
     ASSERT_EQ(clean.Stop(), 0) << clean.Log();
   }
 
   for (const char* state : {"crashed", "clean"}) {
-    const RunResult r = RunConsensusd(dir, {"export", "--data-dir", dir.File(state), "--format", "jsonl",
-                                            "--out", dir.File(std::string(state) + ".jsonl")});
+    const RunResult r =
+        RunConsensusd(dir, {"export", "--data-dir", dir.File(state), "--format", "jsonl", "--out",
+                            dir.File(std::string(state) + ".jsonl")});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   const TaskResults recovered = ReadLabelsJsonl(dir.File("crashed.jsonl"));
@@ -97,8 +97,9 @@ TEST(CrashRecoveryTest, KillNineMidIngestionThenRestartEqualsUninterruptedRun) {
     auto it = recovered.find(task);
     if (it == recovered.end() || it->second.answers != n) {
       if (wrong++ == 0) {
-        first_wrong = task + ": " + std::to_string(n) + " expected, " +
-                      (it == recovered.end() ? std::string("missing") : std::to_string(it->second.answers));
+        first_wrong =
+            task + ": " + std::to_string(n) + " expected, " +
+            (it == recovered.end() ? std::string("missing") : std::to_string(it->second.answers));
       }
     }
   }

@@ -38,7 +38,8 @@ std::vector<Input> Inputs() {
       {R"({"project":"fixed","task":"big","worker":"w1","label":"dog","pad":")" + big_pad + R"("})",
        "too_large"},
       {R"({"project":"fixed","task":"f2","worker":"w2","label":"dog"})", ""},
-      {R"({"project":"fixed","task":")" + std::string(300, 't') + R"(","worker":"w1","label":"dog"})",
+      {R"({"project":"fixed","task":")" + std::string(300, 't') +
+           R"(","worker":"w1","label":"dog"})",
        "id_too_long"},
       {R"({"project":"fixed","task":"f2","worker":"w3","label":"cat"})", ""},
       {R"({"project":"fixed","task":"f3","worker":"w1","label":"bird"})", "unknown_class"},
@@ -62,8 +63,10 @@ TEST(DeadLetterTest, EveryRejectionReasonReachesTheDlqAndGoodMessagesAreApplied)
   int64_t good = 0;
   std::map<std::string, std::string> raw_of;  // reason -> original bytes
   for (const Input& in : inputs) {
-    if (in.reason.empty()) ++good;
-    else raw_of[in.reason] = in.line;
+    if (in.reason.empty())
+      ++good;
+    else
+      raw_of[in.reason] = in.line;
   }
   const ProduceResult produced = Produce(dir, kafka, "labels", dir.File("input.jsonl"),
                                          {"--property", "message.max.bytes=3000000"});
@@ -77,23 +80,28 @@ TEST(DeadLetterTest, EveryRejectionReasonReachesTheDlqAndGoodMessagesAreApplied)
   ASSERT_TRUE(serve.WaitListening()) << serve.Log();
   std::string why;
   ASSERT_TRUE(WaitFullyConsumed(serve, {"labels", 2, produced.messages, good}, seconds(60), &why))
-      << why << "\n" << serve.Log();
+      << why << "\n"
+      << serve.Log();
 
   const std::vector<MetricSample> metrics = serve.Metrics();
   for (const auto& [reason, raw] : raw_of) {
     EXPECT_EQ(SumMetric(metrics, "consensusd_messages_rejected_total", {{"reason", reason}}), 1)
         << reason;
   }
-  EXPECT_EQ(SumMetric(metrics, "consensusd_messages_rejected_total"), static_cast<double>(raw_of.size()));
+  EXPECT_EQ(SumMetric(metrics, "consensusd_messages_rejected_total"),
+            static_cast<double>(raw_of.size()));
   EXPECT_EQ(SumMetric(metrics, "consensusd_answers_applied_total", {{"project", "fixed"}}), 7);
   EXPECT_EQ(SumMetric(metrics, "consensusd_answers_applied_total", {{"project", "tiny"}}), 3);
 
-  const std::vector<KafkaRecord> dlq = ReadTopic(kafka.bootstrap(), "labels.dlq", 0, raw_of.size(), seconds(30));
+  const std::vector<KafkaRecord> dlq =
+      ReadTopic(kafka.bootstrap(), "labels.dlq", 0, raw_of.size(), seconds(30));
   std::map<std::string, std::string> dlq_by_reason;
   for (const KafkaRecord& r : dlq) {
     auto h = r.headers.find("consensusd-error");
-    ASSERT_NE(h, r.headers.end()) << "DLQ message at offset " << r.offset << " has no consensusd-error header";
-    EXPECT_TRUE(dlq_by_reason.emplace(h->second, r.value).second) << "two DLQ messages for " << h->second;
+    ASSERT_NE(h, r.headers.end()) << "DLQ message at offset " << r.offset
+                                  << " has no consensusd-error header";
+    EXPECT_TRUE(dlq_by_reason.emplace(h->second, r.value).second)
+        << "two DLQ messages for " << h->second;
   }
   for (const auto& [reason, raw] : raw_of) {
     auto it = dlq_by_reason.find(reason);
@@ -105,9 +113,9 @@ TEST(DeadLetterTest, EveryRejectionReasonReachesTheDlqAndGoodMessagesAreApplied)
   EXPECT_EQ(dlq.size(), raw_of.size());
   ASSERT_EQ(serve.Stop(), 0) << serve.Log();
 
-  const RunResult fixed = RunConsensusd(dir, {"export", "--data-dir", dir.File("state"), "--config", config,
-                                              "--project", "fixed", "--format", "jsonl", "--out",
-                                              dir.File("fixed.jsonl")});
+  const RunResult fixed = RunConsensusd(
+      dir, {"export", "--data-dir", dir.File("state"), "--config", config, "--project", "fixed",
+            "--format", "jsonl", "--out", dir.File("fixed.jsonl")});
   ASSERT_EQ(fixed.exit_code, 0) << fixed.err;
   const TaskResults f = ReadLabelsJsonl(dir.File("fixed.jsonl"));
   ASSERT_EQ(f.size(), 3u);
@@ -119,9 +127,9 @@ TEST(DeadLetterTest, EveryRejectionReasonReachesTheDlqAndGoodMessagesAreApplied)
   EXPECT_EQ(f.at("f3").answers, 1);
   EXPECT_THAT(f.at("f1").posterior, ::testing::SizeIs(2));  // cat, dog: no "bird"
 
-  const RunResult tiny = RunConsensusd(dir, {"export", "--data-dir", dir.File("state"), "--config", config,
-                                             "--project", "tiny", "--format", "jsonl", "--out",
-                                             dir.File("tiny.jsonl")});
+  const RunResult tiny = RunConsensusd(
+      dir, {"export", "--data-dir", dir.File("state"), "--config", config, "--project", "tiny",
+            "--format", "jsonl", "--out", dir.File("tiny.jsonl")});
   ASSERT_EQ(tiny.exit_code, 0) << tiny.err;
   const TaskResults t = ReadLabelsJsonl(dir.File("tiny.jsonl"));
   ASSERT_EQ(t.size(), 1u);

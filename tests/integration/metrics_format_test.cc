@@ -12,15 +12,21 @@ namespace {
 constexpr char kPromtool[] = "/usr/bin/promtool";
 
 // SPEC 5.4: the families a user's dashboards and alerts rely on.
-const char* const kSpecFamilies[] = {
-    "consensusd_messages_consumed_total", "consensusd_messages_rejected_total",
-    "consensusd_answers_applied_total",   "consensusd_consumer_lag_messages",
-    "consensusd_ingest_latency_seconds",  "consensusd_em_sweeps_total",
-    "consensusd_em_sweep_duration_seconds", "consensusd_tasks",
-    "consensusd_workers",                 "consensusd_workers_flagged",
-    "consensusd_tasks_needing_review",    "consensusd_task_confidence",
-    "consensusd_worker_accuracy",         "consensusd_worker_accuracy_by_worker",
-    "consensusd_state_bytes"};
+const char* const kSpecFamilies[] = {"consensusd_messages_consumed_total",
+                                     "consensusd_messages_rejected_total",
+                                     "consensusd_answers_applied_total",
+                                     "consensusd_consumer_lag_messages",
+                                     "consensusd_ingest_latency_seconds",
+                                     "consensusd_em_sweeps_total",
+                                     "consensusd_em_sweep_duration_seconds",
+                                     "consensusd_tasks",
+                                     "consensusd_workers",
+                                     "consensusd_workers_flagged",
+                                     "consensusd_tasks_needing_review",
+                                     "consensusd_task_confidence",
+                                     "consensusd_worker_accuracy",
+                                     "consensusd_worker_accuracy_by_worker",
+                                     "consensusd_state_bytes"};
 
 // The families declared by # TYPE lines, with their types.
 std::map<std::string, std::string> DeclaredFamilies(const std::string& text) {
@@ -52,22 +58,29 @@ TEST(MetricsFormatTest, MetricsPassPromtoolAndEveryFamilyHasSamples) {
   MockKafka kafka(dir, "labels", 2);
   ASSERT_FALSE(kafka.bootstrap().empty()) << ReadWholeFile(dir.File("mock-kafka.log"));
   // bluebirds with gold, and one message of each of two rejection reasons.
-  const ProduceResult answers = Produce(dir, kafka, "labels", kDataDir + "/bluebirds/labels.csv",
-                                        {"--gold", kDataDir + "/bluebirds/gold.csv", "--batch", "20"});
+  const ProduceResult answers =
+      Produce(dir, kafka, "labels", kDataDir + "/bluebirds/labels.csv",
+              {"--gold", kDataDir + "/bluebirds/gold.csv", "--batch", "20"});
   ASSERT_EQ(answers.exit_code, 0) << answers.err;
-  const std::string bad = dir.Write("bad.jsonl", "{\"task\":\"x\",\n{\"worker\":\"w\",\"label\":\"1\"}\n");
+  const std::string bad =
+      dir.Write("bad.jsonl", "{\"task\":\"x\",\n{\"worker\":\"w\",\"label\":\"1\"}\n");
   const ProduceResult rejected = Produce(dir, kafka, "labels", bad);
   ASSERT_EQ(rejected.exit_code, 0) << rejected.err;
 
-  ServeProcess serve(ServeArgs(kafka, "labels", "metrics", dir.File("state")), dir.File("serve.log"));
+  ServeProcess serve(ServeArgs(kafka, "labels", "metrics", dir.File("state")),
+                     dir.File("serve.log"));
   ASSERT_TRUE(serve.WaitListening()) << serve.Log();
   std::string why;
-  ASSERT_TRUE(WaitFullyConsumed(serve, {"labels", 2, answers.messages + rejected.messages, answers.elements},
-                                seconds(60), &why))
-      << why << "\n" << serve.Log();
+  ASSERT_TRUE(WaitFullyConsumed(
+      serve, {"labels", 2, answers.messages + rejected.messages, answers.elements}, seconds(60),
+      &why))
+      << why << "\n"
+      << serve.Log();
   // A background sweep over every answer fills the per-project gauges.
   ASSERT_TRUE(WaitUntil(
-      [&] { return SumMetric(serve.Metrics(), "consensusd_tasks", {{"project", "default"}}) == 108; },
+      [&] {
+        return SumMetric(serve.Metrics(), "consensusd_tasks", {{"project", "default"}}) == 108;
+      },
       seconds(20)))
       << serve.Log();
 
@@ -80,14 +93,17 @@ TEST(MetricsFormatTest, MetricsPassPromtoolAndEveryFamilyHasSamples) {
 
   const std::map<std::string, std::string> families = DeclaredFamilies(*body);
   const std::vector<MetricSample> samples = ParseMetrics(*body);
-  for (const char* name : kSpecFamilies) EXPECT_TRUE(families.count(name)) << name << " is not exposed";
+  for (const char* name : kSpecFamilies)
+    EXPECT_TRUE(families.count(name)) << name << " is not exposed";
   for (const auto& [family, type] : families) {
     int n = 0;
     for (const MetricSample& s : samples) n += InFamily(s.name, family, type);
     EXPECT_GT(n, 0) << family << " has no samples";
   }
-  EXPECT_EQ(SumMetric(samples, "consensusd_messages_rejected_total", {{"reason", "malformed_json"}}), 1);
-  EXPECT_EQ(SumMetric(samples, "consensusd_messages_rejected_total", {{"reason", "missing_field"}}), 1);
+  EXPECT_EQ(
+      SumMetric(samples, "consensusd_messages_rejected_total", {{"reason", "malformed_json"}}), 1);
+  EXPECT_EQ(SumMetric(samples, "consensusd_messages_rejected_total", {{"reason", "missing_field"}}),
+            1);
   EXPECT_GE(SumMetric(samples, "consensusd_em_sweeps_total", {{"project", "default"}}), 1);
   ASSERT_EQ(serve.Stop(), 0) << serve.Log();
 }

@@ -31,18 +31,20 @@ class ReplayTest : public ::testing::Test {
 
   // Runs an instance until it has consumed `messages` (and `applied`
   // answers), then stops it. `log` names its log file.
-  void ServeUntilConsumed(const ServeArgs& args, int64_t messages, int64_t applied, const std::string& log) {
+  void ServeUntilConsumed(const ServeArgs& args, int64_t messages, int64_t applied,
+                          const std::string& log) {
     ServeProcess serve(args, dir_.File(log));
     ASSERT_TRUE(serve.WaitListening()) << serve.Log();
     std::string why;
     ASSERT_TRUE(WaitFullyConsumed(serve, {"labels", 4, messages, applied}, seconds(60), &why))
-        << why << "\n" << serve.Log();
+        << why << "\n"
+        << serve.Log();
     ASSERT_EQ(serve.Stop(), 0) << serve.Log();
   }
 
   TaskResults Export(const std::string& name) {
-    const RunResult r = RunConsensusd(dir_, {"export", "--data-dir", dir_.File("state"), "--format", "jsonl",
-                                             "--out", dir_.File(name)});
+    const RunResult r = RunConsensusd(dir_, {"export", "--data-dir", dir_.File("state"), "--format",
+                                             "jsonl", "--out", dir_.File(name)});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return ReadLabelsJsonl(dir_.File(name));
   }
