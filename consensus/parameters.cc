@@ -11,6 +11,19 @@ constexpr double kEps = std::numeric_limits<double>::epsilon();
 
 double Clip(double count, double prior) { return prior > 0 ? count : std::max(count, kEps); }
 
+// One-coin accuracy (correct + a + diagonal) / (answers + K a + diagonal),
+// kept inside (0, 1).
+double OneCoinAccuracy(const double* c, int32_t K, double a, double diag, double clip) {
+  double correct = 0, answers = 0;
+  for (int l = 0; l < K; ++l) {
+    for (int k = 0; k < K; ++k) answers += c[l * K + k];
+    correct += c[l * K + l];
+  }
+  const double right = std::max(correct, clip) + diag;
+  const double acc = right / (right + std::max(answers - correct, clip) + (K - 1) * a);
+  return std::clamp(acc, kEps, 1.0 - kEps);
+}
+
 }  // namespace
 
 double WorkerLogConfusion(const double* c, int32_t K, const WorkerPrior& prior, bool onecoin,
@@ -20,14 +33,7 @@ double WorkerLogConfusion(const double* c, int32_t K, const WorkerPrior& prior, 
   const double clip = a > 0 || prior.diagonal > 0 ? 0.0 : kEps;
   double term = 0;
   if (onecoin) {
-    double correct = 0, answers = 0;
-    for (int l = 0; l < K; ++l) {
-      for (int k = 0; k < K; ++k) answers += c[l * K + k];
-      correct += c[l * K + l];
-    }
-    const double right = std::max(correct, clip) + diag;
-    double acc = right / (right + std::max(answers - correct, clip) + (K - 1) * a);
-    acc = std::clamp(acc, kEps, 1.0 - kEps);
+    const double acc = OneCoinAccuracy(c, K, a, diag, clip);
     const double log_right = std::log(acc);
     const double log_wrong = K > 1 ? std::log((1.0 - acc) / (K - 1)) : 0.0;
     for (int l = 0; l < K; ++l) {
@@ -55,14 +61,7 @@ void WorkerLikelihood(const double* c, int32_t K, const WorkerPrior& prior, bool
   const double diag = a + prior.diagonal;
   const double clip = a > 0 || prior.diagonal > 0 ? 0.0 : kEps;
   if (onecoin) {
-    double correct = 0, answers = 0;
-    for (int l = 0; l < K; ++l) {
-      for (int k = 0; k < K; ++k) answers += c[l * K + k];
-      correct += c[l * K + l];
-    }
-    const double right = std::max(correct, clip) + diag;
-    double acc = right / (right + std::max(answers - correct, clip) + (K - 1) * a);
-    acc = std::clamp(acc, kEps, 1.0 - kEps);
+    const double acc = OneCoinAccuracy(c, K, a, diag, clip);
     const double wrong = K > 1 ? (1.0 - acc) / (K - 1) : 1.0;
     for (int k = 0; k < K; ++k) likelihood[k] = k == label ? acc : wrong;
     return;

@@ -8,6 +8,15 @@
 
 namespace consensusd::consensus {
 
+namespace {
+
+std::vector<TaskAnswer>::iterator FindAnswer(std::vector<TaskAnswer>& answers, int32_t worker) {
+  return std::find_if(answers.begin(), answers.end(),
+                      [&](const TaskAnswer& a) { return a.worker == worker; });
+}
+
+}  // namespace
+
 StreamingModel::StreamingModel(const StreamingOptions& options) : options_(options) {}
 
 int32_t StreamingModel::InternTask(std::string_view name) {
@@ -141,8 +150,7 @@ void StreamingModel::UpdateTask(int32_t task, Change change) {
 
 void StreamingModel::SetAnswer(int32_t task, int32_t worker, int32_t label) {
   std::vector<TaskAnswer>& answers = answers_[task];
-  auto it = std::find_if(answers.begin(), answers.end(),
-                         [&](const TaskAnswer& a) { return a.worker == worker; });
+  auto it = FindAnswer(answers, worker);
   if (it != answers.end() && it->label == label) return;  // a redelivery changes nothing
   UpdateTask(task, [&] {
     if (it != answers.end()) {
@@ -157,8 +165,7 @@ void StreamingModel::SetAnswer(int32_t task, int32_t worker, int32_t label) {
 
 void StreamingModel::LoadAnswer(int32_t task, int32_t worker, int32_t label) {
   std::vector<TaskAnswer>& answers = answers_[task];
-  auto it = std::find_if(answers.begin(), answers.end(),
-                         [&](const TaskAnswer& a) { return a.worker == worker; });
+  auto it = FindAnswer(answers, worker);
   if (it != answers.end()) {
     it->label = label;
     return;
@@ -170,8 +177,7 @@ void StreamingModel::LoadAnswer(int32_t task, int32_t worker, int32_t label) {
 
 bool StreamingModel::Retract(int32_t task, int32_t worker) {
   std::vector<TaskAnswer>& answers = answers_[task];
-  auto it = std::find_if(answers.begin(), answers.end(),
-                         [&](const TaskAnswer& a) { return a.worker == worker; });
+  auto it = FindAnswer(answers, worker);
   if (it == answers.end()) return false;
   UpdateTask(task, [&] {
     answers.erase(it);

@@ -13,6 +13,7 @@
 #include "service/commands.h"
 #include "service/progress.h"
 #include "service/result_csv.h"
+#include "service/service.h"
 #include "service/config_flags.h"
 #include "service/config_load.h"
 #include "storage/state_store.h"
@@ -68,14 +69,7 @@ int RunExport(const ExportFlags& flags) {
                                           " (is an instance still running on it? stop it first)"));
   }
   const Config& c = *config;
-  consumer::ProjectSet projects([&c](std::string_view name) {
-    consumer::ProjectSettings s;
-    s.model = c.StreamingOptionsFor(name);
-    s.classes = c.ForProject(name).classes;
-    s.quality = c.ForProject(name).quality;
-    s.review = c.review;
-    return s;
-  });
+  consumer::ProjectSet projects([&c](std::string_view name) { return ProjectSettingsOf(c, name); });
   ProgressLine progress;
   progress.Show("restoring state");
   consumer::RestoreStats stats;

@@ -15,6 +15,17 @@ consumer::KafkaProperties KafkaPropertiesOf(const Config& config) {
   return props;
 }
 
+consumer::ProjectSettings ProjectSettingsOf(const Config& config, std::string_view project) {
+  const ProjectConfig& p = config.ForProject(project);
+  consumer::ProjectSettings s;
+  s.model = config.StreamingOptionsFor(project);
+  s.classes = p.classes;
+  s.quality = p.quality;
+  s.review = config.review;
+  s.min_change = config.output.min_change;
+  return s;
+}
+
 Service::Service(const Config& config, bool replay_from_start)
     : config_(config), replay_from_start_(replay_from_start) {}
 
@@ -47,16 +58,8 @@ absl::Status Service::Open() {
   store_ = std::move(*store);
 
   const Config& config = config_;
-  projects_ = std::make_unique<consumer::ProjectSet>([&config](std::string_view name) {
-    const ProjectConfig& p = config.ForProject(name);
-    consumer::ProjectSettings s;
-    s.model = config.StreamingOptionsFor(name);
-    s.classes = p.classes;
-    s.quality = p.quality;
-    s.review = config.review;
-    s.min_change = config.output.min_change;
-    return s;
-  });
+  projects_ = std::make_unique<consumer::ProjectSet>(
+      [&config](std::string_view name) { return ProjectSettingsOf(config, name); });
 
   absl::StatusOr<std::unique_ptr<api::HttpServer>> http =
       api::HttpServer::Bind(config_.http.address, config_.http.max_body_bytes);

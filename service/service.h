@@ -74,6 +74,9 @@ class Service {
   bool waited_ = false;
 };
 
+// The settings of a project under `config` (model, classes, thresholds, output).
+consumer::ProjectSettings ProjectSettingsOf(const Config& config, std::string_view project);
+
 // librdkafka properties of the config: kafka.properties plus bootstrap.servers.
 consumer::KafkaProperties KafkaPropertiesOf(const Config& config);
 
