@@ -93,9 +93,14 @@ absl::StatusOr<std::unique_ptr<IngestLoop>> IngestLoop::Create(
     ProjectSet& projects, OutputPublisher& publisher, metrics::ServiceMetrics& metrics) {
   // fetch.wait.max.ms: the broker answers a fetch within 10 ms even when it has
   // little data, which bounds the ingest latency at low rates.
+  // session.timeout.ms: a member that died (kill -9) leaves the group after
+  // 10 s rather than librdkafka's 45 s, so that a restarted instance gets its
+  // partitions back soon (liveness of the loop itself is max.poll.interval.ms).
   KafkaProperties props = {{"partition.assignment.strategy", "cooperative-sticky"},
                            {"auto.offset.reset", "earliest"},
-                           {"fetch.wait.max.ms", "10"}};
+                           {"fetch.wait.max.ms", "10"},
+                           {"session.timeout.ms", "10000"},
+                           {"heartbeat.interval.ms", "2000"}};
   for (const auto& [k, v] : properties) props[k] = v;
   // What exactly-once state relies on: never user-overridable.
   props["group.id"] = options.group;
