@@ -106,6 +106,7 @@ absl::StatusOr<std::unique_ptr<IngestLoop>> IngestLoop::Create(
   props["group.id"] = options.group;
   props["enable.auto.commit"] = "false";
   props["enable.auto.offset.store"] = "false";
+  props["enable.partition.eof"] = "true";  // readiness: a fetch has reached the end
   absl::StatusOr<KafkaConf> conf = NewKafkaConf(props);
   if (!conf.ok()) return conf.status();
   std::unique_ptr<IngestLoop> loop(new IngestLoop(options, store, projects, publisher, metrics));
@@ -176,17 +177,22 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
 
 void IngestLoop::HandleMessage(const rd_kafka_message_t& m) {
   if (m.err) {
-    if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+    if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      consuming_ = true;  // a fetch reached the end of a partition
+      UpdateReady();
+      return;
+    }
     if (m.err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || m.err == RD_KAFKA_RESP_ERR__TRANSPORT) {
       brokers_down_ = true;
-      ready_ = false;
+      UpdateReady();
     }
     spdlog::warn("consumer: {}", rd_kafka_message_errstr(&m));
     return;
   }
-  if (brokers_down_) {
+  if (brokers_down_ || !consuming_) {
     brokers_down_ = false;
-    ready_ = assigned_once_.load();
+    consuming_ = true;
+    UpdateReady();
   }
   consumed_counter_->Increment();
   ++messages_consumed_;
@@ -240,6 +246,10 @@ absl::Status IngestLoop::Commit() {
   return absl::OkStatus();
 }
 
+void IngestLoop::UpdateReady() {
+  ready_ = assigned_once_.load() && consuming_ && !brokers_down_;
+}
+
 void IngestLoop::UpdateLag() {
   for (const int32_t partition : assigned_) {
     int64_t low = 0, high = 0;
@@ -261,7 +271,7 @@ void IngestLoop::CheckBrokers() {
   if (rd_kafka_metadata(consumer_.get(), 0, nullptr, &metadata, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_metadata_destroy(metadata);
     brokers_down_ = false;
-    ready_ = assigned_once_.load();
+    UpdateReady();
     spdlog::info("consumer: brokers reachable again");
   }
 }
@@ -305,7 +315,8 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
       rd_kafka_assign(consumer_.get(), partitions);
     }
     assigned_once_ = true;
-    ready_ = !brokers_down_;
+    if (assigned_.empty()) consuming_ = true;  // nothing to fetch: consuming is trivially true
+    UpdateReady();
     return;
   }
   // Revocation (or loss): commit what was consumed from these partitions first.

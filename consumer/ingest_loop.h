@@ -64,7 +64,8 @@ class IngestLoop {
   // an error if state cannot be committed.
   absl::Status Run(const std::atomic<bool>& stop);
 
-  // Partitions assigned and brokers reachable.
+  // Partitions assigned, fetching (a message or the end of a partition seen)
+  // and brokers reachable.
   bool ready() const { return ready_.load(); }
   int64_t messages_consumed() const { return messages_consumed_.load(); }
   int64_t answers_committed() const { return answers_committed_.load(); }
@@ -77,6 +78,7 @@ class IngestLoop {
   void HandleMessage(const rd_kafka_message_t& message);
   absl::Status Commit();
   void UpdateLag();
+  void UpdateReady();
   void CheckBrokers();
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* partitions, void* opaque);
@@ -106,6 +108,7 @@ class IngestLoop {
   absl::flat_hash_map<int32_t, prometheus::Gauge*> lag_gauges_;
   prometheus::Counter* consumed_counter_;
   bool brokers_down_ = false;
+  bool consuming_ = false;
 
   std::atomic<bool> ready_{false};
   std::atomic<bool> assigned_once_{false};

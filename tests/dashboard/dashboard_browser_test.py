@@ -87,7 +87,8 @@ class Browser:
     def eval(self, expression):
         r = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in r:
-            fail(f"page script failed: {expression}: {r['exceptionDetails']}")
+            # Raised, not fatal: wait_for() retries (e.g. while the page is still loading).
+            raise RuntimeError(f"page script failed: {expression}: {r['exceptionDetails']}")
         return r.get("result", {}).get("value")
 
     def close(self):
@@ -150,7 +151,7 @@ def main():
         browser = Browser(os.path.join(work, "chromium"))
         browser.call("Page.enable")
         browser.call("Page.navigate", url=f"{base}/")
-        wait_for("the dashboard to load", lambda: browser.eval("document.body.dataset.loaded === 'true'"))
+        wait_for("the dashboard to load", lambda: browser.eval("!!document.body && document.body.dataset.loaded === 'true'"))
 
         # Pick a project.
         options = browser.eval("[...document.querySelectorAll('#project-picker option')].map(o => o.value)")
