@@ -93,12 +93,78 @@ class Serve:
         self.proc.wait(60)
 
 
+def wait_ready(base, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=5) as r:
+                if r.status == 200:
+                    return time.time()
+        except Exception:
+            pass
+        time.sleep(0.02)
+    sys.exit("not ready in time")
+
+
+def restart(args, work):
+    """Restart after kill -9 with a large state: time from process start to /readyz."""
+    n = args.restart_answers
+    kafka = subprocess.Popen([args.binary, "mock-kafka", "--partitions", "64", "--topic", "big"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        brokers = kafka.stdout.readline().strip()
+        subprocess.run([args.binary, "synth", "--tasks", str(n // 5), "--workers", "10000", "--classes", "2",
+                        "--answers-per-task", "5", "--seed", "3", "--out", f"{work}/big"], check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run([args.binary, "produce", "--brokers", brokers, "--topic", "big", "--batch", "200",
+                        f"{work}/big/labels.csv"], check=True, stderr=subprocess.DEVNULL)
+        # The group gives the dead member's partitions back after its session times out
+        # (kafka.properties.session.timeout.ms, 10 s by default); RESTART_EXTRA passes other settings.
+        extra = os.environ.get("RESTART_EXTRA", "").split()
+        serve = Serve(args.binary, brokers, "big", f"{work}/state-big", extra=extra)
+        deadline = time.time() + 900
+        while metric_sum(metrics(serve.base), "consensusd_answers_applied_total") < n:
+            if time.time() > deadline:
+                sys.exit("restart bench: ingestion timed out")
+            time.sleep(0.5)
+        time.sleep(0.5)  # let the last commit land
+        serve.proc.kill()  # kill -9
+        serve.proc.wait()
+        t0 = time.time()
+        proc = subprocess.Popen(
+            [args.binary, "serve", "--brokers", brokers, "--topic", "big", "--group", "bench-big",
+             "--data-dir", f"{work}/state-big", "--http", "127.0.0.1:0",
+             "--set", "kafka.consensus_topic=big.consensus", "--set", "kafka.review_topic=big.review",
+             "--set", "kafka.dlq_topic=big.dlq", "--set", "model.sweep_interval_s=3600", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        address, restore_line = None, ""
+        for line in proc.stdout:
+            if "restore:" in line and "answers," in line:
+                restore_line = line.strip().split("] ")[-1]
+            m = re.search(r"http: listening on (\S+)", line)
+            if m:
+                address = m.group(1)
+            if address and restore_line:
+                break
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+        ready = wait_ready(f"http://{address}")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        print(f"restart after kill -9 with {n:,} answers of state: ready {ready - t0:.2f}s after start "
+              f"({restore_line}; the rest is the group handing back the dead member's partitions)")
+    finally:
+        kafka.send_signal(signal.SIGTERM)
+        kafka.wait(30)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
     ap.add_argument("--answers", type=int, default=1_000_000)
     ap.add_argument("--rate", type=int, default=50_000)
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--restart-answers", type=int, default=10_000_000,
+                    help="state size for the restart-after-kill-9 run (0 skips it)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="consensusd-e2e-")
     kafka = subprocess.Popen([args.binary, "mock-kafka", "--partitions", "16", "--topic", "bench"],
@@ -182,6 +248,8 @@ def main():
         print(f"ingest latency at {args.rate:,} answers/s for {args.seconds}s, after a {warmup}s warm-up (one answer per message, 4 partitions, "
               f"producer linger 5 ms; Kafka timestamp to commit): p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms "
               f"(interpolated within histogram buckets)")
+        if args.restart_answers > 0:
+            restart(args, work)
     finally:
         for k in (kafka, lat_kafka):
             k.send_signal(signal.SIGTERM)
