@@ -17,6 +17,7 @@ Sweeper::Sweeper(ProjectSet& projects, OutputPublisher* publisher,
     : projects_(projects), publisher_(publisher), metrics_(metrics), options_(options) {}
 
 void Sweeper::Run(const std::atomic<bool>& stop) {
+  PublishPending();  // what the restore's quiet sweep left, once the service is up
   using Clock = std::chrono::steady_clock;
   const auto interval = std::chrono::duration<double>(options_.interval_s);
   auto next = Clock::now() + std::chrono::duration_cast<Clock::duration>(interval);
@@ -39,7 +40,23 @@ absl::Status Sweeper::SweepAll(bool force) {
   return absl::OkStatus();
 }
 
-absl::Status Sweeper::SweepProject(Project& project, bool force) {
+absl::Status Sweeper::SweepAllQuietly() {
+  for (Project* project : projects_.List()) {
+    absl::Status status = SweepProject(*project, /*force=*/true, /*publish=*/false);
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+void Sweeper::PublishPending() {
+  if (publisher_ == nullptr) return;
+  for (Project* project : projects_.List()) {
+    std::lock_guard<std::mutex> lock(project->mu);
+    publisher_->PublishChanges(*project);
+  }
+}
+
+absl::Status Sweeper::SweepProject(Project& project, bool force, bool publish) {
   std::lock_guard<std::mutex> sweep_lock(sweep_mu_);
   consensus::SweepInput input;
   {
@@ -61,7 +78,7 @@ absl::Status Sweeper::SweepProject(Project& project, bool force) {
     project.model.InstallSweep(input, *fitted);
     project.report = report;
     project.TouchAll();
-    if (publisher_ != nullptr) publisher_->PublishChanges(project);
+    if (publisher_ != nullptr && publish) publisher_->PublishChanges(project);
     swept_version_[&project] = input.version;
   }
   if (metrics_ != nullptr) {

@@ -38,7 +38,13 @@ class Sweeper {
   // Sweeps every project that changed since its last sweep (all when force).
   absl::Status SweepAll(bool force);
   // Sweeps one project now. Thread-safe; sweeps of one project are serialised.
-  absl::Status SweepProject(Project& project, bool force);
+  // Without publish, changed tasks stay dirty for a later PublishPending().
+  absl::Status SweepProject(Project& project, bool force, bool publish = true);
+  // Sweeps every project without publishing (the restore on start, which must
+  // not wait for millions of output messages before the service is ready).
+  absl::Status SweepAllQuietly();
+  // Publishes the dirty tasks of every project (what a quiet sweep left).
+  void PublishPending();
 
  private:
   static std::shared_ptr<const ProjectReport> BuildReport(const Project& project,

@@ -100,7 +100,7 @@ absl::Status Service::Open() {
     spdlog::info("restore: {} answers loaded", n);
   });
   if (!status.ok()) return status;
-  status = sweeper_->SweepAll(/*force=*/true);
+  status = sweeper_->SweepAllQuietly();  // published by the sweep thread once running
   if (!status.ok()) return status;
   spdlog::info("restore: {} answers, {} gold, {} projects in {:.2f}s", restored.answers,
                restored.gold, restored.projects,
