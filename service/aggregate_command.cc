@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "consensus/aggregate.h"
+#include "consensus/agreement.h"
 #include "consensus/report.h"
 #include "service/commands.h"
 #include "service/label_file.h"
@@ -64,6 +65,7 @@ void PrintDatasetLine(const AggregateFlags& f, const Dataset& d) {
               f.labels.c_str(), d.tasks.size(), d.workers.size(),
               static_cast<long long>(d.matrix.num_answers()), static_cast<long long>(d.rows),
               d.classes.size(), static_cast<long long>(GoldTasks(d.matrix)));
+  std::printf("agreement: Krippendorff's alpha (nominal) %.4f\n", consensus::KrippendorffAlpha(d.matrix));
 }
 
 // One line per method: accuracy against the truth, EM iterations, fit time.
@@ -113,6 +115,7 @@ void PrintSummary(const AggregateFlags& f, const Dataset& d, const consensus::Mo
               static_cast<long long>(d.matrix.num_answers()), static_cast<long long>(d.rows),
               f.duplicates.c_str());
   std::printf("classes         %d\n", d.classes.size());
+  std::printf("alpha           %.4f (Krippendorff, nominal)\n", consensus::KrippendorffAlpha(d.matrix));
   std::printf("gold tasks      %lld\n", static_cast<long long>(GoldTasks(d.matrix)));
   std::printf("iterations      %d%s\n", m.iterations, m.converged ? " (converged)" : "");
   std::printf("log-likelihood  %.6f\n", m.log_likelihood);

@@ -205,5 +205,20 @@ TEST_F(CliTest, QuietWhenStderrIsNotATerminal) {
   EXPECT_EQ(r.err, "");
 }
 
+TEST_F(CliTest, AggregateReportsKrippendorffAlpha) {
+  // Two tasks: {xy, xy, z} and {z, z, z}. n = 6, n_xy = 2, n_z = 4; disagreement
+  // (9 - 5) / 2 = 2 in the first task; alpha = 1 - 5 * 2 / (36 - 4 - 16) = 0.375.
+  const RunResult r = Run("aggregate --labels " + SmallLabels());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("alpha           0.3750"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, TieBreakByNameIsAvailableForCrowdKitComparisons) {
+  EXPECT_EQ(Run("aggregate --method mv --tie-break name --labels " + SmallLabels()).exit_code, 0);
+  const RunResult bad = Run("aggregate --tie-break coin --labels " + SmallLabels());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--tie-break"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace consensusd::service
