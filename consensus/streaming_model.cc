@@ -148,31 +148,29 @@ void StreamingModel::UpdateTask(int32_t task, Change change) {
   task_version_[task] = ++version_;
 }
 
-void StreamingModel::SetAnswer(int32_t task, int32_t worker, int32_t label) {
-  std::vector<TaskAnswer>& answers = answers_[task];
-  auto it = FindAnswer(answers, worker);
-  if (it != answers.end() && it->label == label) return;  // a redelivery changes nothing
-  UpdateTask(task, [&] {
-    if (it != answers.end()) {
-      it->label = label;
-      return;
-    }
-    answers.push_back({worker, label});
-    ++num_answers_;
-    ++worker_answers_[worker];
-  });
-}
-
-void StreamingModel::LoadAnswer(int32_t task, int32_t worker, int32_t label) {
+bool StreamingModel::PutAnswer(int32_t task, int32_t worker, int32_t label) {
   std::vector<TaskAnswer>& answers = answers_[task];
   auto it = FindAnswer(answers, worker);
   if (it != answers.end()) {
+    if (it->label == label) return false;
     it->label = label;
-    return;
+    return true;
   }
   answers.push_back({worker, label});
   ++num_answers_;
   ++worker_answers_[worker];
+  return true;
+}
+
+void StreamingModel::SetAnswer(int32_t task, int32_t worker, int32_t label) {
+  std::vector<TaskAnswer>& answers = answers_[task];
+  auto it = FindAnswer(answers, worker);
+  if (it != answers.end() && it->label == label) return;  // a redelivery changes nothing
+  UpdateTask(task, [&] { PutAnswer(task, worker, label); });
+}
+
+void StreamingModel::LoadAnswer(int32_t task, int32_t worker, int32_t label) {
+  PutAnswer(task, worker, label);
 }
 
 bool StreamingModel::Retract(int32_t task, int32_t worker) {

@@ -125,6 +125,8 @@ class StreamingModel {
 
  private:
   void GrowClasses(int32_t new_k);
+  // Adds or replaces the worker's answer (no statistics); false if unchanged.
+  bool PutAnswer(int32_t task, int32_t worker, int32_t label);
   // Adds (sign = +1) or removes (sign = -1) the task's posterior-weighted
   // contribution to worker counts and class counts.
   void Contribute(int32_t task, double sign);
