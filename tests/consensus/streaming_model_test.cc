@@ -1,0 +1,211 @@
+#include "consensus/streaming_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "consensus/synthetic.h"
+#include "gtest/gtest.h"
+
+namespace consensusd::consensus {
+namespace {
+
+// One answer by name, as the service receives it.
+struct Named {
+  std::string task, worker, label;
+};
+
+void Feed(StreamingModel& m, const std::vector<Named>& answers) {
+  for (const Named& a : answers) {
+    m.SetAnswer(m.InternTask(a.task), m.InternWorker(a.worker), *m.InternClass(a.label));
+  }
+}
+
+// A synthetic data set as named answers, in the generator's order.
+std::vector<Named> SyntheticAnswers(const SyntheticOptions& o, std::vector<int32_t>* truth = nullptr) {
+  const SyntheticData d = Synthesize(o);
+  std::vector<Named> out;
+  for (int32_t t = 0; t < d.answers.num_tasks; ++t) {
+    for (int64_t a = d.answers.task_begin[t]; a < d.answers.task_begin[t + 1]; ++a) {
+      out.push_back({absl::StrCat("t", t), absl::StrCat("w", d.answers.worker[a]),
+                     absl::StrCat("c", d.answers.label[a])});
+    }
+  }
+  if (truth != nullptr) *truth = d.truth;
+  return out;
+}
+
+double MaxPosteriorDifference(const StreamingModel& a, const StreamingModel& b) {
+  double diff = 0;
+  for (int32_t t = 0; t < a.num_tasks(); ++t) {
+    const int32_t tb = b.tasks().Find(a.tasks().Name(t));
+    if (tb < 0) return INFINITY;
+    for (int32_t k = 0; k < a.num_classes(); ++k) {
+      const int32_t kb = b.classes().Find(a.classes().Name(k));
+      diff = std::max(diff, std::fabs(a.Posterior(t)[k] - b.Posterior(tb)[kb]));
+    }
+  }
+  return diff;
+}
+
+TEST(StreamingModel, SweepReachesTheBatchResultOnTheSameAnswers) {
+  StreamingModel m(StreamingOptions{});
+  Feed(m, SyntheticAnswers({.tasks = 2000, .workers = 40, .classes = 3, .answers_per_task = 5, .seed = 5}));
+  ASSERT_TRUE(m.Sweep().ok());
+  const AnswerMatrix snapshot = m.Snapshot();
+  absl::StatusOr<Model> batch = Aggregate(snapshot, AggregateOptions{});
+  ASSERT_TRUE(batch.ok());
+  for (int32_t t = 0; t < m.num_tasks(); ++t) {
+    EXPECT_EQ(m.Label(t), batch->label[t]) << t;
+    for (int32_t k = 0; k < m.num_classes(); ++k) {
+      ASSERT_NEAR(m.Posterior(t)[k], batch->Posterior(t)[k], 1e-12);
+    }
+  }
+}
+
+TEST(StreamingModel, IncrementalUpdatesAloneBeatMajorityVote) {
+  std::vector<int32_t> truth;
+  const std::vector<Named> answers =
+      SyntheticAnswers({.tasks = 5000, .workers = 50, .classes = 3, .answers_per_task = 5, .seed = 9}, &truth);
+  StreamingModel m(StreamingOptions{});
+  Feed(m, answers);  // no sweep: only the per-answer updates
+  AggregateOptions mv_options;
+  mv_options.method = Method::kMajorityVote;
+  absl::StatusOr<Model> mv = Aggregate(m.Snapshot(), mv_options);
+  ASSERT_TRUE(mv.ok());
+  int streamed = 0, voted = 0;
+  for (int32_t t = 0; t < m.num_tasks(); ++t) {
+    const std::string want = absl::StrCat("c", truth[std::stoi(m.tasks().Name(t).substr(1))]);
+    streamed += m.classes().Name(m.Label(t)) == want;
+    voted += m.classes().Name(mv->label[t]) == want;
+  }
+  EXPECT_GT(streamed, voted) << "streamed " << streamed << ", majority vote " << voted;
+}
+
+TEST(StreamingModel, SweepDoesNotDependOnArrivalOrder) {
+  std::vector<Named> answers =
+      SyntheticAnswers({.tasks = 1000, .workers = 30, .classes = 4, .answers_per_task = 4, .seed = 11});
+  StreamingModel a(StreamingOptions{}), b(StreamingOptions{});
+  Feed(a, answers);
+  std::mt19937 rng(3);
+  std::shuffle(answers.begin(), answers.end(), rng);
+  Feed(b, answers);
+  ASSERT_TRUE(a.Sweep().ok());
+  ASSERT_TRUE(b.Sweep().ok());
+  ASSERT_EQ(a.num_answers(), b.num_answers());
+  EXPECT_LT(MaxPosteriorDifference(a, b), 1e-9);
+}
+
+TEST(StreamingModel, ReplacesEarlierAnswerFromSameWorker) {
+  StreamingModel m(StreamingOptions{});
+  Feed(m, {{"t", "w", "x"}, {"t", "w", "y"}});
+  const int32_t t = m.tasks().Find("t");
+  ASSERT_EQ(m.Answers(t).size(), 1u);
+  EXPECT_EQ(m.classes().Name(m.Answers(t)[0].label), "y");
+  EXPECT_EQ(m.num_answers(), 1);
+}
+
+TEST(StreamingModel, RedeliveredAnswerChangesNothing) {
+  StreamingModel m(StreamingOptions{});
+  Feed(m, {{"t", "w1", "x"}, {"t", "w2", "y"}});
+  const uint64_t version = m.version();
+  const std::vector<double> before(m.Posterior(0).begin(), m.Posterior(0).end());
+  Feed(m, {{"t", "w1", "x"}});
+  EXPECT_EQ(m.version(), version);
+  EXPECT_EQ(std::vector<double>(m.Posterior(0).begin(), m.Posterior(0).end()), before);
+}
+
+TEST(StreamingModel, RetractRemovesTheAnswer) {
+  StreamingModel m(StreamingOptions{});
+  Feed(m, {{"t", "w1", "x"}, {"t", "w2", "y"}});
+  const int32_t t = m.tasks().Find("t");
+  EXPECT_TRUE(m.Retract(t, m.workers().Find("w2")));
+  EXPECT_FALSE(m.Retract(t, m.workers().Find("w2")));
+  ASSERT_EQ(m.Answers(t).size(), 1u);
+  EXPECT_EQ(m.num_answers(), 1);
+  EXPECT_EQ(m.classes().Name(m.Label(t)), "x");
+}
+
+TEST(StreamingModel, GoldClampsThePosteriorAtOnce) {
+  StreamingModel m(StreamingOptions{});
+  Feed(m, {{"t", "w1", "x"}, {"t", "w2", "x"}, {"t", "w3", "y"}});
+  const int32_t t = m.tasks().Find("t");
+  m.SetGold(t, m.classes().Find("y"));
+  EXPECT_EQ(m.classes().Name(m.Label(t)), "y");
+  EXPECT_DOUBLE_EQ(m.Confidence(t), 1.0);
+}
+
+TEST(StreamingModel, ExcludedWorkerStopsCountingAndIncludeRestores) {
+  StreamingModel m(StreamingOptions{});
+  Feed(m, SyntheticAnswers({.tasks = 500, .workers = 20, .classes = 2, .answers_per_task = 3, .seed = 2}));
+  ASSERT_TRUE(m.Sweep().ok());
+  std::vector<double> before;
+  for (int32_t t = 0; t < m.num_tasks(); ++t) before.push_back(m.Posterior(t)[0]);
+  const int32_t w = m.workers().Find("w3");
+  ASSERT_TRUE(m.SetExcluded(w, true).ok());
+  // Equals the batch fit with that worker excluded.
+  std::vector<bool> excluded(m.num_workers(), false);
+  excluded[w] = true;
+  absl::StatusOr<Model> batch = Aggregate(m.Snapshot(), AggregateOptions{}, excluded);
+  ASSERT_TRUE(batch.ok());
+  double changed = 0;
+  for (int32_t t = 0; t < m.num_tasks(); ++t) {
+    ASSERT_NEAR(m.Posterior(t)[0], batch->Posterior(t)[0], 1e-12);
+    changed = std::max(changed, std::fabs(m.Posterior(t)[0] - before[t]));
+  }
+  EXPECT_GT(changed, 1e-6);
+  ASSERT_TRUE(m.SetExcluded(w, false).ok());
+  for (int32_t t = 0; t < m.num_tasks(); ++t) ASSERT_NEAR(m.Posterior(t)[0], before[t], 1e-12);
+}
+
+TEST(StreamingModel, DiscoversClassesUpToTheLimit) {
+  StreamingOptions o;
+  o.max_classes = 2;
+  StreamingModel m(o);
+  EXPECT_TRUE(m.InternClass("a").ok());
+  EXPECT_TRUE(m.InternClass("b").ok());
+  EXPECT_EQ(*m.InternClass("a"), 0);
+  absl::StatusOr<int32_t> c = m.InternClass("c");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(c.status().message().find("max_classes"), std::string::npos);
+}
+
+TEST(StreamingModel, NewClassKeepsEarlierPosteriorsNormalised) {
+  StreamingModel m(StreamingOptions{});
+  Feed(m, {{"t1", "w1", "x"}, {"t1", "w2", "x"}, {"t2", "w1", "y"}, {"t3", "w2", "z"}});
+  ASSERT_EQ(m.num_classes(), 3);
+  for (int32_t t = 0; t < m.num_tasks(); ++t) {
+    const auto p = m.Posterior(t);
+    EXPECT_NEAR(std::accumulate(p.begin(), p.end(), 0.0), 1.0, 1e-12) << t;
+  }
+}
+
+TEST(StreamingModel, ChangesDuringABackgroundSweepAreKept) {
+  StreamingModel m(StreamingOptions{});
+  Feed(m, SyntheticAnswers({.tasks = 300, .workers = 15, .classes = 2, .answers_per_task = 3, .seed = 4}));
+  const SweepInput input = m.PrepareSweep();
+  // Arrives while the sweep runs: a new task and a changed one.
+  Feed(m, {{"late", "w1", "c1"}, {"late", "w2", "c1"}, {"t0", "w99", "c0"}});
+  absl::StatusOr<Model> fitted = m.RunSweep(input);
+  ASSERT_TRUE(fitted.ok());
+  m.InstallSweep(input, *fitted);
+  const int32_t late = m.tasks().Find("late");
+  ASSERT_GE(late, 0);
+  EXPECT_EQ(m.classes().Name(m.Label(late)), "c1");
+  EXPECT_EQ(m.Answers(m.tasks().Find("t0")).size(), 4u);
+  // A full sweep afterwards equals the batch result on everything.
+  ASSERT_TRUE(m.Sweep().ok());
+  absl::StatusOr<Model> batch = Aggregate(m.Snapshot(), AggregateOptions{});
+  ASSERT_TRUE(batch.ok());
+  for (int32_t t = 0; t < m.num_tasks(); ++t) {
+    ASSERT_NEAR(m.Posterior(t)[1], batch->Posterior(t)[1], 1e-12);
+  }
+}
+
+}  // namespace
+}  // namespace consensusd::consensus
