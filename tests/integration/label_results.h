@@ -19,6 +19,7 @@
 
 #include "nlohmann/json.hpp"
 #include "service/csv.h"
+#include "service/label_file.h"
 
 namespace consensusd::integration {
 
@@ -69,21 +70,11 @@ inline TaskResults ReadLabelsJsonl(const std::string& path) {
   return results;
 }
 
-// task -> label of a task,label CSV (gold.csv).
+// task -> label of a task,label CSV (gold.csv), read as the product reads it.
 inline std::map<std::string, std::string> ReadGold(const std::string& path) {
-  std::map<std::string, std::string> gold;
-  absl::StatusOr<service::CsvReader> reader = service::CsvReader::Open(path);
-  if (!reader.ok()) return gold;
-  std::vector<std::string_view> row;
-  bool header = true;
-  while (reader->Next(&row)) {
-    if (header) {
-      header = false;
-      if (row.size() >= 2 && row[0] == "task") continue;
-    }
-    if (row.size() >= 2) gold[std::string(row[0])] = std::string(row[1]);
-  }
-  return gold;
+  absl::StatusOr<absl::flat_hash_map<std::string, std::string>> truth = service::LoadTruth(path);
+  if (!truth.ok()) return {};
+  return std::map<std::string, std::string>(truth->begin(), truth->end());
 }
 
 // task -> number of distinct workers who answered it in a task,worker,label CSV
