@@ -10,7 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "api/views.h"
-#include "consumer/consensus_record.h"
+#include "engine/consensus_record.h"
 
 namespace consensusd::api {
 namespace {
@@ -69,14 +69,16 @@ class Api {
     if (p.size() == 1 && p[0] == "status") return Status(res);
     if (p.size() == 1 && p[0] == "projects") return Projects(res);
     if (p.empty() || p[0] != "projects" || p.size() < 2) return SendError(res, 404, "no such endpoint");
-    consumer::Project* project = ctx_.projects->Find(p[1]);
-    if (project == nullptr) return SendError(res, 404, absl::StrCat("no project '", p[1], "'"));
-    if (p.size() == 2) return WithLock(*project, res, [&] { return ProjectView(*project); });
-    if (p.size() == 3 && p[2] == "tasks") return Tasks(*project, req, res);
-    if (p.size() == 4 && p[2] == "tasks") return Task(*project, p[3], res);
-    if (p.size() == 3 && p[2] == "workers") return Workers(*project, req, res);
-    if (p.size() == 4 && p[2] == "workers") return Worker(*project, p[3], res);
-    if (p.size() == 3 && p[2] == "export") return Export(*project, req, res);
+    if (p.size() == 2) {
+      std::optional<engine::ProjectView> v = ctx_.engine->ProjectDetail(p[1]);
+      if (!v) return SendError(res, 404, absl::StrCat("no project '", p[1], "'"));
+      return SendJson(res, 200, ProjectJson(*v));
+    }
+    if (p.size() == 3 && p[2] == "tasks") return Tasks(p[1], req, res);
+    if (p.size() == 4 && p[2] == "tasks") return Task(p[1], p[3], res);
+    if (p.size() == 3 && p[2] == "workers") return Workers(p[1], req, res);
+    if (p.size() == 4 && p[2] == "workers") return Worker(p[1], p[3], res);
+    if (p.size() == 3 && p[2] == "export") return Export(p[1], req, res);
     return SendError(res, 404, "no such endpoint");
   }
 
@@ -90,30 +92,28 @@ class Api {
     if (ctx_.admin_token.empty()) {
       return SendError(res, 403, "admin calls are disabled: set http.admin_token or CONSENSUSD_ADMIN_TOKEN");
     }
-    const std::string auth = req.get_header_value("Authorization");
-    const std::string prefix = "bearer ";  // the scheme is case-insensitive (RFC 7235)
-    std::string scheme = auth.substr(0, prefix.size());
-    for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (scheme != prefix ||
-        !TokenMatches(auth.substr(prefix.size()), ctx_.admin_token)) {
+    if (!AuthorizationMatches(req.get_header_value("Authorization"), ctx_.admin_token)) {
       res.set_header("WWW-Authenticate", "Bearer");
       return SendError(res, 401, "missing or wrong admin token: send Authorization: Bearer <token>");
     }
-    consumer::Project* project = ctx_.projects->Find(p[1]);
-    if (project == nullptr) return SendError(res, 404, absl::StrCat("no project '", p[1], "'"));
-    if (recompute) return Recompute(*project, res);
-    return Exclude(*project, p[3], p[4] == "exclude", res);
+    if (recompute) {
+      absl::StatusOr<engine::ProjectView> v = ctx_.engine->Recompute(p[1]);
+      if (!v.ok()) return SendStatus(res, v.status());
+      return SendJson(res, 200, ProjectJson(*v));
+    }
+    absl::StatusOr<engine::Engine::ExclusionResult> r =
+        ctx_.engine->SetExcluded(p[1], p[3], p[4] == "exclude");
+    if (!r.ok()) return SendStatus(res, r.status());
+    json body = WorkerJson(r->worker);
+    body["changed"] = r->changed;
+    SendJson(res, 200, body);
   }
 
  private:
-  template <typename ViewFn>
-  void WithLock(consumer::Project& project, httplib::Response& res, ViewFn view) {
-    json body;
-    {
-      std::lock_guard<std::mutex> lock(project.mu);
-      body = view();
-    }
-    SendJson(res, 200, body);
+  // An engine error as an HTTP error: unknown ids 404, bad input 400, the rest 500.
+  static void SendStatus(httplib::Response& res, const absl::Status& s) {
+    const int status = absl::IsNotFound(s) ? 404 : absl::IsInvalidArgument(s) ? 400 : 500;
+    SendError(res, status, std::string(s.message()));
   }
 
   void Status(httplib::Response& res) {
@@ -121,42 +121,40 @@ class Api {
              json{{"ready", ctx_.ready ? ctx_.ready() : true},
                   {"answers_committed", ctx_.answers_committed ? ctx_.answers_committed() : 0},
                   {"messages_consumed", ctx_.messages_consumed ? ctx_.messages_consumed() : 0},
-                  {"unix_ms", consumer::NowMs()}});
+                  {"unix_ms", engine::NowMs()}});
   }
 
   void Projects(httplib::Response& res) {
     json items = json::array();
-    for (consumer::Project* project : ctx_.projects->List()) {
-      std::lock_guard<std::mutex> lock(project->mu);
-      items.push_back(ProjectSummary(*project));
-    }
+    for (const engine::ProjectSummary& s : ctx_.engine->Projects()) items.push_back(ProjectSummaryJson(s));
     SendJson(res, 200, json{{"projects", items}});
   }
 
-  void Task(consumer::Project& project, const std::string& name, httplib::Response& res) {
-    std::lock_guard<std::mutex> lock(project.mu);
-    const int32_t task = project.model.tasks().Find(name);
-    if (task < 0) return SendError(res, 404, absl::StrCat("no task '", name, "' in project '", project.name, "'"));
-    SendJson(res, 200, TaskView(project, task));
-  }
-
-  void Worker(consumer::Project& project, const std::string& name, httplib::Response& res) {
-    std::lock_guard<std::mutex> lock(project.mu);
-    const int32_t worker = project.model.workers().Find(name);
-    if (worker < 0) {
-      return SendError(res, 404, absl::StrCat("no worker '", name, "' in project '", project.name, "'"));
+  void Task(const std::string& project, const std::string& name, httplib::Response& res) {
+    std::optional<engine::TaskView> v = ctx_.engine->Task(project, name);
+    if (!v) {
+      if (!ctx_.engine->ProjectDetail(project)) return SendError(res, 404, absl::StrCat("no project '", project, "'"));
+      return SendError(res, 404, absl::StrCat("no task '", name, "' in project '", project, "'"));
     }
-    SendJson(res, 200, WorkerView(project, worker));
+    SendJson(res, 200, TaskJson(*v));
   }
 
-  // Tasks in id order; the cursor is the next task id.
-  void Tasks(consumer::Project& project, const httplib::Request& req, httplib::Response& res) {
-    int64_t limit = 0, cursor = 0;
+  void Worker(const std::string& project, const std::string& name, httplib::Response& res) {
+    std::optional<engine::WorkerView> v = ctx_.engine->Worker(project, name);
+    if (!v) {
+      if (!ctx_.engine->ProjectDetail(project)) return SendError(res, 404, absl::StrCat("no project '", project, "'"));
+      return SendError(res, 404, absl::StrCat("no worker '", name, "' in project '", project, "'"));
+    }
+    SendJson(res, 200, WorkerJson(*v));
+  }
+
+  static json Cursor(const std::string& next) { return next.empty() ? json(nullptr) : json(next); }
+
+  // Tasks by id (bytewise); the cursor is the last id of the previous page.
+  void Tasks(const std::string& project, const httplib::Request& req, httplib::Response& res) {
+    int64_t limit = 0;
     std::string error;
-    if (!IntParam(req, "limit", kDefaultLimit, 1, kMaxLimit, &limit, &error) ||
-        !IntParam(req, "cursor", 0, 0, INT32_MAX, &cursor, &error)) {
-      return SendError(res, 400, error);
-    }
+    if (!IntParam(req, "limit", kDefaultLimit, 1, kMaxLimit, &limit, &error)) return SendError(res, 400, error);
     // needs_review=true: only tasks that need review; false: only those that do not.
     int review_filter = -1;
     if (req.has_param("needs_review")) {
@@ -164,173 +162,83 @@ class Api {
       if (v != "true" && v != "false") return SendError(res, 400, "needs_review must be true or false");
       review_filter = v == "true" ? 1 : 0;
     }
+    const std::string cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
+    absl::StatusOr<engine::Page<engine::TaskView>> page =
+        ctx_.engine->Tasks(project, cursor, limit, review_filter);
+    if (!page.ok()) return SendStatus(res, page.status());
     json items = json::array();
-    json next = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(project.mu);
-      const int32_t n = project.model.num_tasks();
-      for (int32_t t = static_cast<int32_t>(cursor); t < n; ++t) {
-        if (project.model.Answers(t).empty() && project.model.Gold(t) == consensus::kNoGold) continue;
-        if (review_filter >= 0 && TaskNeedsReview(project, t) != (review_filter == 1)) continue;
-        if (static_cast<int64_t>(items.size()) == limit) {
-          next = std::to_string(t);
-          break;
-        }
-        items.push_back(TaskView(project, t));
-      }
-    }
-    SendJson(res, 200, json{{"items", items}, {"next_cursor", next}});
+    for (const engine::TaskView& t : page->items) items.push_back(TaskJson(t));
+    SendJson(res, 200, json{{"items", items}, {"next_cursor", Cursor(page->next_cursor)}, {"total", page->total}});
   }
 
-  // Workers sorted by a column of the last sweep's report; the cursor is an offset.
-  void Workers(consumer::Project& project, const httplib::Request& req, httplib::Response& res) {
-    int64_t limit = 0, cursor = 0;
+  // Workers by a column (of the last sweep), then by id; the cursor is opaque.
+  void Workers(const std::string& project, const httplib::Request& req, httplib::Response& res) {
+    int64_t limit = 0;
     std::string error;
-    if (!IntParam(req, "limit", kDefaultLimit, 1, kMaxLimit, &limit, &error) ||
-        !IntParam(req, "cursor", 0, 0, INT32_MAX, &cursor, &error)) {
-      return SendError(res, 400, error);
-    }
+    if (!IntParam(req, "limit", kDefaultLimit, 1, kMaxLimit, &limit, &error)) return SendError(res, 400, error);
     const std::string sort = req.has_param("sort") ? req.get_param_value("sort") : "answers";
     const std::string order = req.has_param("order") ? req.get_param_value("order") : "desc";
     if (sort != "accuracy" && sort != "answers" && sort != "spam") {
       return SendError(res, 400, "sort must be accuracy, answers or spam");
     }
     if (order != "asc" && order != "desc") return SendError(res, 400, "order must be asc or desc");
+    const engine::WorkerSort by = sort == "accuracy" ? engine::WorkerSort::kAccuracy
+                                  : sort == "spam"   ? engine::WorkerSort::kSpam
+                                                     : engine::WorkerSort::kAnswers;
+    const std::string cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
+    absl::StatusOr<engine::Page<engine::WorkerRow>> page =
+        ctx_.engine->Workers(project, by, order == "asc", cursor, limit);
+    if (!page.ok()) return SendStatus(res, page.status());
     json items = json::array();
-    json next = nullptr;
-    int64_t total = 0;
-    {
-      std::lock_guard<std::mutex> lock(project.mu);
-      const std::shared_ptr<const consumer::ProjectReport> report = project.report;
-      const int32_t n = report == nullptr ? 0 : static_cast<int32_t>(report->workers.size());
-      std::vector<int32_t> ids(n);
-      std::iota(ids.begin(), ids.end(), 0);
-      auto key = [&](int32_t w) {
-        const consensus::WorkerReport& r = report->workers[w];
-        return sort == "accuracy" ? r.accuracy : sort == "spam" ? r.spam_score : static_cast<double>(r.answers);
-      };
-      std::stable_sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) {
-        const double ka = key(a), kb = key(b);
-        if (ka != kb) return order == "asc" ? ka < kb : ka > kb;
-        return project.model.workers().Name(a) < project.model.workers().Name(b);
-      });
-      total = n;
-      for (int64_t i = cursor; i < n && static_cast<int64_t>(items.size()) < limit; ++i) {
-        items.push_back(WorkerRow(project, ids[i]));
-      }
-      if (cursor + limit < n) next = std::to_string(cursor + limit);
-    }
-    SendJson(res, 200, json{{"items", items}, {"next_cursor", next}, {"total", total}});
+    for (const engine::WorkerRow& r : page->items) items.push_back(WorkerRowJson(r));
+    SendJson(res, 200, json{{"items", items}, {"next_cursor", Cursor(page->next_cursor)}, {"total", page->total}});
   }
 
-  // Streams every task's consensus, a chunk of tasks per lock.
-  void Export(consumer::Project& project, const httplib::Request& req, httplib::Response& res) {
+  // Streams every task's consensus, a chunk of tasks per call into the engine.
+  void Export(const std::string& project, const httplib::Request& req, httplib::Response& res) {
     const std::string format = req.has_param("format") ? req.get_param_value("format") : "csv";
     if (format != "csv" && format != "jsonl") return SendError(res, 400, "format must be csv or jsonl");
-    double min_confidence = 0;
+    engine::ExportFormat f;
+    f.jsonl = format == "jsonl";
+    if (req.has_param("posteriors")) {
+      const std::string v = req.get_param_value("posteriors");
+      if (v != "true" && v != "false") return SendError(res, 400, "posteriors must be true or false");
+      f.posteriors = v == "true";
+    }
     if (req.has_param("min_confidence") &&
-        (!absl::SimpleAtod(req.get_param_value("min_confidence"), &min_confidence) ||
-         min_confidence < 0 || min_confidence > 1)) {
+        (!absl::SimpleAtod(req.get_param_value("min_confidence"), &f.min_confidence) ||
+         !(f.min_confidence >= 0 && f.min_confidence <= 1))) {
       return SendError(res, 400, "min_confidence must be a number in [0, 1]");
     }
-    consumer::Project* p = &project;
+    if (!ctx_.engine->ProjectDetail(project)) return SendError(res, 404, absl::StrCat("no project '", project, "'"));
+    engine::Engine* eng = ctx_.engine;
     auto next_task = std::make_shared<int32_t>(0);
-    auto header_sent = std::make_shared<bool>(format == "jsonl");
     res.set_chunked_content_provider(
-        format == "csv" ? "text/csv" : "application/x-ndjson",
-        [p, format, min_confidence, next_task, header_sent](size_t, httplib::DataSink& sink) {
+        f.jsonl ? "application/x-ndjson" : "text/csv",
+        [eng, project, f, next_task](size_t, httplib::DataSink& sink) {
           std::string chunk;
-          bool done = false;
-          {
-            std::lock_guard<std::mutex> lock(p->mu);
-            const consensus::StreamingModel& m = p->model;
-            if (!*header_sent) {
-              chunk = "task,label,confidence";
-              for (int32_t k = 0; k < m.num_classes(); ++k) {
-                chunk += ",";
-                chunk += CsvField("p:" + m.classes().Name(k));
-              }
-              chunk += "\n";
-              *header_sent = true;
-            }
-            const int32_t end = std::min(m.num_tasks(), *next_task + kExportChunk);
-            const int64_t now = consumer::NowMs();
-            for (int32_t t = *next_task; t < end; ++t) {
-              const int32_t label = m.Label(t);
-              if (label < 0 || (m.Answers(t).empty() && m.Gold(t) == consensus::kNoGold)) continue;
-              const double confidence = m.Posterior(t)[label];
-              if (confidence < min_confidence) continue;
-              if (format == "jsonl") {
-                consumer::AppendConsensusJson(p->name, m, t, now, chunk);
-                chunk += "\n";
-                continue;
-              }
-              chunk += CsvField(m.tasks().Name(t));
-              chunk += ",";
-              chunk += CsvField(m.classes().Name(label));
-              for (int32_t k = -1; k < m.num_classes(); ++k) {
-                chunk += ",";
-                consumer::AppendProbability(chunk, k < 0 ? confidence : m.Posterior(t)[k]);
-              }
-              chunk += "\n";
-            }
-            *next_task = end;
-            done = end >= m.num_tasks();
-          }
+          absl::StatusOr<int32_t> next = eng->ExportChunk(project, f, *next_task, kExportChunk, &chunk);
+          if (!next.ok()) return false;
           if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) return false;
-          if (done) sink.done();
+          *next_task = *next;
+          if (*next < 0) sink.done();
           return true;
         });
-  }
-
-  void Exclude(consumer::Project& project, const std::string& name, bool exclude,
-               httplib::Response& res) {
-    bool changed = false;
-    {
-      std::lock_guard<std::mutex> lock(project.mu);
-      const int32_t worker = project.model.workers().Find(name);
-      if (worker < 0) {
-        return SendError(res, 404, absl::StrCat("no worker '", name, "' in project '", project.name, "'"));
-      }
-      changed = project.model.MarkExcluded(worker, exclude);
-    }
-    if (changed) {
-      storage::StateBatch batch;
-      batch.SetExcluded(project.name, name, exclude);
-      if (absl::Status s = ctx_.store->Commit(batch); !s.ok()) {
-        return SendError(res, 500, absl::StrCat("could not store the exclusion: ", s.message()));
-      }
-      if (absl::Status s = ctx_.sweeper->SweepProject(project, /*force=*/true); !s.ok()) {
-        return SendError(res, 500, absl::StrCat("sweep failed: ", s.message()));
-      }
-    }
-    std::lock_guard<std::mutex> lock(project.mu);
-    json body = WorkerView(project, project.model.workers().Find(name));
-    body["changed"] = changed;
-    SendJson(res, 200, body);
-  }
-
-  void Recompute(consumer::Project& project, httplib::Response& res) {
-    if (absl::Status s = ctx_.sweeper->SweepProject(project, /*force=*/true); !s.ok()) {
-      return SendError(res, 500, absl::StrCat("sweep failed: ", s.message()));
-    }
-    WithLock(project, res, [&] { return ProjectView(project); });
-  }
-
-  static std::string CsvField(const std::string& s) {
-    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-    std::string out = "\"";
-    for (char c : s) {
-      if (c == '"') out += '"';
-      out += c;
-    }
-    return out + "\"";
   }
 
   const ApiContext ctx_;
 };
 
 }  // namespace
+
+bool AuthorizationMatches(const std::string& header, const std::string& expected) {
+  const std::string prefix = "bearer ";  // the scheme is case-insensitive (RFC 7235)
+  if (header.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != prefix[i]) return false;
+  }
+  return TokenMatches(header.substr(prefix.size()), expected);
+}
 
 bool TokenMatches(const std::string& presented, const std::string& expected) {
   // Constant time in the presented token's content: every byte is compared.

@@ -6,8 +6,9 @@
 // Errors are {"error": "..."} with the right status. Admin calls (exclude,
 // include, recompute) need `Authorization: Bearer <token>`: 403 when no token
 // is configured, 401 on a missing or wrong one (compared in constant time).
-// Reads take the project's lock briefly; the export streams in chunks so that
-// ingestion goes on.
+// Everything goes through the engine's facade (no lock is taken here); the
+// export streams in chunks so that ingestion goes on. Paged lists use keyset
+// cursors: `next_cursor` of one page is the `cursor` of the next.
 #ifndef CONSENSUSD_API_REST_API_H_
 #define CONSENSUSD_API_REST_API_H_
 
@@ -15,9 +16,7 @@
 #include <functional>
 #include <string>
 
-#include "consumer/project_set.h"
-#include "consumer/sweeper.h"
-#include "storage/state_store.h"
+#include "engine/engine.h"
 
 namespace httplib {
 class Server;
@@ -26,10 +25,8 @@ class Server;
 namespace consensusd::api {
 
 struct ApiContext {
-  consumer::ProjectSet* projects = nullptr;
-  consumer::Sweeper* sweeper = nullptr;
-  storage::StateStore* store = nullptr;  // exclusions are persisted
-  std::string admin_token;               // empty: admin calls answer 403
+  engine::Engine* engine = nullptr;
+  std::string admin_token;  // empty: admin calls answer 403
   std::function<bool()> ready;
   std::function<int64_t()> answers_committed;
   std::function<int64_t()> messages_consumed;
@@ -39,6 +36,8 @@ void RegisterApiRoutes(httplib::Server& server, ApiContext context);
 
 // Constant-time comparison of a presented token with the configured one.
 bool TokenMatches(const std::string& presented, const std::string& expected);
+// Whether an Authorization header is "Bearer <expected>" (scheme in any case).
+bool AuthorizationMatches(const std::string& header, const std::string& expected);
 
 }  // namespace consensusd::api
 

@@ -2,8 +2,6 @@
 
 #include <cmath>
 
-#include "consensus/report.h"
-
 namespace consensusd::api {
 
 using nlohmann::json;
@@ -12,121 +10,85 @@ json Number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 namespace {
 
-json Classes(const consensus::StreamingModel& model) { return json(model.classes().names()); }
-
-const consensus::WorkerReport* ReportOf(const consumer::Project& project, int32_t worker) {
-  if (project.report == nullptr || worker >= static_cast<int32_t>(project.report->workers.size())) {
-    return nullptr;
-  }
-  return &project.report->workers[worker];
+json Pairs(const std::vector<std::pair<std::string, double>>& pairs) {
+  json j = json::object();
+  for (const auto& [name, p] : pairs) j[name] = p;
+  return j;
 }
 
 }  // namespace
 
-json ProjectSummary(const consumer::Project& project) {
-  const consensus::StreamingModel& m = project.model;
-  json j = {{"project", project.name},
-            {"tasks", m.num_tasks()},
-            {"workers", m.num_workers()},
-            {"answers", m.num_answers()},
-            {"classes", Classes(m)}};
-  if (project.report != nullptr) {
-    j["workers_flagged"] = project.report->workers_flagged;
-    j["tasks_needing_review"] = project.report->tasks_needing_review;
-    j["mean_confidence"] = Number(project.report->mean_confidence);
+json ProjectSummaryJson(const engine::ProjectSummary& s) {
+  json j = {{"project", s.project},
+            {"tasks", s.tasks},
+            {"workers", s.workers},
+            {"answers", s.answers},
+            {"classes", s.classes}};
+  if (s.swept) {
+    j["workers_flagged"] = s.workers_flagged;
+    j["tasks_needing_review"] = s.tasks_needing_review;
+    j["mean_confidence"] = Number(s.mean_confidence);
   }
   return j;
 }
 
-json ProjectView(const consumer::Project& project) {
-  const consensus::StreamingModel& m = project.model;
-  json j = ProjectSummary(project);
-  json priors = json::object();
-  const std::vector<double> prior = m.ClassPrior();
-  for (int32_t k = 0; k < m.num_classes(); ++k) priors[m.classes().Name(k)] = prior[k];
-  j["class_priors"] = priors;
-  j["method"] = std::string(consensus::MethodName(project.settings.model.fit.method));
-  j["declared_classes"] = project.fixed_classes;
-  const consumer::ProjectReport* r = project.report.get();
-  j["last_sweep"] = r == nullptr ? json(nullptr)
-                                 : json{{"unix_ms", r->sweep_unix_ms},
-                                        {"seconds", r->sweep_seconds},
-                                        {"iterations", r->iterations},
-                                        {"log_likelihood", Number(r->log_likelihood)},
-                                        {"tasks", r->tasks},
-                                        {"answers", r->answers}};
-  j["krippendorff_alpha"] = r == nullptr ? json(nullptr) : Number(r->krippendorff_alpha);
-  j["thresholds"] = {{"min_answers", project.settings.quality.min_answers},
-                     {"min_accuracy", project.settings.quality.min_accuracy},
-                     {"max_spam_score", project.settings.quality.max_spam_score},
-                     {"review_min_confidence", project.settings.review.min_confidence},
-                     {"review_min_answers", project.settings.review.min_answers}};
+json ProjectJson(const engine::ProjectView& v) {
+  json j = ProjectSummaryJson(v);
+  j["class_priors"] = Pairs(v.class_priors);
+  j["method"] = v.method;
+  j["declared_classes"] = v.declared_classes;
+  j["last_sweep"] = !v.last_sweep ? json(nullptr)
+                                  : json{{"unix_ms", v.last_sweep->unix_ms},
+                                         {"seconds", v.last_sweep->seconds},
+                                         {"iterations", v.last_sweep->iterations},
+                                         {"log_likelihood", Number(v.last_sweep->log_likelihood)},
+                                         {"tasks", v.last_sweep->tasks},
+                                         {"answers", v.last_sweep->answers}};
+  j["krippendorff_alpha"] = Number(v.krippendorff_alpha);
+  j["thresholds"] = {{"min_answers", v.min_answers},
+                     {"min_accuracy", v.min_accuracy},
+                     {"max_spam_score", v.max_spam_score},
+                     {"review_min_confidence", v.review_min_confidence},
+                     {"review_min_answers", v.review_min_answers}};
   return j;
 }
 
-bool TaskNeedsReview(const consumer::Project& project, int32_t task) {
-  const consensus::StreamingModel& m = project.model;
-  if (m.num_classes() == 0) return false;
-  return consensus::NeedsReview(m.Confidence(task), static_cast<int64_t>(m.Answers(task).size()),
-                                project.settings.review);
-}
-
-json TaskView(const consumer::Project& project, int32_t task) {
-  const consensus::StreamingModel& m = project.model;
-  json j = {{"project", project.name}, {"task", m.tasks().Name(task)}};
-  const int32_t label = m.Label(task);
-  j["label"] = label < 0 ? json(nullptr) : json(m.classes().Name(label));
-  j["confidence"] = label < 0 ? json(nullptr) : json(m.Posterior(task)[label]);
-  json posterior = json::object();
-  for (int32_t k = 0; k < m.num_classes(); ++k) posterior[m.classes().Name(k)] = m.Posterior(task)[k];
-  j["posterior"] = posterior;
+json TaskJson(const engine::TaskView& v) {
+  json j = {{"project", v.project}, {"task", v.task}};
+  j["label"] = v.label ? json(*v.label) : json(nullptr);
+  j["confidence"] = v.label ? json(v.confidence) : json(nullptr);
+  j["posterior"] = Pairs(v.posterior);
   json by_worker = json::array();
-  for (const consensus::TaskAnswer& a : m.Answers(task)) {
-    by_worker.push_back({{"worker", m.workers().Name(a.worker)},
-                         {"label", m.classes().Name(a.label)},
-                         {"excluded", m.Excluded(a.worker)}});
+  for (const engine::TaskAnswerView& a : v.answers) {
+    by_worker.push_back({{"worker", a.worker}, {"label", a.label}, {"excluded", a.excluded}});
   }
-  j["answers"] = by_worker.size();
+  j["answers"] = v.answers.size();
   j["answers_by_worker"] = by_worker;
-  j["gold"] = m.Gold(task) == consensus::kNoGold ? json(nullptr) : json(m.classes().Name(m.Gold(task)));
-  j["needs_review"] = TaskNeedsReview(project, task);
+  j["gold"] = v.gold ? json(*v.gold) : json(nullptr);
+  j["needs_review"] = v.needs_review;
   return j;
 }
 
-json WorkerRow(const consumer::Project& project, int32_t worker) {
-  const consensus::StreamingModel& m = project.model;
-  json j = {{"worker", m.workers().Name(worker)}, {"excluded", m.Excluded(worker)}};
-  const consensus::WorkerReport* r = ReportOf(project, worker);
-  if (r == nullptr) {
-    j["answers"] = nullptr;
-    j["accuracy"] = nullptr;
-    return j;
-  }
-  j["answers"] = r->answers;
-  j["accuracy"] = Number(r->accuracy);
-  j["gold_answers"] = r->gold_answers;
-  j["gold_correct"] = r->gold_correct;
-  j["gold_accuracy"] =
-      r->gold_answers > 0 ? json(static_cast<double>(r->gold_correct) / r->gold_answers) : json(nullptr);
-  j["agreement"] = Number(r->agreement);
-  j["spam_score"] = Number(r->spam_score);
-  j["flagged"] = r->flagged;
+json WorkerRowJson(const engine::WorkerRow& r) {
+  json j = {{"worker", r.worker}, {"excluded", r.excluded}};
+  j["answers"] = r.answers;
+  j["accuracy"] = Number(r.accuracy);
+  j["gold_answers"] = r.gold_answers;
+  j["gold_correct"] = r.gold_correct;
+  j["gold_accuracy"] = r.gold_answers > 0
+                           ? json(static_cast<double>(r.gold_correct) / static_cast<double>(r.gold_answers))
+                           : json(nullptr);
+  j["agreement"] = Number(r.agreement);
+  j["spam_score"] = Number(r.spam_score);
+  j["flagged"] = r.flagged;
   return j;
 }
 
-json WorkerView(const consumer::Project& project, int32_t worker) {
-  const consensus::StreamingModel& m = project.model;
-  json j = WorkerRow(project, worker);
-  j["project"] = project.name;
-  j["classes"] = Classes(m);
-  const std::vector<double> confusion = m.Confusion(worker);
-  json rows = json::array();
-  for (int32_t k = 0; k < m.num_classes(); ++k) {
-    json row = json::array();
-    for (int32_t l = 0; l < m.num_classes(); ++l) row.push_back(confusion[k * m.num_classes() + l]);
-    rows.push_back(row);
-  }
-  j["confusion_matrix"] = rows;  // rows: true class, columns: answered class
+json WorkerJson(const engine::WorkerView& v) {
+  json j = WorkerRowJson(v);
+  j["project"] = v.project;
+  j["classes"] = v.classes;
+  j["confusion_matrix"] = v.confusion;  // rows: true class, columns: answered class
   return j;
 }
 

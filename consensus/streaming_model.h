@@ -112,6 +112,8 @@ class StreamingModel {
   std::span<const TaskAnswer> Answers(int32_t task) const { return answers_[task]; }
   int32_t Gold(int32_t task) const { return gold_[task]; }
   bool Excluded(int32_t worker) const { return excluded_[worker]; }
+  // Answers the worker has stored (excluded or not).
+  int64_t WorkerAnswers(int32_t worker) const { return worker_answers_[worker]; }
   std::vector<double> ClassPrior() const;
   // P(answer l | true class k) as a K x K row-major matrix [k][l].
   std::vector<double> Confusion(int32_t worker) const;

@@ -15,7 +15,7 @@
 
 #include "consumer/json_scan.h"
 #include "consumer/message_decoder.h"
-#include "consumer/reject_reason.h"
+#include "engine/reject_reason.h"
 
 namespace consensusd::consumer {
 

@@ -3,94 +3,46 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "consumer/consensus_record.h"
+#include "engine/consensus_record.h"
 #include "spdlog/spdlog.h"
 
 namespace consensusd::consumer {
 
-// Applies decoded elements of one message to the models and the batch.
+// Applies the decoded elements of one message to the engine.
 class IngestLoop::Applier : public DecodeSink {
  public:
   explicit Applier(IngestLoop& loop) : loop_(loop) {}
 
-  void Begin(int32_t partition, std::string_view key) {
+  void Begin(int32_t partition, int64_t offset, std::string_view key) {
     partition_ = partition;
     key_ = key;
-    first_event_ms_ = -1;
+    auto it = loop_.dead_lettered_below_.find(partition);
+    dead_letter_ = it == loop_.dead_lettered_below_.end() || offset >= it->second;
   }
-  int64_t first_event_ms() const { return first_event_ms_; }
 
   void OnEvent(const LabelEvent& e) override {
-    Project& project = ProjectFor(e.project);
-    std::lock_guard<std::mutex> lock(project.mu);
-    consensus::StreamingModel& model = project.model;
-    if (e.kind == LabelEvent::Kind::kRetract) {
-      const int32_t task = model.tasks().Find(e.task);
-      const int32_t worker = model.workers().Find(e.worker);
-      if (task >= 0 && worker >= 0 && model.Retract(task, worker)) project.Touch(task, partition_);
-      loop_.batch_.DeleteAnswer(partition_, project.name, e.task, e.worker);
-      Applied(project, e);
-      return;
-    }
-    int32_t label = model.classes().Find(e.label);
-    if (label < 0) {
-      if (project.fixed_classes) {
-        Reject(e, RejectReason::kUnknownClass,
-               absl::StrCat("class '", std::string(e.label), "' is not declared for project '",
-                            project.name, "'"));
-        return;
-      }
-      absl::StatusOr<int32_t> added = model.InternClass(e.label);
-      if (!added.ok()) {
-        Reject(e, RejectReason::kTooManyClasses, std::string(added.status().message()));
-        return;
-      }
-      label = *added;
-      loop_.batch_.PutClass(project.name, label, e.label);
-    }
-    const int32_t task = model.InternTask(e.task);
-    if (e.kind == LabelEvent::Kind::kGold) {
-      model.SetGold(task, label);
-      loop_.batch_.PutGold(partition_, project.name, e.task, e.label);
-    } else {
-      model.SetAnswer(task, model.InternWorker(e.worker), label);
-      loop_.batch_.PutAnswer(partition_, project.name, e.task, e.worker, e.label);
-    }
-    project.Touch(task, partition_);
-    Applied(project, e);
+    std::optional<engine::EngineRejection> r = loop_.engine_.Apply(loop_.batch_, partition_, e);
+    if (r.has_value()) Reject(r->reason, r->detail, e.raw);
   }
 
-  void OnReject(const Rejection& r) override {
-    loop_.publisher_.PublishRejection(key_, r.raw, ReasonCode(r.reason), r.detail);
-    loop_.metrics_.Rejected(ReasonCode(r.reason)).Increment();
-  }
+  void OnReject(const Rejection& r) override { Reject(r.reason, r.detail, r.raw); }
 
  private:
-  Project& ProjectFor(std::string_view name) {
-    if (last_project_ == nullptr || last_project_->name != name) last_project_ = &loop_.projects_.Get(name);
-    return *last_project_;
-  }
-
-  void Applied(Project& project, const LabelEvent& e) {
-    if (first_event_ms_ < 0 && e.ts_ms >= 0) first_event_ms_ = e.ts_ms;
-    int64_t& n = loop_.pending_applied_[&project];
-    if (n++ == 0) loop_.pending_projects_.push_back(&project);
-  }
-
-  void Reject(const LabelEvent& e, RejectReason reason, const std::string& detail) {
-    OnReject(Rejection{reason, detail, e.raw});
+  void Reject(RejectReason reason, std::string_view detail, std::string_view raw) {
+    if (!dead_letter_) return;  // a replayed message: dead-lettered the first time
+    loop_.publisher_.Reject(key_, raw, ReasonCode(reason), detail);
+    loop_.metrics_.Rejected(ReasonCode(reason)).Increment();
   }
 
   IngestLoop& loop_;
   int32_t partition_ = 0;
   std::string_view key_;
-  int64_t first_event_ms_ = -1;
-  Project* last_project_ = nullptr;
+  bool dead_letter_ = true;
 };
 
 absl::StatusOr<std::unique_ptr<IngestLoop>> IngestLoop::Create(
-    const KafkaProperties& properties, const IngestOptions& options, storage::StateStore& store,
-    ProjectSet& projects, OutputPublisher& publisher, metrics::ServiceMetrics& metrics) {
+    const KafkaProperties& properties, const IngestOptions& options, engine::Engine& engine,
+    OutputPublisher& publisher, metrics::ServiceMetrics& metrics) {
   // fetch.wait.max.ms: the broker answers a fetch within 10 ms even when it has
   // little data, which bounds the ingest latency at low rates.
   // session.timeout.ms: a member that died (kill -9) leaves the group after
@@ -109,7 +61,7 @@ absl::StatusOr<std::unique_ptr<IngestLoop>> IngestLoop::Create(
   props["enable.partition.eof"] = "true";  // readiness: a fetch has reached the end
   absl::StatusOr<KafkaConf> conf = NewKafkaConf(props);
   if (!conf.ok()) return conf.status();
-  std::unique_ptr<IngestLoop> loop(new IngestLoop(options, store, projects, publisher, metrics));
+  std::unique_ptr<IngestLoop> loop(new IngestLoop(options, engine, publisher, metrics));
   rd_kafka_conf_set_rebalance_cb(conf->get(), &IngestLoop::OnRebalance);
   rd_kafka_conf_set_opaque(conf->get(), loop.get());
   absl::StatusOr<KafkaHandle> consumer = NewKafkaHandle(RD_KAFKA_CONSUMER, std::move(*conf));
@@ -119,12 +71,10 @@ absl::StatusOr<std::unique_ptr<IngestLoop>> IngestLoop::Create(
   return loop;
 }
 
-IngestLoop::IngestLoop(const IngestOptions& options, storage::StateStore& store,
-                       ProjectSet& projects, OutputPublisher& publisher,
-                       metrics::ServiceMetrics& metrics)
+IngestLoop::IngestLoop(const IngestOptions& options, engine::Engine& engine,
+                       OutputPublisher& publisher, metrics::ServiceMetrics& metrics)
     : options_(options),
-      store_(store),
-      projects_(projects),
+      engine_(engine),
       publisher_(publisher),
       metrics_(metrics),
       applier_(std::make_unique<Applier>(*this)),
@@ -150,26 +100,29 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
       rd_kafka_message_destroy(message);
     }
     if (!rebalance_status_.ok()) status = rebalance_status_;
-    if (status.ok() && pending_messages_ > 0) {
+    const int64_t pending = batch_.messages();
+    if (status.ok() && pending > 0) {
       // Commit when idle, when full, or when the oldest change is due
       // (the clock is read every 256 messages).
-      bool due = message == nullptr || pending_messages_ >= options_.commit_max_messages;
-      if (!due && pending_messages_ % 256 == 0) due = Clock::now() - first_pending_ >= interval;
+      bool due = message == nullptr || pending >= options_.commit_max_messages;
+      if (!due && pending % 256 == 0) due = Clock::now() - first_pending_ >= interval;
       if (due) status = Commit();
     }
-    if (message == nullptr || pending_messages_ % 4096 == 0) {
+    if (message == nullptr || batch_.messages() % 4096 == 0) {
       const auto now = Clock::now();
       if (now - last_housekeeping >= std::chrono::seconds(1)) {
         last_housekeeping = now;
         UpdateLag();
         CheckBrokers();
-        metrics_.StateBytes().Set(static_cast<double>(store_.ApproximateBytes()));
       }
       publisher_.Poll();
+      PumpOutputs();  // what sweeps and admin calls changed, and retries
     }
   }
   if (status.ok()) status = Commit();
+  if (status.ok()) PumpOutputs();
   ready_ = false;
+  closing_ = true;
   rd_kafka_consumer_close(consumer_.get());  // revokes the assignment through OnRebalance
   if (status.ok()) status = rebalance_status_;
   return status;
@@ -196,40 +149,21 @@ void IngestLoop::HandleMessage(const rd_kafka_message_t& m) {
   }
   consumed_counter_->Increment();
   ++messages_consumed_;
-  if (pending_messages_++ == 0) first_pending_ = std::chrono::steady_clock::now();
+  if (batch_.messages() == 0) first_pending_ = std::chrono::steady_clock::now();
   const std::string_view key(static_cast<const char*>(m.key), m.key ? m.key_len : 0);
   const std::string_view payload(static_cast<const char*>(m.payload), m.payload ? m.len : 0);
-  applier_->Begin(m.partition, key);
+  applier_->Begin(m.partition, m.offset, key);
   decoder_.Decode(payload, *applier_);
-  int64_t event_ms = applier_->first_event_ms();
-  if (event_ms < 0) event_ms = rd_kafka_message_timestamp(&m, nullptr);
-  pending_event_ms_.push_back(event_ms);
+  engine_.EndMessage(batch_, m.partition, m.offset + 1, rd_kafka_message_timestamp(&m, nullptr));
   pending_offsets_[m.partition] = m.offset + 1;
   next_offset_[m.partition] = m.offset + 1;
 }
 
 absl::Status IngestLoop::Commit() {
-  if (pending_messages_ == 0 && batch_.Empty()) return absl::OkStatus();
-  for (const auto& [partition, offset] : pending_offsets_) {
-    batch_.SetOffset(options_.topic, partition, offset);
-  }
-  absl::Status status = store_.Commit(batch_);
-  if (!status.ok()) {
-    return absl::Status(status.code(), absl::StrCat("committing state: ", status.message()));
-  }
-  const int64_t now_ms = NowMs();
-  for (const int64_t event_ms : pending_event_ms_) {
-    if (event_ms > 0) metrics_.IngestLatency().Observe(std::max<int64_t>(0, now_ms - event_ms) / 1000.0);
-  }
-  int64_t applied = 0;
-  for (Project* project : pending_projects_) {
-    const int64_t n = pending_applied_[project];
-    applied += n;
-    metrics_.AnswersApplied(project->name).Increment(static_cast<double>(n));
-    std::lock_guard<std::mutex> lock(project->mu);
-    publisher_.PublishChanges(*project);
-  }
-  answers_committed_ += applied;
+  if (batch_.empty()) return absl::OkStatus();
+  absl::StatusOr<int64_t> applied = engine_.Commit(batch_);
+  if (!applied.ok()) return applied.status();
+  answers_committed_ += *applied;
   // For operators' lag tools only; the stored offsets are the ones that count.
   rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(
       static_cast<int>(pending_offsets_.size()));
@@ -238,12 +172,33 @@ absl::Status IngestLoop::Commit() {
   }
   if (offsets->cnt > 0) rd_kafka_commit(consumer_.get(), offsets, /*async=*/1);
   rd_kafka_topic_partition_list_destroy(offsets);
-  pending_messages_ = 0;
   pending_offsets_.clear();
-  pending_event_ms_.clear();
-  pending_projects_.clear();
-  pending_applied_.clear();
+  PumpOutputs();
   return absl::OkStatus();
+}
+
+void IngestLoop::PumpOutputs() {
+  const bool full = publisher_.Pump();
+  if (full != paused_) SetPaused(full);
+}
+
+void IngestLoop::SetPaused(bool paused) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(
+      static_cast<int>(assigned_.size()));
+  for (const int32_t p : assigned_) rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), p);
+  const rd_kafka_resp_err_t err = paused ? rd_kafka_pause_partitions(consumer_.get(), list)
+                                         : rd_kafka_resume_partitions(consumer_.get(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("consumer: {} partitions: {}", paused ? "pausing" : "resuming", rd_kafka_err2str(err));
+    return;
+  }
+  paused_ = paused;
+  if (paused) {
+    spdlog::warn("outputs: the producer's queue is full; consumption paused until it drains");
+  } else {
+    spdlog::info("outputs: the producer's queue drained; consumption resumed");
+  }
 }
 
 void IngestLoop::UpdateReady() {
@@ -286,13 +241,17 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     for (int i = 0; i < partitions->cnt; ++i) {
       rd_kafka_topic_partition_t& p = partitions->elems[i];
-      absl::StatusOr<std::optional<int64_t>> stored = store_.Offset(options_.topic, p.partition);
+      // Loads the partition's stored state unless this instance holds it.
+      absl::StatusOr<std::optional<int64_t>> stored = engine_.Assign(p.partition);
       if (!stored.ok()) {
         rebalance_status_ = stored.status();
         return;
       }
       p.offset = stored->has_value() && !options_.replay_from_start ? **stored
                                                                     : RD_KAFKA_OFFSET_BEGINNING;
+      if (options_.replay_from_start && stored->has_value()) {
+        dead_lettered_below_[p.partition] = **stored;
+      }
       // The lag gauge counts from here until a message arrives: a partition
       // resumed at its end has no lag, not its whole length.
       if (p.offset >= 0) {
@@ -314,7 +273,11 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
     } else {
       rd_kafka_assign(consumer_.get(), partitions);
     }
-    assigned_once_ = true;
+    if (!assigned_once_.exchange(true)) {
+      // The restore on start loaded every stored partition; keep only ours.
+      if (absl::Status s = engine_.ReleaseUnassigned(assigned_); !s.ok()) rebalance_status_ = s;
+    }
+    if (paused_) SetPaused(true);  // the new partitions wait for the outputs too
     if (assigned_.empty()) consuming_ = true;  // nothing to fetch: consuming is trivially true
     UpdateReady();
     return;
@@ -326,6 +289,13 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
     const int32_t partition = partitions->elems[i].partition;
     assigned_.erase(std::remove(assigned_.begin(), assigned_.end(), partition), assigned_.end());
     next_offset_.erase(partition);
+    dead_lettered_below_.erase(partition);
+    // Another instance owns it now. (Not when this one is leaving: its state
+    // stays in memory until the process ends.)
+    if (status.ok() && !closing_) {
+      absl::Status released = engine_.Revoke(partition);
+      if (!released.ok()) rebalance_status_ = released;
+    }
   }
   if (cooperative) {
     if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(consumer_.get(), partitions)) {

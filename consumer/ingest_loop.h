@@ -1,21 +1,24 @@
 // IngestLoop: consumes the input topic in a consumer group, decodes and
-// validates each message, applies it to the projects' models, and commits the
-// state changes together with each partition's next offset in one RocksDB
-// write batch; then publishes the consensus changes.
+// validates each message, applies it to the engine, and commits the state
+// changes together with each partition's next offset in one RocksDB write
+// (Engine::Commit); then hands the consensus changes to the output publisher.
 //
-//   auto loop = IngestLoop::Create(properties, options, store, projects, publisher, metrics);
+//   auto loop = IngestLoop::Create(properties, options, engine, publisher, metrics);
 //   std::thread t([&] { status = (*loop)->Run(stop); });
 //
 // How it works: one thread polls messages one by one (librdkafka's batch APIs
 // misbehave across rebalances in 2.0.x) and accumulates a batch, committed
 // every commit_interval_ms or commit_max_messages. Offsets are never taken
 // from Kafka: on assignment each partition starts at the offset stored in
-// RocksDB, or at the beginning of the topic when none is stored, so the state
-// and the offsets always agree (exactly-once state) and a new instance or
-// group replays every answer. Offsets are also committed to Kafka (async), for
-// operators' lag tools only. Rejected elements go to the dead-letter topic as
-// they are met. A failed state commit stops the loop with an error: the
-// process must restart from the committed state.
+// RocksDB (Engine::Assign), or at the beginning of the topic when none is
+// stored, so the state and the offsets always agree (exactly-once state) and
+// a new instance or group replays every answer. Offsets are also committed to
+// Kafka (async), for operators' lag tools only. Rejected elements go to the
+// dead-letter topic as they are met, except on a replay, for messages below
+// the stored offset (they went there the first time). While the output
+// producer's queue is full the assigned partitions are paused, so that
+// nothing waits and nothing is dropped. A failed state commit stops the loop
+// with an error: the process must restart from the committed state.
 //
 // Thread-safety: Run() on one thread; ready(), counters from any thread.
 #ifndef CONSENSUSD_CONSUMER_INGEST_LOOP_H_
@@ -34,9 +37,8 @@
 #include "consumer/kafka_client.h"
 #include "consumer/message_decoder.h"
 #include "consumer/output_publisher.h"
-#include "consumer/project_set.h"
+#include "engine/engine.h"
 #include "metrics/service_metrics.h"
-#include "storage/state_store.h"
 
 namespace consensusd::consumer {
 
@@ -55,9 +57,8 @@ class IngestLoop {
   // `properties` holds bootstrap.servers and any user properties; the group
   // and the offset settings the design needs are added here.
   static absl::StatusOr<std::unique_ptr<IngestLoop>> Create(
-      const KafkaProperties& properties, const IngestOptions& options,
-      storage::StateStore& store, ProjectSet& projects, OutputPublisher& publisher,
-      metrics::ServiceMetrics& metrics);
+      const KafkaProperties& properties, const IngestOptions& options, engine::Engine& engine,
+      OutputPublisher& publisher, metrics::ServiceMetrics& metrics);
   ~IngestLoop();
 
   // Consumes until `stop` is set, then commits and leaves the group. Returns
@@ -72,21 +73,23 @@ class IngestLoop {
 
  private:
   class Applier;
-  IngestLoop(const IngestOptions& options, storage::StateStore& store, ProjectSet& projects,
-             OutputPublisher& publisher, metrics::ServiceMetrics& metrics);
+  IngestLoop(const IngestOptions& options, engine::Engine& engine, OutputPublisher& publisher,
+             metrics::ServiceMetrics& metrics);
 
   void HandleMessage(const rd_kafka_message_t& message);
   absl::Status Commit();
   void UpdateLag();
   void UpdateReady();
   void CheckBrokers();
+  // Pumps outputs; pauses the assigned partitions while the producer is full.
+  void PumpOutputs();
+  void SetPaused(bool paused);
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* partitions, void* opaque);
   void Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
 
   const IngestOptions options_;
-  storage::StateStore& store_;
-  ProjectSet& projects_;
+  engine::Engine& engine_;
   OutputPublisher& publisher_;
   metrics::ServiceMetrics& metrics_;
   KafkaHandle consumer_;
@@ -94,17 +97,18 @@ class IngestLoop {
   MessageDecoder decoder_;
 
   // The uncommitted batch (loop thread only).
-  storage::StateBatch batch_;
-  int64_t pending_messages_ = 0;
+  engine::IngestBatch batch_;
   std::chrono::steady_clock::time_point first_pending_;
-  absl::flat_hash_map<int32_t, int64_t> pending_offsets_;  // partition -> next offset
-  std::vector<int64_t> pending_event_ms_;                  // event time of each message
-  std::vector<Project*> pending_projects_;                 // projects with applied changes
-  absl::flat_hash_map<Project*, int64_t> pending_applied_;
+  absl::flat_hash_map<int32_t, int64_t> pending_offsets_;  // partition -> next offset, for Kafka
 
   // Assignment and positions (loop thread only).
   std::vector<int32_t> assigned_;
   absl::flat_hash_map<int32_t, int64_t> next_offset_;
+  // On a replay: the stored offset per partition, below which rejections were
+  // already dead-lettered.
+  absl::flat_hash_map<int32_t, int64_t> dead_lettered_below_;
+  bool paused_ = false;
+  bool closing_ = false;  // Run() is leaving the group
   absl::flat_hash_map<int32_t, prometheus::Gauge*> lag_gauges_;
   prometheus::Counter* consumed_counter_;
   bool brokers_down_ = false;

@@ -13,7 +13,8 @@
 #include <string>
 #include <string_view>
 
-#include "consumer/reject_reason.h"
+#include "engine/label_event.h"
+#include "engine/reject_reason.h"
 
 namespace consensusd::consumer {
 
@@ -21,19 +22,14 @@ inline constexpr size_t kMaxMessageBytes = 1 << 20;  // 1 MiB, larger messages a
 inline constexpr size_t kMaxIdBytes = 256;           // task, worker, project, label, gold
 inline constexpr int kMaxJsonNesting = 256;          // deeper JSON is malformed_json
 
-// One decoded element. The string views point into the decoder's buffers, except
-// `raw`, which points into the payload given to Decode(); all of them stay valid
-// until the next Decode() call (and `raw` no longer than the payload).
-struct LabelEvent {
-  enum class Kind { kAnswer, kGold, kRetract };
-  Kind kind = Kind::kAnswer;
-  std::string_view project;  // "default" when absent
-  std::string_view task;
-  std::string_view worker;   // empty for kGold
-  std::string_view label;    // the answer's class for kAnswer, the gold class for kGold, empty for kRetract
-  int64_t ts_ms = -1;        // -1 when absent
-  std::string_view raw;      // the element's original bytes, for rejecting it later (unknown_class, ...)
-};
+// One decoded element (engine/label_event.h). The string views point into the
+// decoder's buffers, except `raw`, which points into the payload given to
+// Decode(); all of them stay valid until the next Decode() call (and `raw` no
+// longer than the payload).
+using engine::LabelEvent;
+using engine::RejectReason;
+using engine::ReasonCode;
+using engine::kAllRejectReasons;
 
 struct Rejection {
   RejectReason reason;

@@ -1,23 +1,36 @@
-// OutputPublisher: the producer side of the service. Publishes consensus
-// changes (compacted consensus topic), tasks that start needing review (review
-// topic) and rejected input (dead-letter topic, original bytes and a
-// `consensusd-error` header). Thread-safe. Delivery is at-least-once: librdkafka retries,
-// and a restart republishes every task's consensus.
+// OutputPublisher: the service's outputs on Kafka. It moves the engine's
+// consensus changes to the compacted consensus topic and the review topic,
+// and rejected input to the dead-letter topic (original bytes, header
+// `consensusd-error`), through the one Producer.
 //
-//   auto publisher = OutputPublisher::Create(properties, topics);
-//   std::lock_guard<std::mutex> lock(project.mu);
-//   (*publisher)->PublishChanges(project);
+//   OutputPublisher publisher(producer, engine, topics, metrics);
+//   publisher.Reject(key, raw, "malformed_json", detail);
+//   bool more = publisher.Pump();  // true: the producer's queue is full
+//
+// Delivery is at-least-once and never blocks: records are formed by the
+// engine under its lock and sent after it is released, only as many as the
+// producer's queue has room for. A task counts as published when its
+// delivery report succeeds; a failed delivery makes the engine send it again.
+// Dead letters that do not fit wait in a backlog (the consume loop pauses
+// while backlogged(), so the backlog stays small); a failed one is re-queued.
+//
+// Thread-safety: one thread calls Pump, Reject and Poll (the consume loop);
+// delivery reports arrive on that thread.
 #ifndef CONSENSUSD_CONSUMER_OUTPUT_PUBLISHER_H_
 #define CONSENSUSD_CONSUMER_OUTPUT_PUBLISHER_H_
 
-#include <atomic>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "consumer/kafka_client.h"
-#include "consumer/project_set.h"
+#include "consumer/producer.h"
+#include "engine/engine.h"
+#include "metrics/service_metrics.h"
 
 namespace consensusd::consumer {
 
@@ -29,35 +42,45 @@ struct OutputTopics {
 
 class OutputPublisher {
  public:
-  // `properties` holds bootstrap.servers and any user properties.
+  // Creates the producer from `properties` (bootstrap.servers and the user's).
   static absl::StatusOr<std::unique_ptr<OutputPublisher>> Create(const KafkaProperties& properties,
-                                                                 const OutputTopics& topics);
+                                                                 const OutputTopics& topics,
+                                                                 engine::Engine& engine,
+                                                                 metrics::ServiceMetrics& metrics);
+  ~OutputPublisher();
 
-  // Publishes every dirty task of `project` whose label changed or whose
-  // confidence moved by at least min_change since it was last published, and
-  // the tasks that became needs_review; clears the dirty list.
-  // REQUIRES: project.mu held. Returns the number of consensus records published.
-  int64_t PublishChanges(Project& project);
-
-  // Publishes a rejected element to the dead-letter topic.
-  void PublishRejection(std::string_view key, std::string_view raw, std::string_view reason,
-                        std::string_view detail);
-
-  // Serves delivery reports; call often.
-  void Poll() { rd_kafka_poll(producer_.get(), 0); }
+  // Sends the engine's pending outputs and the dead-letter backlog, as many as
+  // the producer's queue takes. Returns true while something still waits.
+  bool Pump();
+  // Sends a rejected element to the dead-letter topic (or the backlog).
+  void Reject(std::string_view key, std::string_view raw, std::string_view reason,
+              std::string_view detail);
+  // Whether something waits for room in the producer's queue.
+  bool backlogged() const { return engine_pending_ || !dead_letters_.empty(); }
+  // Serves delivery reports.
+  void Poll();
   // Waits for every queued message (shutdown).
   absl::Status Flush(int timeout_ms);
-  int64_t delivery_failures() const { return delivery_failures_.load(); }
 
  private:
-  explicit OutputPublisher(OutputTopics topics);
-  void Produce(const std::string& topic, std::string_view key, std::string_view value,
-               rd_kafka_headers_t* headers);
-  static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
+  struct DeadLetter {
+    std::string key, raw, reason, detail;
+  };
+  struct Delivery;  // the opaque of each sent message
 
-  KafkaHandle producer_;
+  OutputPublisher(const OutputTopics& topics, engine::Engine& engine,
+                  metrics::ServiceMetrics& metrics);
+  // Sends a dead letter; false (and it stays with the caller) when the queue is full.
+  bool SendDeadLetter(DeadLetter& letter);
+  void OnDelivery(void* opaque, bool delivered, rd_kafka_resp_err_t err);
+
   const OutputTopics topics_;
-  std::atomic<int64_t> delivery_failures_{0};
+  engine::Engine& engine_;
+  metrics::ServiceMetrics& metrics_;
+  std::unique_ptr<Producer> producer_;
+  std::deque<DeadLetter> dead_letters_;  // waiting for room
+  std::vector<engine::OutputRecord> records_;  // scratch
+  bool engine_pending_ = false;
 };
 
 }  // namespace consensusd::consumer

@@ -30,7 +30,7 @@ ServiceMetrics::ServiceMetrics() : registry_(std::make_shared<prometheus::Regist
                    .Register(r);
   answers_applied_ = &prometheus::BuildCounter()
                           .Name("consensusd_answers_applied_total")
-                          .Help("Answers, gold declarations and retractions applied to state and committed.")
+                          .Help("Answers and retractions applied to state and committed.")
                           .Register(r);
   consumer_lag_ = &prometheus::BuildGauge()
                        .Name("consensusd_consumer_lag_messages")
@@ -77,6 +77,19 @@ ServiceMetrics::ServiceMetrics() : registry_(std::make_shared<prometheus::Regist
                       .Help("Approximate size of the RocksDB state.")
                       .Register(r)
                       .Add({});
+  delivery_failures_ = &prometheus::BuildCounter()
+                            .Name("consensusd_output_delivery_failures_total")
+                            .Help("Output records Kafka did not accept or deliver, by topic; each is sent again.")
+                            .Register(r);
+  output_queue_ = &prometheus::BuildGauge()
+                       .Name("consensusd_output_queue_messages")
+                       .Help("Output records queued in the producer, not yet delivered.")
+                       .Register(r)
+                       .Add({});
+}
+
+prometheus::Counter& ServiceMetrics::DeliveryFailures(std::string_view topic) {
+  return delivery_failures_->Add({{"topic", S(topic)}});
 }
 
 prometheus::Counter& ServiceMetrics::Consumed(std::string_view topic) {

@@ -44,6 +44,11 @@ class ServiceMetrics {
   prometheus::Gauge& WorkersFlagged(std::string_view project);
   prometheus::Gauge& TasksNeedingReview(std::string_view project);
   prometheus::Gauge& StateBytes() { return *state_bytes_; }
+  // Output records (consensus, review, dead letters) that Kafka did not accept
+  // or deliver, by topic; each is sent again.
+  prometheus::Counter& DeliveryFailures(std::string_view topic);
+  // Messages in the output producer's queue, not yet delivered.
+  prometheus::Gauge& OutputQueue() { return *output_queue_; }
 
   // Replaces a project's task-confidence / worker-accuracy distribution with
   // the given values (each in [0, 1]).
@@ -78,6 +83,8 @@ class ServiceMetrics {
   prometheus::Family<prometheus::Histogram>* worker_accuracy_;
   prometheus::Family<prometheus::Gauge>* worker_accuracy_by_worker_;
   prometheus::Gauge* state_bytes_;
+  prometheus::Family<prometheus::Counter>* delivery_failures_;
+  prometheus::Gauge* output_queue_;
 
   std::mutex mu_;  // guards the replace-style updates below
   std::vector<std::pair<std::string, std::vector<prometheus::Gauge*>>> per_worker_;

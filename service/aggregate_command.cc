@@ -197,7 +197,7 @@ int RunAggregate(AggregateFlags& f) {
     progress.Show(absl::StrCat("writing ", f.workers_out));
     const std::vector<consensus::WorkerReport> reports =
         consensus::ReportWorkers(data->matrix, *fit.model, consensus::QualityThresholds{});
-    absl::Status s = WriteWorkersCsv(data->workers, reports, f.workers_out);
+    absl::Status s = WriteWorkersCsv(WorkerRows(data->workers, reports), f.workers_out);
     if (!s.ok()) return Failure(kName, s);
   }
   progress.Clear();

@@ -15,8 +15,9 @@
 #include "consensus/aggregate.h"
 #include "consensus/report.h"
 #include "consensus/synthetic.h"
-#include "consumer/consensus_record.h"
-#include "consumer/kafka_client.h"
+#include "consumer/label_message.h"
+#include "consumer/producer.h"
+#include "engine/consensus_record.h"
 #include "service/commands.h"
 #include "service/config_load.h"
 #include "service/csv.h"
@@ -97,87 +98,81 @@ absl::StatusOr<DemoStream> FileStream(const std::string& labels, const std::stri
 }
 
 absl::Status Publish(const std::string& brokers, const std::string& topic, const DemoStream& stream) {
-  absl::StatusOr<consumer::KafkaHandle> rk = consumer::NewKafkaHandle(
-      RD_KAFKA_PRODUCER, {{"bootstrap.servers", brokers}, {"compression.codec", "lz4"},
-                          {"linger.ms", "5"}, {"queue.buffering.max.messages", "1000000"}});
-  if (!rk.ok()) return rk.status();
+  absl::StatusOr<std::unique_ptr<consumer::Producer>> producer = consumer::Producer::Create(
+      {{"bootstrap.servers", brokers}, {"linger.ms", "5"}, {"queue.buffering.max.messages", "1000000"}});
+  if (!producer.ok()) return producer.status();
   std::string value;
   for (const StreamAnswer& a : stream.answers) {
-    value = "{\"task\":";
-    consumer::AppendJsonString(value, a.task);
-    value += ",\"worker\":";
-    consumer::AppendJsonString(value, a.worker);
-    value += ",\"label\":";
-    consumer::AppendJsonString(value, a.label);
-    absl::StrAppend(&value, ",\"ts\":", consumer::NowMs(), "}");
-    for (;;) {
-      const rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk->get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(a.task.data(), a.task.size()),
-          RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return consumer::KafkaStatus(err, "demo producer");
-      rd_kafka_poll(rk->get(), 10);
-    }
-    rd_kafka_poll(rk->get(), 0);
+    value.clear();
+    consumer::AppendLabelMessage(
+        {.task = a.task, .worker = a.worker, .label = a.label, .ts_ms = engine::NowMs()}, value);
+    if (absl::Status s = (*producer)->SendWaiting(topic, a.task, value); !s.ok()) return s;
+    (*producer)->Poll(0);
   }
-  return consumer::KafkaStatus(rd_kafka_flush(rk->get(), 60000), "demo producer flush");
+  return (*producer)->Flush(60000);
 }
 
-double AccuracyOf(const consensus::StreamingModel& model, const std::vector<int32_t>& labels,
+double AccuracyOf(const std::vector<std::string>& tasks, const std::vector<std::string>& classes,
+                  const std::vector<int32_t>& labels,
                   const absl::flat_hash_map<std::string, std::string>& truth, int64_t* evaluated) {
   int64_t n = 0, correct = 0;
-  for (int32_t t = 0; t < model.num_tasks(); ++t) {
-    auto it = truth.find(model.tasks().Name(t));
+  for (size_t t = 0; t < tasks.size(); ++t) {
+    auto it = truth.find(tasks[t]);
     if (it == truth.end() || labels[t] < 0) continue;
     ++n;
-    correct += model.classes().Name(labels[t]) == it->second;
+    correct += classes[labels[t]] == it->second;
   }
   *evaluated = n;
   return n > 0 ? static_cast<double>(correct) / n : 0.0;
 }
 
 void PrintSummary(Service& service, const DemoStream& stream, double seconds) {
-  for (consumer::Project* project : service.projects().List()) {
-    std::lock_guard<std::mutex> lock(project->mu);
-    const consensus::StreamingModel& model = project->model;
-    const consensus::AnswerMatrix answers = model.Snapshot();
-    std::vector<int32_t> ds_labels(model.num_tasks());
-    for (int32_t t = 0; t < model.num_tasks(); ++t) ds_labels[t] = model.Label(t);
-    consensus::AggregateOptions mv_options;
-    mv_options.method = consensus::Method::kMajorityVote;
-    absl::StatusOr<consensus::Model> mv = consensus::Aggregate(answers, mv_options);
-    std::printf("\n== consensusd demo: project '%s' ==\n", project->name.c_str());
-    std::printf("answers %lld, tasks %d, workers %d, classes %d\n",
-                static_cast<long long>(model.num_answers()), model.num_tasks(), model.num_workers(),
-                model.num_classes());
+  engine::Engine& engine = service.engine();
+  for (const engine::ProjectSummary& summary : engine.Projects()) {
+    const std::string& name = summary.project;
+    absl::StatusOr<engine::Engine::AnswersCopy> answers = engine.Answers(name);
+    absl::StatusOr<std::vector<std::pair<std::string, std::string>>> labels = engine.Labels(name);
+    absl::StatusOr<std::vector<engine::WorkerRow>> workers = engine.AllWorkers(name);
+    std::optional<engine::ProjectView> view = engine.ProjectDetail(name);
+    if (!answers.ok() || !labels.ok() || !workers.ok() || !view) continue;
+    std::printf("\n== consensusd demo: project '%s' ==\n", name.c_str());
+    std::printf("answers %lld, tasks %lld, workers %lld, classes %zu\n",
+                static_cast<long long>(summary.answers), static_cast<long long>(summary.tasks),
+                static_cast<long long>(summary.workers), summary.classes.size());
     std::printf("throughput: %.0f answers/s through Kafka into committed state (%.2fs from the first commit)\n",
                 static_cast<double>(service.answers_committed()) / std::max(seconds, 1e-9), seconds);
+    consensus::AggregateOptions mv_options;
+    mv_options.method = consensus::Method::kMajorityVote;
+    absl::StatusOr<consensus::Model> mv = consensus::Aggregate(answers->matrix, mv_options);
     if (!stream.truth.empty() && mv.ok()) {
+      absl::flat_hash_map<std::string, int32_t> class_id;
+      for (size_t k = 0; k < answers->classes.size(); ++k) class_id[answers->classes[k]] = static_cast<int32_t>(k);
+      absl::flat_hash_map<std::string, std::string> ds_label(labels->begin(), labels->end());
+      std::vector<int32_t> ds_labels(answers->tasks.size(), -1);
+      for (size_t t = 0; t < answers->tasks.size(); ++t) {
+        auto it = ds_label.find(answers->tasks[t]);
+        if (it != ds_label.end()) ds_labels[t] = class_id[it->second];
+      }
       int64_t n_ds = 0, n_mv = 0;
-      const double ds = AccuracyOf(model, ds_labels, stream.truth, &n_ds);
-      const double mv_acc = AccuracyOf(model, mv->label, stream.truth, &n_mv);
+      const double ds = AccuracyOf(answers->tasks, answers->classes, ds_labels, stream.truth, &n_ds);
+      const double mv_acc = AccuracyOf(answers->tasks, answers->classes, mv->label, stream.truth, &n_mv);
       std::printf("accuracy against the truth (%lld tasks): ds %.4f   mv %.4f\n",
                   static_cast<long long>(n_ds), ds, mv_acc);
     }
-    const consensus::Model fitted = model.ToModel();
-    std::vector<bool> excluded(answers.num_workers);
-    const std::vector<consensus::WorkerReport> reports =
-        consensus::ReportWorkers(answers, fitted, project->settings.quality, excluded);
-    std::vector<int32_t> order;
-    for (int32_t w = 0; w < answers.num_workers; ++w) {
-      if (reports[w].answers >= project->settings.quality.min_answers) order.push_back(w);
+    std::vector<const engine::WorkerRow*> order;
+    for (const engine::WorkerRow& r : *workers) {
+      if (r.answers >= view->min_answers) order.push_back(&r);
     }
-    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-      return reports[a].accuracy != reports[b].accuracy ? reports[a].accuracy < reports[b].accuracy : a < b;
+    std::sort(order.begin(), order.end(), [](const engine::WorkerRow* a, const engine::WorkerRow* b) {
+      return a->accuracy != b->accuracy ? a->accuracy < b->accuracy : a->worker < b->worker;
     });
     std::printf("least reliable workers (at least %lld answers):\n",
-                static_cast<long long>(project->settings.quality.min_answers));
+                static_cast<long long>(view->min_answers));
     std::printf("  %-16s %8s %9s %11s %s\n", "worker", "answers", "accuracy", "spam_score", "flagged");
     for (size_t i = 0; i < std::min<size_t>(5, order.size()); ++i) {
-      const consensus::WorkerReport& r = reports[order[i]];
-      std::printf("  %-16s %8lld %9.3f %11.3f %s\n", model.workers().Name(order[i]).c_str(),
-                  static_cast<long long>(r.answers), r.accuracy, r.spam_score, r.flagged ? "yes" : "");
+      const engine::WorkerRow& r = *order[i];
+      std::printf("  %-16s %8lld %9.3f %11.3f %s\n", r.worker.c_str(), static_cast<long long>(r.answers),
+                  r.accuracy, r.spam_score, r.flagged ? "yes" : "");
     }
   }
 }
@@ -248,7 +243,7 @@ int RunDemo(DemoFlags& flags) {
   progress.Clear();
   if (!published.ok()) return Failure("demo", published);
   if (!interrupted && !(*service)->stop_requested()) {
-    if (absl::Status s = (*service)->sweeper().SweepAll(/*force=*/true); !s.ok()) return Failure("demo", s);
+    if (absl::Status s = (*service)->engine().SweepAll(/*force=*/true); !s.ok()) return Failure("demo", s);
     PrintSummary(**service, stream, seconds);
     std::printf("\nDashboard: http://%s/   (metrics: http://%s/metrics)\n",
                 (*service)->http_address().c_str(), (*service)->http_address().c_str());

@@ -5,11 +5,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "consensus/report.h"
-#include "consumer/consensus_record.h"
-#include "consumer/project_set.h"
-#include "consumer/state_restore.h"
-#include "consumer/sweeper.h"
+#include "engine/engine.h"
 #include "service/commands.h"
 #include "service/progress.h"
 #include "service/result_csv.h"
@@ -32,21 +28,28 @@ struct ExportFlags {
   bool posteriors = false;
 };
 
-absl::Status WriteJsonl(const consumer::Project& project, const std::string& path) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return absl::NotFoundError(absl::StrCat("cannot write ", path));
-  std::string line;
-  const int64_t now = consumer::NowMs();
-  for (int32_t t = 0; t < project.model.num_tasks(); ++t) {
-    if (project.model.Answers(t).empty() && project.model.Gold(t) == consensus::kNoGold) continue;
-    line.clear();
-    consumer::AppendConsensusJson(project.name, project.model, t, now, line);
-    line.push_back('\n');
-    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+// Writes the project's labels in `format`, chunk by chunk, to `path`.
+absl::Status WriteLabels(const engine::Engine& engine, const std::string& project,
+                         const engine::ExportFormat& format, const std::string& path) {
+  std::FILE* out = std::fopen(path.c_str(), "wb");
+  if (out == nullptr) return absl::NotFoundError(absl::StrCat("cannot write ", path));
+  std::string chunk;
+  int32_t next = 0;
+  absl::Status status;
+  while (next >= 0 && status.ok()) {
+    chunk.clear();
+    absl::StatusOr<int32_t> n = engine.ExportChunk(project, format, next, 65536, &chunk);
+    if (!n.ok()) {
+      status = n.status();
+      break;
+    }
+    next = *n;
+    if (std::fwrite(chunk.data(), 1, chunk.size(), out) != chunk.size()) {
+      status = absl::DataLossError(absl::StrCat("writing ", path, " failed"));
+    }
   }
-  out.close();
-  if (!out) return absl::DataLossError(absl::StrCat("writing ", path, " failed"));
-  return absl::OkStatus();
+  if (std::fclose(out) != 0 && status.ok()) status = absl::DataLossError(absl::StrCat("writing ", path, " failed"));
+  return status;
 }
 
 int RunExport(const ExportFlags& flags) {
@@ -69,45 +72,38 @@ int RunExport(const ExportFlags& flags) {
                                           " (is an instance still running on it? stop it first)"));
   }
   const Config& c = *config;
-  consumer::ProjectSet projects([&c](std::string_view name) { return ProjectSettingsOf(c, name); });
+  std::unique_ptr<engine::Engine> engine = NewEngine(c, **store, nullptr);
   ProgressLine progress;
   progress.Show("restoring state");
-  consumer::RestoreStats stats;
-  absl::Status s = consumer::RestoreState(**store, projects, &stats, [&](int64_t n) {
+  absl::Status s = engine->Restore([&](int64_t n) {
     progress.Show(absl::StrCat("restoring state: ", n, " answers"));
   });
   if (!s.ok()) return Failure("export", s);
-  std::vector<consumer::Project*> all = projects.List();
-  consumer::Project* project = nullptr;
-  if (!flags.project.empty()) {
-    project = projects.Find(flags.project);
-    if (project == nullptr) return Failure("export", absl::StrCat("no project '", flags.project, "' in the state"));
+  std::vector<engine::ProjectSummary> all = engine->Projects();
+  std::string project = flags.project;
+  if (!project.empty()) {
+    if (!engine->ProjectDetail(project)) {
+      return Failure("export", absl::StrCat("no project '", project, "' in the state"));
+    }
   } else if (all.size() == 1) {
-    project = all[0];
+    project = all[0].project;
   } else if (all.empty()) {
     return Failure("export", absl::StrCat("the state in ", c.state.data_dir, " holds no answers"));
   } else {
     std::string names;
-    for (consumer::Project* p : all) names += " " + p->name;
+    for (const engine::ProjectSummary& p : all) names += " " + p.project;
     return UsageError("export", absl::StrCat("the state holds several projects: pass --project, one of", names));
   }
-  progress.Show(absl::StrCat("fitting ", project->name));
-  consumer::Sweeper sweeper(projects, nullptr, nullptr, consumer::SweeperOptions{});
-  s = sweeper.SweepProject(*project, /*force=*/true);
-  if (!s.ok()) return Failure("export", s);
   progress.Clear();
   const std::string path = flags.out.empty() ? "/dev/stdout" : flags.out;
-  const consensus::Model model = project->model.ToModel();
   if (flags.workers) {
-    const consensus::AnswerMatrix answers = project->model.Snapshot();
-    std::vector<bool> excluded(answers.num_workers);
-    for (int32_t w = 0; w < answers.num_workers; ++w) excluded[w] = project->model.Excluded(w);
-    s = WriteWorkersCsv(project->model.workers(),
-                        consensus::ReportWorkers(answers, model, project->settings.quality, excluded), path);
-  } else if (flags.format == "jsonl") {
-    s = WriteJsonl(*project, path);
+    absl::StatusOr<std::vector<engine::WorkerRow>> rows = engine->AllWorkers(project);
+    s = rows.ok() ? WriteWorkersCsv(*rows, path) : rows.status();
   } else {
-    s = WriteLabelsCsv(project->model.tasks(), project->model.classes(), model, flags.posteriors, path);
+    engine::ExportFormat format;
+    format.jsonl = flags.format == "jsonl";
+    format.posteriors = flags.posteriors;
+    s = WriteLabels(*engine, project, format, path);
   }
   if (!s.ok()) return Failure("export", s);
   return kExitOk;

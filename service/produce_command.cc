@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "consumer/consensus_record.h"
-#include "consumer/kafka_client.h"
+#include "consumer/label_message.h"
+#include "consumer/producer.h"
 #include "nlohmann/json.hpp"
 #include "service/commands.h"
 #include "service/csv.h"
@@ -33,8 +33,9 @@ struct ProduceFlags {
 // partition as it would alone, so per-task order holds).
 class LabelProducer {
  public:
-  LabelProducer(rd_kafka_t* rk, rd_kafka_topic_t* rkt, int partitions, const ProduceFlags& flags)
-      : rk_(rk), rkt_(rkt), partitions_(partitions), flags_(flags), pending_(partitions) {
+  LabelProducer(consumer::Producer& producer, rd_kafka_topic_t* rkt, int partitions,
+                const ProduceFlags& flags)
+      : producer_(producer), rkt_(rkt), partitions_(partitions), flags_(flags), pending_(partitions) {
     start_ = std::chrono::steady_clock::now();
   }
 
@@ -56,7 +57,7 @@ class LabelProducer {
     for (int p = 0; p < partitions_; ++p) {
       if (absl::Status s = Flush(p); !s.ok()) return s;
     }
-    return consumer::KafkaStatus(rd_kafka_flush(rk_, 60000), "flushing");
+    return producer_.Flush(60000);
   }
 
   int64_t messages() const { return messages_; }
@@ -78,17 +79,10 @@ class LabelProducer {
   }
 
   absl::Status Send(int32_t partition, std::string_view key, std::string_view value) {
-    for (;;) {
-      const int rc = rd_kafka_produce(rkt_, partition, RD_KAFKA_MSG_F_COPY,
-                                      const_cast<char*>(value.data()), value.size(), key.data(),
-                                      key.size(), nullptr);
-      if (rc == 0) break;
-      const rd_kafka_resp_err_t err = rd_kafka_last_error();
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return consumer::KafkaStatus(err, "producing");
-      rd_kafka_poll(rk_, 10);
-    }
+    absl::Status s = producer_.SendWaiting(flags_.topic, key, value, {}, nullptr, partition);
+    if (!s.ok()) return s;
     ++messages_;
-    rd_kafka_poll(rk_, 0);
+    producer_.Poll(0);
     return absl::OkStatus();
   }
 
@@ -97,13 +91,13 @@ class LabelProducer {
     const auto due = start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                   std::chrono::duration<double>(elements_ / flags_.rate));
     while (std::chrono::steady_clock::now() < due) {
-      rd_kafka_poll(rk_, 0);
+      producer_.Poll(0);
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   }
 
-  rd_kafka_t* rk_;
-  rd_kafka_topic_t* rkt_;
+  consumer::Producer& producer_;
+  rd_kafka_topic_t* rkt_;  // for the partitioner
   const int partitions_;
   const ProduceFlags& flags_;
   std::vector<Pending> pending_;
@@ -114,23 +108,8 @@ class LabelProducer {
 
 std::string LabelJson(const std::string& project, std::string_view task, std::string_view worker,
                       std::string_view label) {
-  std::string out = "{";
-  if (!project.empty()) {
-    out += "\"project\":";
-    consumer::AppendJsonString(out, project);
-    out += ",";
-  }
-  out += "\"task\":";
-  consumer::AppendJsonString(out, task);
-  if (!worker.empty()) {
-    out += ",\"worker\":";
-    consumer::AppendJsonString(out, worker);
-    out += ",\"label\":";
-  } else {
-    out += ",\"gold\":";
-  }
-  consumer::AppendJsonString(out, label);
-  out += "}";
+  std::string out;
+  consumer::AppendLabelMessage({.project = project, .task = task, .worker = worker, .label = label}, out);
   return out;
 }
 
@@ -210,8 +189,8 @@ Command AddProduceCommand(CLI::App& parent) {
   app->add_option("--property", flags->properties, "librdkafka property KEY=VALUE (repeatable)");
   return {app, [flags]() -> int {
             consumer::KafkaProperties props = {{"bootstrap.servers", flags->brokers},
-                                               {"compression.codec", "lz4"},
                                                {"linger.ms", "10"},
+                                               {"enable.idempotence", "false"},
                                                {"batch.num.messages", "10000"},
                                                {"queue.buffering.max.messages", "1000000"}};
             for (const std::string& p : flags->properties) {
@@ -221,15 +200,17 @@ Command AddProduceCommand(CLI::App& parent) {
               }
               props[p.substr(0, eq)] = p.substr(eq + 1);
             }
-            absl::StatusOr<consumer::KafkaHandle> rk = consumer::NewKafkaHandle(RD_KAFKA_PRODUCER, props);
-            if (!rk.ok()) return UsageError("produce", rk.status().message());
-            absl::StatusOr<int> partitions = PartitionCount(rk->get(), flags->topic, 10000);
+            absl::StatusOr<std::unique_ptr<consumer::Producer>> producer_or =
+                consumer::Producer::Create(props);
+            if (!producer_or.ok()) return UsageError("produce", producer_or.status().message());
+            consumer::Producer& kafka = **producer_or;
+            absl::StatusOr<int> partitions = PartitionCount(kafka.handle(), flags->topic, 10000);
             if (!partitions.ok()) {
               return Failure("produce", absl::StrCat(partitions.status().message(),
                                                      ": check --brokers and that the topic exists"));
             }
-            rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk->get(), flags->topic.c_str(), nullptr);
-            LabelProducer producer(rk->get(), rkt, *partitions, *flags);
+            rd_kafka_topic_t* rkt = rd_kafka_topic_new(kafka.handle(), flags->topic.c_str(), nullptr);
+            LabelProducer producer(kafka, rkt, *partitions, *flags);
             ProgressLine progress;
             const auto start = std::chrono::steady_clock::now();
             absl::Status s = IsJsonl(flags->file)

@@ -1,6 +1,7 @@
 #include "service/result_csv.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/consensus_record.h"
 #include "service/csv.h"
 
 namespace consensusd::service {
@@ -8,32 +9,27 @@ namespace consensusd::service {
 absl::Status WriteLabelsCsv(const consensus::IdTable& tasks, const consensus::IdTable& classes,
                             const consensus::Model& model, bool posteriors,
                             const std::string& path) {
-  absl::StatusOr<CsvWriter> out = CsvWriter::Create(path);
-  if (!out.ok()) return out.status();
-  out->AddField("task");
-  out->AddField("label");
-  out->AddField("confidence");
-  if (posteriors) {
-    for (const std::string& name : classes.names()) out->AddField(absl::StrCat("p:", name));
-  }
-  out->EndRow();
-  for (int32_t t = 0; t < tasks.size(); ++t) {
+  std::FILE* out = std::fopen(path.c_str(), "wb");
+  if (out == nullptr) return absl::NotFoundError(absl::StrCat("cannot write ", path));
+  std::string chunk;
+  engine::AppendLabelsHeader(classes.names(), posteriors, chunk);
+  bool ok = true;
+  for (int32_t t = 0; t < tasks.size() && ok; ++t) {
     const std::span<const double> p = model.Posterior(t);
     const int32_t label = model.label[t];
-    out->AddField(tasks.Name(t));
-    out->AddField(classes.Name(label));
-    out->AddNumber(p[label]);
-    if (posteriors) {
-      for (double pk : p) out->AddNumber(pk);
+    engine::AppendLabelsRow(tasks.Name(t), classes.Name(label), p[label], p, posteriors, chunk);
+    if (chunk.size() >= (1 << 20) || t + 1 == tasks.size()) {
+      ok = std::fwrite(chunk.data(), 1, chunk.size(), out) == chunk.size();
+      chunk.clear();
     }
-    out->EndRow();
   }
-  return out->Close();
+  if (ok && !chunk.empty()) ok = std::fwrite(chunk.data(), 1, chunk.size(), out) == chunk.size();
+  if (std::fclose(out) != 0) ok = false;
+  if (!ok) return absl::DataLossError(absl::StrCat("writing ", path, " failed"));
+  return absl::OkStatus();
 }
 
-absl::Status WriteWorkersCsv(const consensus::IdTable& workers,
-                             const std::vector<consensus::WorkerReport>& reports,
-                             const std::string& path) {
+absl::Status WriteWorkersCsv(const std::vector<engine::WorkerRow>& rows, const std::string& path) {
   absl::StatusOr<CsvWriter> out = CsvWriter::Create(path);
   if (!out.ok()) return out.status();
   for (const char* column : {"worker", "answers", "accuracy", "gold_answers", "gold_accuracy",
@@ -41,9 +37,8 @@ absl::Status WriteWorkersCsv(const consensus::IdTable& workers,
     out->AddField(column);
   }
   out->EndRow();
-  for (int32_t w = 0; w < workers.size(); ++w) {
-    const consensus::WorkerReport& r = reports[w];
-    out->AddField(workers.Name(w));
+  for (const engine::WorkerRow& r : rows) {
+    out->AddField(r.worker);
     out->AddInteger(r.answers);
     out->AddNumber(r.accuracy);
     out->AddInteger(r.gold_answers);
@@ -58,6 +53,19 @@ absl::Status WriteWorkersCsv(const consensus::IdTable& workers,
     out->EndRow();
   }
   return out->Close();
+}
+
+std::vector<engine::WorkerRow> WorkerRows(const consensus::IdTable& workers,
+                                          const std::vector<consensus::WorkerReport>& reports) {
+  std::vector<engine::WorkerRow> rows(reports.size());
+  for (int32_t w = 0; w < workers.size(); ++w) {
+    const consensus::WorkerReport& r = reports[w];
+    rows[w] = {.worker = workers.Name(w), .excluded = r.excluded, .answers = r.answers,
+               .accuracy = r.accuracy, .gold_answers = r.gold_answers,
+               .gold_correct = r.gold_correct, .agreement = r.agreement,
+               .spam_score = r.spam_score, .flagged = r.flagged};
+  }
+  return rows;
 }
 
 }  // namespace consensusd::service

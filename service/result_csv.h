@@ -13,11 +13,13 @@
 #include "consensus/aggregate.h"
 #include "consensus/id_table.h"
 #include "consensus/report.h"
+#include "engine/views.h"
 
 namespace consensusd::service {
 
 // Columns task,label,confidence and, with `posteriors`, one p:<class> column
-// per class in class-id order. One row per task, in task-id order.
+// per class in class-id order (engine/consensus_record.h: the same bytes as
+// `export` and the HTTP export). One row per task, in task-id order.
 // REQUIRES: model was fitted on answers whose ids index `tasks` and `classes`.
 absl::Status WriteLabelsCsv(const consensus::IdTable& tasks, const consensus::IdTable& classes,
                             const consensus::Model& model, bool posteriors,
@@ -26,10 +28,11 @@ absl::Status WriteLabelsCsv(const consensus::IdTable& tasks, const consensus::Id
 // Columns worker,answers,accuracy,gold_answers,gold_accuracy,agreement,
 // spam_score,flagged; gold_accuracy is empty for a worker without gold answers,
 // flagged is true or false. One row per worker, in worker-id order.
-// REQUIRES: reports.size() == workers.size().
-absl::Status WriteWorkersCsv(const consensus::IdTable& workers,
-                             const std::vector<consensus::WorkerReport>& reports,
-                             const std::string& path);
+absl::Status WriteWorkersCsv(const std::vector<engine::WorkerRow>& rows, const std::string& path);
+
+// The rows of workers' reports. REQUIRES: reports.size() == workers.size().
+std::vector<engine::WorkerRow> WorkerRows(const consensus::IdTable& workers,
+                                          const std::vector<consensus::WorkerReport>& reports);
 
 }  // namespace consensusd::service
 

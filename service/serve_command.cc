@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -32,13 +33,17 @@ int RunService(const Config& config, std::string_view command, bool replay_from_
     }
   }
   // A shutdown that hangs (e.g. brokers gone while leaving the group) must not
-  // hang the process: give it a bounded time.
-  std::thread([] {
-    std::this_thread::sleep_for(std::chrono::seconds(30));
+  // hang the process: this thread gives it a bounded time.
+  std::promise<absl::Status> stopped;
+  std::future<absl::Status> result = stopped.get_future();
+  std::thread waiter([&] { stopped.set_value((*service)->Wait()); });
+  if (result.wait_for(std::chrono::seconds(30)) == std::future_status::timeout) {
     spdlog::error("shutdown took longer than 30s; exiting");
+    std::fflush(nullptr);
     _exit(kExitFailure);
-  }).detach();
-  absl::Status status = (*service)->Wait();
+  }
+  waiter.join();
+  absl::Status status = result.get();
   service->reset();
   if (!status.ok()) return Failure(command, status);
   spdlog::info("stopped");

@@ -4,7 +4,7 @@
 
 #include "api/dashboard.h"
 #include "api/rest_api.h"
-#include "consumer/state_restore.h"
+#include "engine/reject_reason.h"
 #include "spdlog/spdlog.h"
 
 namespace consensusd::service {
@@ -15,15 +15,26 @@ consumer::KafkaProperties KafkaPropertiesOf(const Config& config) {
   return props;
 }
 
-consumer::ProjectSettings ProjectSettingsOf(const Config& config, std::string_view project) {
+engine::ProjectSettings ProjectSettingsOf(const Config& config, std::string_view project) {
   const ProjectConfig& p = config.ForProject(project);
-  consumer::ProjectSettings s;
+  engine::ProjectSettings s;
   s.model = config.StreamingOptionsFor(project);
   s.classes = p.classes;
   s.quality = p.quality;
   s.review = config.review;
   s.min_change = config.output.min_change;
   return s;
+}
+
+std::unique_ptr<engine::Engine> NewEngine(const Config& config, storage::StateStore& store,
+                                          metrics::ServiceMetrics* metrics) {
+  engine::EngineOptions options;
+  options.input_topic = config.kafka.labels_topic;
+  options.sweep_interval_s = config.model.sweep_interval_s;
+  options.per_worker_limit = config.metrics.per_worker_limit;
+  return std::make_unique<engine::Engine>(
+      store, [config](std::string_view name) { return ProjectSettingsOf(config, name); }, metrics,
+      options);
 }
 
 Service::Service(const Config& config, bool replay_from_start)
@@ -34,6 +45,15 @@ Service::~Service() {
     RequestStop();
     (void)Wait();
   }
+}
+
+void Service::RequestStop() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (engine_) engine_->WakeSweeps();
 }
 
 absl::StatusOr<std::unique_ptr<Service>> Service::Start(const Config& config,
@@ -49,6 +69,15 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Start(const Config& config,
 }
 
 absl::Status Service::Open() {
+  // Every series with a known label set exists from the start, at 0, so that
+  // rate() and alerts work before the first event.
+  for (const engine::RejectReason r : engine::kAllRejectReasons) metrics_.Rejected(engine::ReasonCode(r));
+  metrics_.Consumed(config_.kafka.labels_topic);
+  for (const std::string* topic : {&config_.kafka.consensus_topic, &config_.kafka.review_topic,
+                                   &config_.kafka.dlq_topic}) {
+    metrics_.DeliveryFailures(*topic);
+  }
+
   storage::StoreOptions store_options;
   store_options.write_buffer_mb = config_.state.write_buffer_mb;
   store_options.block_cache_mb = config_.state.block_cache_mb;
@@ -56,10 +85,7 @@ absl::Status Service::Open() {
       storage::StateStore::Open(config_.state.data_dir, store_options);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
-
-  const Config& config = config_;
-  projects_ = std::make_unique<consumer::ProjectSet>(
-      [&config](std::string_view name) { return ProjectSettingsOf(config, name); });
+  engine_ = NewEngine(config_, *store_, &metrics_);
 
   absl::StatusOr<std::unique_ptr<api::HttpServer>> http =
       api::HttpServer::Bind(config_.http.address, config_.http.max_body_bytes);
@@ -67,24 +93,8 @@ absl::Status Service::Open() {
   http_ = std::move(*http);
   api::RegisterHealthRoutes(
       http_->routes(), [this] { return ready(); }, [this] { return metrics_.Render(); });
-
-  const consumer::KafkaProperties kafka = KafkaPropertiesOf(config_);
-  consumer::OutputTopics topics;
-  topics.consensus = config_.kafka.consensus_topic;
-  topics.review = config_.kafka.review_topic;
-  topics.dlq = config_.kafka.dlq_topic;
-  absl::StatusOr<std::unique_ptr<consumer::OutputPublisher>> publisher =
-      consumer::OutputPublisher::Create(kafka, topics);
-  if (!publisher.ok()) return publisher.status();
-  publisher_ = std::move(*publisher);
-  sweeper_ = std::make_unique<consumer::Sweeper>(
-      *projects_, publisher_.get(), &metrics_,
-      consumer::SweeperOptions{config_.model.sweep_interval_s, config_.metrics.per_worker_limit});
-
   api::ApiContext api;
-  api.projects = projects_.get();
-  api.sweeper = sweeper_.get();
-  api.store = store_.get();
+  api.engine = engine_.get();
   api.admin_token = config_.http.admin_token;
   api.ready = [this] { return ready(); };
   api.answers_committed = [this] { return answers_committed(); };
@@ -94,18 +104,19 @@ absl::Status Service::Open() {
   http_->Start();
   spdlog::info("http: listening on {}", http_->address());
 
-  const auto start = std::chrono::steady_clock::now();
-  consumer::RestoreStats restored;
-  absl::Status status = consumer::RestoreState(*store_, *projects_, &restored, [](int64_t n) {
-    spdlog::info("restore: {} answers loaded", n);
-  });
+  absl::Status status = engine_->Restore([](int64_t n) { spdlog::info("restore: {} answers loaded", n); });
   if (!status.ok()) return status;
-  status = sweeper_->SweepAllQuietly();  // published by the sweep thread once running
-  if (!status.ok()) return status;
-  spdlog::info("restore: {} answers, {} gold, {} projects in {:.2f}s", restored.answers,
-               restored.gold, restored.projects,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   restored_ = true;
+
+  const consumer::KafkaProperties kafka = KafkaPropertiesOf(config_);
+  consumer::OutputTopics topics;
+  topics.consensus = config_.kafka.consensus_topic;
+  topics.review = config_.kafka.review_topic;
+  topics.dlq = config_.kafka.dlq_topic;
+  absl::StatusOr<std::unique_ptr<consumer::OutputPublisher>> publisher =
+      consumer::OutputPublisher::Create(kafka, topics, *engine_, metrics_);
+  if (!publisher.ok()) return publisher.status();
+  publisher_ = std::move(*publisher);
 
   consumer::IngestOptions ingest;
   ingest.topic = config_.kafka.labels_topic;
@@ -114,22 +125,25 @@ absl::Status Service::Open() {
   ingest.commit_max_messages = config_.kafka.commit_max_messages;
   ingest.replay_from_start = replay_from_start_;
   absl::StatusOr<std::unique_ptr<consumer::IngestLoop>> loop =
-      consumer::IngestLoop::Create(kafka, ingest, *store_, *projects_, *publisher_, metrics_);
+      consumer::IngestLoop::Create(kafka, ingest, *engine_, *publisher_, metrics_);
   if (!loop.ok()) return loop.status();
   loop_ = std::move(*loop);
   ingest_thread_ = std::thread([this] {
     ingest_status_ = loop_->Run(stop_);
     if (!ingest_status_.ok()) {
       spdlog::error("ingest stopped: {}", ingest_status_.ToString());
-      stop_ = true;
+      RequestStop();
     }
   });
-  sweep_thread_ = std::thread([this] { sweeper_->Run(stop_); });
+  sweep_thread_ = std::thread([this] { engine_->RunSweeps(stop_); });
   return absl::OkStatus();
 }
 
 absl::Status Service::Wait() {
-  while (!stop_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  {
+    std::unique_lock<std::mutex> lock(stop_mu_);
+    stop_cv_.wait(lock, [this] { return stop_.load(); });
+  }
   waited_ = true;
   if (ingest_thread_.joinable()) ingest_thread_.join();
   if (sweep_thread_.joinable()) sweep_thread_.join();
@@ -137,9 +151,14 @@ absl::Status Service::Wait() {
     absl::Status flushed = publisher_->Flush(10000);
     if (!flushed.ok()) spdlog::warn("outputs: {}", flushed.ToString());
   }
+  if (engine_ && restored_) {
+    absl::Status persisted = engine_->PersistPublished();
+    if (!persisted.ok()) spdlog::warn("state: {}", persisted.ToString());
+  }
   if (http_) http_->Stop();
   loop_.reset();
   publisher_.reset();
+  engine_.reset();
   if (store_) {
     absl::Status flushed = store_->Flush();
     if (!flushed.ok()) spdlog::warn("state: {}", flushed.ToString());

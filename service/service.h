@@ -1,6 +1,7 @@
 // Service: the whole `consensusd serve` process as an object, so that `serve`
-// and `demo` run the same thing: the RocksDB state, its restore, the ingest
-// loop, background sweeps, the Kafka outputs and the HTTP endpoint.
+// and `demo` run the same thing: the RocksDB state, the engine and its
+// restore, the ingest loop, background sweeps, the Kafka outputs and the HTTP
+// endpoint.
 //
 //   absl::StatusOr<std::unique_ptr<Service>> s = Service::Start(config);
 //   ... (*s)->RequestStop();             // e.g. from a signal
@@ -8,13 +9,15 @@
 //
 // Start order: state store, HTTP (healthz answers during the restore, readyz
 // says 503), restore and a full sweep, then Kafka. Stop order: the ingest loop
-// commits and leaves the group, sweeps stop, outputs are flushed, HTTP stops,
-// RocksDB closes.
+// commits and leaves the group, sweeps stop, outputs are flushed and what they
+// confirmed is stored, HTTP stops, RocksDB closes.
 #ifndef CONSENSUSD_SERVICE_SERVICE_H_
 #define CONSENSUSD_SERVICE_SERVICE_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -23,8 +26,7 @@
 #include "api/http_server.h"
 #include "consumer/ingest_loop.h"
 #include "consumer/output_publisher.h"
-#include "consumer/project_set.h"
-#include "consumer/sweeper.h"
+#include "engine/engine.h"
 #include "metrics/service_metrics.h"
 #include "service/config.h"
 #include "storage/state_store.h"
@@ -40,16 +42,16 @@ class Service {
                                                         bool replay_from_start = false);
   ~Service();
 
-  void RequestStop() { stop_ = true; }
+  // Thread-safe; may be called from any thread (not from a signal handler).
+  void RequestStop();
   bool stop_requested() const { return stop_.load(); }
-  // Waits for the threads after RequestStop() and shuts down in order. Returns
-  // the ingest loop's error, if any.
+  // Blocks until RequestStop() (or a fatal ingest error), then shuts down in
+  // order. Returns the ingest loop's error, if any.
   absl::Status Wait();
 
   bool ready() const { return restored_.load() && loop_ != nullptr && loop_->ready(); }
   const std::string& http_address() const { return http_->address(); }
-  consumer::ProjectSet& projects() { return *projects_; }
-  consumer::Sweeper& sweeper() { return *sweeper_; }
+  engine::Engine& engine() { return *engine_; }
   metrics::ServiceMetrics& metrics() { return metrics_; }
   int64_t messages_consumed() const { return loop_ ? loop_->messages_consumed() : 0; }
   int64_t answers_committed() const { return loop_ ? loop_->answers_committed() : 0; }
@@ -62,12 +64,13 @@ class Service {
   const bool replay_from_start_;
   metrics::ServiceMetrics metrics_;
   std::unique_ptr<storage::StateStore> store_;
-  std::unique_ptr<consumer::ProjectSet> projects_;
+  std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<consumer::OutputPublisher> publisher_;
-  std::unique_ptr<consumer::Sweeper> sweeper_;
   std::unique_ptr<consumer::IngestLoop> loop_;
   std::unique_ptr<api::HttpServer> http_;
   std::atomic<bool> stop_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
   std::atomic<bool> restored_{false};
   std::thread ingest_thread_, sweep_thread_;
   absl::Status ingest_status_;
@@ -75,10 +78,14 @@ class Service {
 };
 
 // The settings of a project under `config` (model, classes, thresholds, output).
-consumer::ProjectSettings ProjectSettingsOf(const Config& config, std::string_view project);
+engine::ProjectSettings ProjectSettingsOf(const Config& config, std::string_view project);
 
 // librdkafka properties of the config: kafka.properties plus bootstrap.servers.
 consumer::KafkaProperties KafkaPropertiesOf(const Config& config);
+
+// An engine over `store` with the config's project settings and sweep options.
+std::unique_ptr<engine::Engine> NewEngine(const Config& config, storage::StateStore& store,
+                                          metrics::ServiceMetrics* metrics);
 
 }  // namespace consensusd::service
 

@@ -1,5 +1,7 @@
 #include "storage/key_codec.h"
 
+#include <cstring>
+
 namespace consensusd::storage {
 namespace {
 
@@ -127,6 +129,19 @@ bool DecodeGoldKey(std::string_view key, GoldKey* out) {
          key.empty();
 }
 
+void AppendPublishedKey(std::string* dst, const PublishedKey& key) {
+  PutType(dst, RecordType::kPublished);
+  PutBigEndian32(dst, static_cast<uint32_t>(key.partition));
+  PutLengthPrefixed(dst, key.project);
+  PutLengthPrefixed(dst, key.task);
+}
+
+bool DecodePublishedKey(std::string_view key, PublishedKey* out) {
+  return GetType(&key, RecordType::kPublished) && GetInt32(&key, &out->partition) &&
+         GetLengthPrefixed(&key, &out->project) && GetLengthPrefixed(&key, &out->task) &&
+         key.empty();
+}
+
 bool DecodeClassKey(std::string_view key, ClassKey* out) {
   return GetType(&key, RecordType::kClass) && GetLengthPrefixed(&key, &out->project) &&
          GetInt32(&key, &out->class_id) && key.empty();
@@ -178,6 +193,27 @@ bool DecodeOffsetValue(std::string_view value, int64_t* out) {
     return false;
   }
   *out = static_cast<int64_t>((uint64_t{high} << 32) | low);
+  return true;
+}
+
+void AppendPublishedValue(std::string* dst, const PublishedValue& value) {
+  PutBigEndian32(dst, static_cast<uint32_t>(value.class_id));
+  uint64_t bits;
+  std::memcpy(&bits, &value.confidence, sizeof bits);
+  PutBigEndian32(dst, static_cast<uint32_t>(bits >> 32));
+  PutBigEndian32(dst, static_cast<uint32_t>(bits));
+  dst->push_back(value.review ? 1 : 0);
+}
+
+bool DecodePublishedValue(std::string_view value, PublishedValue* out) {
+  uint32_t high, low;
+  if (!GetInt32(&value, &out->class_id) || !GetBigEndian32(&value, &high) ||
+      !GetBigEndian32(&value, &low) || value.size() != 1) {
+    return false;
+  }
+  const uint64_t bits = (static_cast<uint64_t>(high) << 32) | low;
+  std::memcpy(&out->confidence, &bits, sizeof bits);
+  out->review = value[0] != 0;
   return true;
 }
 

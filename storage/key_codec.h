@@ -15,6 +15,10 @@
 //   gold     0x03 be32(partition) str(project) str(task)        -> label
 //   class    0x04 str(project) be32(class_id)                   -> class name
 //   excluded 0x05 str(project) str(worker)                      -> ""
+//   published 0x06 be32(partition) str(project) str(task)       -> PublishedValue
+// (published: what the consensus topic last confirmed for the task, so that a
+// restart publishes only changes; added in format 1 without a new version,
+// since a store without these records only republishes once.)
 //
 //   std::string key;
 //   AppendAnswerKey(&key, {.partition = 3, .project = "p", .task = "t", .worker = "w"});
@@ -39,6 +43,7 @@ enum class RecordType : uint8_t {
   kGold = 0x03,
   kClass = 0x04,
   kExcluded = 0x05,
+  kPublished = 0x06,
 };
 
 // Decoded keys. The views point into the encoded key.
@@ -61,6 +66,16 @@ struct ClassKey {
 struct ExcludedKey {
   std::string_view project, worker;
 };
+// The published key has the gold key's fields.
+using PublishedKey = GoldKey;
+
+// What was published for a task: its consensus class, the confidence, and
+// whether it was sent to the review topic.
+struct PublishedValue {
+  int32_t class_id = -1;
+  double confidence = 0;
+  bool review = false;
+};
 
 // The format marker's key.
 std::string FormatKey();
@@ -73,6 +88,7 @@ void AppendAnswerKey(std::string* dst, const AnswerKey& key);
 void AppendGoldKey(std::string* dst, const GoldKey& key);
 void AppendClassKey(std::string* dst, const ClassKey& key);
 void AppendExcludedKey(std::string* dst, const ExcludedKey& key);
+void AppendPublishedKey(std::string* dst, const PublishedKey& key);
 
 // Each returns false, leaving *out unspecified, unless `key` is exactly one
 // well-formed key of that record type (no missing or trailing bytes).
@@ -81,11 +97,12 @@ bool DecodeAnswerKey(std::string_view key, AnswerKey* out);
 bool DecodeGoldKey(std::string_view key, GoldKey* out);
 bool DecodeClassKey(std::string_view key, ClassKey* out);
 bool DecodeExcludedKey(std::string_view key, ExcludedKey* out);
+bool DecodePublishedKey(std::string_view key, PublishedKey* out);
 
 // The prefix of every key of one record type.
 std::string RecordPrefix(RecordType type);
 // The prefix of every key of one record type in one partition.
-// REQUIRES: type is kAnswer or kGold; partition >= 0.
+// REQUIRES: type is kAnswer, kGold or kPublished; partition >= 0.
 std::string PartitionPrefix(RecordType type, int32_t partition);
 // The prefix of every offset key of one topic.
 std::string TopicOffsetPrefix(std::string_view topic);
@@ -96,6 +113,9 @@ std::string PrefixSuccessor(std::string_view prefix);
 // Offsets are stored as fixed-width big-endian int64.
 std::string EncodeOffsetValue(int64_t next_offset);
 bool DecodeOffsetValue(std::string_view value, int64_t* out);
+// Published values: be32(class_id) be64(confidence bits) u8(review).
+void AppendPublishedValue(std::string* dst, const PublishedValue& value);
+bool DecodePublishedValue(std::string_view value, PublishedValue* out);
 
 // Primitives, exposed for tests. Get* consume from the front of *in and return
 // false if it is too short.

@@ -164,6 +164,16 @@ void StateBatch::PutGold(int32_t partition, std::string_view project, std::strin
   inputs_.Put(ToSlice(key_), ToSlice(label));
 }
 
+void StateBatch::PutPublished(int32_t partition, std::string_view project, std::string_view task,
+                              const PublishedValue& value) {
+  assert(partition >= 0);
+  key_.clear();
+  AppendPublishedKey(&key_, {.partition = partition, .project = project, .task = task});
+  value_.clear();
+  AppendPublishedValue(&value_, value);
+  inputs_.Put(ToSlice(key_), ToSlice(value_));
+}
+
 void StateBatch::DeleteGold(int32_t partition, std::string_view project, std::string_view task) {
   assert(partition >= 0);
   key_.clear();
@@ -293,6 +303,9 @@ absl::Status StateStore::CheckFormat() {
 
 absl::Status StateStore::Commit(StateBatch& batch) {
   if (batch.Empty()) return absl::OkStatus();
+  if (commit_fault_) {
+    if (absl::Status fault = commit_fault_(); !fault.ok()) return fault;
+  }
   rocksdb::WriteBatch& write_batch = batch.inputs_;
   write_batch.SetSavePoint();
   for (const StateBatch::PendingOffset& offset : batch.offsets_) {
@@ -364,6 +377,20 @@ absl::Status StateStore::ForEachAnswer(int32_t partition,
                     });
 }
 
+absl::Status StateStore::ForEachPublished(
+    int32_t partition, absl::FunctionRef<void(const StoredPublished&)> fn) const {
+  if (absl::Status s = CheckPartitionArgument(partition); !s.ok()) return s;
+  return ScanPrefix(
+      *db_, inputs_, dir_, ScanPrefixFor(RecordType::kPublished, partition), ScanKind::kBulk,
+      [&](std::string_view key, std::string_view value) {
+        PublishedKey k;
+        PublishedValue v;
+        if (!DecodePublishedKey(key, &k) || !DecodePublishedValue(value, &v)) return false;
+        fn(StoredPublished{.partition = k.partition, .project = k.project, .task = k.task, .value = v});
+        return true;
+      });
+}
+
 absl::Status StateStore::ForEachGold(int32_t partition,
                                      absl::FunctionRef<void(const StoredGold&)> fn) const {
   if (absl::Status s = CheckPartitionArgument(partition); !s.ok()) return s;
@@ -399,33 +426,6 @@ absl::Status StateStore::ForEachExcluded(
                       fn(k.project, k.worker);
                       return true;
                     });
-}
-
-absl::Status StateStore::DropPartition(int32_t partition) {
-  if (partition < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot drop partition ", partition, ": it is negative"));
-  }
-  rocksdb::WriteBatch batch;
-  for (RecordType type : {RecordType::kAnswer, RecordType::kGold}) {
-    const std::string begin = PartitionPrefix(type, partition);
-    const std::string end = PrefixSuccessor(begin);
-    rocksdb::Status s = batch.DeleteRange(inputs_, ToSlice(begin), ToSlice(end));
-    if (!s.ok()) return FromRocksDb(s, "preparing a partition drop");
-  }
-  // Offset keys are ordered by topic first, so find this partition's ones.
-  absl::Status scan = ScanPrefix(*db_, meta_, dir_, RecordPrefix(RecordType::kOffset),
-                                 ScanKind::kSmall, [&](std::string_view key, std::string_view) {
-                                   OffsetKey k;
-                                   if (!DecodeOffsetKey(key, &k)) return false;
-                                   if (k.partition == partition) batch.Delete(meta_, ToSlice(key));
-                                   return true;
-                                 });
-  if (!scan.ok()) return scan;
-  rocksdb::WriteOptions write;
-  write.sync = options_.sync_writes;
-  return FromRocksDb(db_->Write(write, &batch), absl::StrCat("dropping partition ", partition,
-                                                             " from the state store at ", dir_));
 }
 
 uint64_t StateStore::ApproximateBytes() const {

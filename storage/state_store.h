@@ -2,6 +2,8 @@
 // the consensus model (answers, gold, class order, exclusions) and the
 // consumer's offsets; the derived state (posteriors, worker statistics) is not
 // stored but rebuilt on start by loading the inputs and running a full sweep.
+// It also holds what the consensus topic confirmed per task, so that a
+// restart publishes only changes.
 //
 //   auto store = StateStore::Open("/var/lib/consensusd", StoreOptions{});
 //   StateBatch batch;
@@ -10,8 +12,9 @@
 //   absl::Status s = (*store)->Commit(batch);  // answers and offset, all or nothing
 //
 // How it works: one key per stored fact (storage/key_codec.h has the layout).
-// Answers and gold are keyed by input partition first, so one partition's
-// records are one key range that DropPartition deletes with range deletes. A
+// Answers, gold and published records are keyed by input partition first, so
+// one partition's records are one key range (loaded when a partition is
+// assigned). A
 // StateBatch becomes one rocksdb::WriteBatch, written with one DB::Write, so
 // after a crash (kill -9 at any moment) either all of a batch is visible or
 // none of it: the stored offsets always match the stored state. Without
@@ -35,6 +38,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +51,7 @@
 #include "absl/status/statusor.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
+#include "storage/key_codec.h"
 
 namespace consensusd::storage {
 
@@ -75,6 +80,9 @@ class StateBatch {
   // Class order is first-seen order; ids are dense from 0 within a project.
   void PutClass(std::string_view project, int32_t class_id, std::string_view name);
   void SetExcluded(std::string_view project, std::string_view worker, bool excluded);
+  // What the consensus topic confirmed for the task.
+  void PutPublished(int32_t partition, std::string_view project, std::string_view task,
+                    const PublishedValue& value);
   // The next offset to consume from (topic, partition).
   void SetOffset(std::string_view topic, int32_t partition, int64_t next_offset);
 
@@ -98,7 +106,8 @@ class StateBatch {
   // The offsets, added to inputs_ for the "meta" column family at commit
   // (a WriteBatch needs the column family's handle, which only the store has).
   std::vector<PendingOffset> offsets_;
-  std::string key_;  // scratch for encoding, reused so a Put allocates nothing
+  std::string key_;    // scratch for encoding, reused so a Put allocates nothing
+  std::string value_;  // scratch for encoded values
 };
 
 // One stored answer or gold label. The views are valid only during the
@@ -110,6 +119,11 @@ struct StoredAnswer {
 struct StoredGold {
   int32_t partition;
   std::string_view project, task, label;
+};
+struct StoredPublished {
+  int32_t partition;
+  std::string_view project, task;
+  PublishedValue value;
 };
 
 class StateStore {
@@ -141,6 +155,8 @@ class StateStore {
   absl::Status ForEachAnswer(int32_t partition,
                              absl::FunctionRef<void(const StoredAnswer&)> fn) const;
   absl::Status ForEachGold(int32_t partition, absl::FunctionRef<void(const StoredGold&)> fn) const;
+  absl::Status ForEachPublished(int32_t partition,
+                                absl::FunctionRef<void(const StoredPublished&)> fn) const;
   // Per project, in class_id order.
   absl::Status ForEachClass(
       absl::FunctionRef<void(std::string_view project, int32_t class_id, std::string_view name)> fn)
@@ -148,12 +164,11 @@ class StateStore {
   absl::Status ForEachExcluded(
       absl::FunctionRef<void(std::string_view project, std::string_view worker)> fn) const;
 
-  // Deletes the partition's answers and gold and its stored offsets (of every
-  // topic), in one atomic write, so that a partition that comes back is
-  // rebuilt from the start of its topic. Classes and exclusions are per
-  // project and stay. REQUIRES: no concurrent Commit touches the partition
-  // (the consumer drops a partition after it has been revoked).
-  absl::Status DropPartition(int32_t partition);
+  // Fault injection for tests: while set, Commit() first calls `fault` and,
+  // when it returns an error, fails with it and stores nothing.
+  void SetCommitFaultForTesting(std::function<absl::Status()> fault) {
+    commit_fault_ = std::move(fault);
+  }
 
   // Live SST files plus memtables, in bytes (the consensusd_state_bytes gauge).
   uint64_t ApproximateBytes() const;
@@ -175,6 +190,7 @@ class StateStore {
   // Column family handles, destroyed before db_ is closed.
   rocksdb::ColumnFamilyHandle* inputs_ = nullptr;  // the default column family
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  std::function<absl::Status()> commit_fault_;  // tests only; set before concurrent use
 };
 
 }  // namespace consensusd::storage

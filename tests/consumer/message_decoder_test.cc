@@ -7,7 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "consumer/reject_reason.h"
+#include "engine/reject_reason.h"
 #include "tests/consumer/recording_sink.h"
 
 namespace consensusd::consumer {

@@ -197,7 +197,8 @@ TEST_F(StateStoreTest, ScansRejectPartitionsBelowMinusOne) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->ForEachGold(-2, [](const StoredGold&) {}).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->DropPartition(-1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->ForEachPublished(-2, [](const StoredPublished&) {}).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(StateStoreTest, ClassesComeBackPerProjectInIdOrder) {
@@ -246,46 +247,40 @@ TEST_F(StateStoreTest, OffsetsListsOneTopicByPartition) {
   EXPECT_EQ(OffsetOf("in2", 2), std::nullopt);
 }
 
-TEST_F(StateStoreTest, DropPartitionLeavesOthers) {
-  for (int32_t p : {0, 1, 2}) {
-    batch_.PutAnswer(p, "p", "t", "w", "x");
-    batch_.PutGold(p, "p", "t", "x");
-    batch_.SetOffset("in", p, 10 + p);
-    batch_.SetOffset("other", p, 20 + p);
-  }
-  batch_.PutClass("p", 0, "x");
-  batch_.SetExcluded("p", "w", true);
+TEST_F(StateStoreTest, PublishedRecordsRoundTripByPartition) {
+  batch_.PutPublished(1, "p", "t1", {.class_id = 2, .confidence = 0.8125, .review = true});
+  batch_.PutPublished(0, "p", "t0", {.class_id = 0, .confidence = 1.0 / 3, .review = false});
+  batch_.PutPublished(1, "p", "t1", {.class_id = 1, .confidence = 0.5, .review = false});  // replaces
   Commit();
-
-  ASSERT_TRUE(store_->DropPartition(1).ok());
-
-  EXPECT_THAT(Answers(), ElementsAre(Answer{0, "p", "t", "w", "x"}, Answer{2, "p", "t", "w", "x"}));
-  EXPECT_THAT(Golds(), ElementsAre(Gold{0, "p", "t", "x"}, Gold{2, "p", "t", "x"}));
-  EXPECT_EQ(OffsetOf("in", 1), std::nullopt);  // a returning partition restarts from the beginning
-  EXPECT_EQ(OffsetOf("other", 1), std::nullopt);
-  EXPECT_EQ(OffsetOf("in", 0), 10);
-  EXPECT_EQ(OffsetOf("other", 2), 22);
-  EXPECT_THAT(Classes(), ElementsAre(std::make_tuple("p", 0, "x")));
-  EXPECT_THAT(Excluded(), ElementsAre(Pair("p", "w")));
-}
-
-TEST_F(StateStoreTest, DroppedPartitionCanBeRebuilt) {
-  batch_.PutAnswer(4, "p", "old", "w", "x");
-  Commit();
-  ASSERT_TRUE(store_->DropPartition(4).ok());
-  batch_.PutAnswer(4, "p", "new", "w", "y");
-  Commit();
-  EXPECT_THAT(Answers(4), ElementsAre(Answer{4, "p", "new", "w", "y"}));
-}
-
-TEST_F(StateStoreTest, DropPartitionSurvivesFlushAndReopen) {
-  for (int i = 0; i < 1000; ++i) batch_.PutAnswer(i % 2, "p", absl::StrCat("t", i), "w", "x");
-  Commit();
-  ASSERT_TRUE(store_->Flush().ok());  // the dropped keys are in an SST, not only the memtable
-  ASSERT_TRUE(store_->DropPartition(0).ok());
   Reopen();
-  EXPECT_THAT(Answers(0), IsEmpty());
-  EXPECT_EQ(Answers(1).size(), 500u);
+  std::vector<std::tuple<int32_t, std::string, int32_t, double, bool>> seen;
+  ASSERT_TRUE(store_
+                  ->ForEachPublished(-1,
+                                     [&](const StoredPublished& p) {
+                                       seen.emplace_back(p.partition, std::string(p.task),
+                                                         p.value.class_id, p.value.confidence,
+                                                         p.value.review);
+                                     })
+                  .ok());
+  EXPECT_THAT(seen, ElementsAre(std::make_tuple(0, "t0", 0, 1.0 / 3, false),
+                                std::make_tuple(1, "t1", 1, 0.5, false)));
+  seen.clear();
+  ASSERT_TRUE(store_->ForEachPublished(0, [&](const StoredPublished& p) {
+                      seen.emplace_back(p.partition, std::string(p.task), p.value.class_id,
+                                        p.value.confidence, p.value.review);
+                    }).ok());
+  EXPECT_EQ(seen.size(), 1u);
+}
+
+TEST_F(StateStoreTest, InjectedCommitFaultStoresNothing) {
+  store_->SetCommitFaultForTesting([] { return absl::UnavailableError("disk gone"); });
+  batch_.PutAnswer(0, "p", "t", "w", "x");
+  EXPECT_EQ(store_->Commit(batch_).code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(batch_.Empty());  // left as it was
+  store_->SetCommitFaultForTesting(nullptr);
+  EXPECT_THAT(Answers(), IsEmpty());
+  Commit();
+  EXPECT_EQ(Answers().size(), 1u);
 }
 
 TEST_F(StateStoreTest, IdsWithNulAndSlashRoundTrip) {

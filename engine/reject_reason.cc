@@ -1,6 +1,6 @@
-#include "consumer/reject_reason.h"
+#include "engine/reject_reason.h"
 
-namespace consensusd::consumer {
+namespace consensusd::engine {
 
 std::string_view ReasonCode(RejectReason reason) {
   switch (reason) {
@@ -22,4 +22,4 @@ std::string_view ReasonCode(RejectReason reason) {
   return "unknown";
 }
 
-}  // namespace consensusd::consumer
+}  // namespace consensusd::engine

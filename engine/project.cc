@@ -1,8 +1,8 @@
-#include "consumer/project_set.h"
+#include "engine/project.h"
 
 #include <algorithm>
 
-namespace consensusd::consumer {
+namespace consensusd::engine {
 
 Project::Project(std::string project_name, ProjectSettings project_settings)
     : name(std::move(project_name)),
@@ -18,9 +18,9 @@ void Project::Touch(int32_t task, int32_t partition) {
   const size_t n = static_cast<size_t>(task) + 1;
   if (task_partition.size() < n) {
     task_partition.resize(n, -1);
-    published_label.resize(n, -1);
-    published_confidence.resize(n, 0.0);
-    published_review.resize(n, 0);
+    sent_label.resize(n, -1);
+    sent_confidence.resize(n, 0.0);
+    sent_review.resize(n, 0);
     dirty.resize(n, 0);
   }
   if (partition >= 0) task_partition[task] = partition;
@@ -32,11 +32,6 @@ void Project::Touch(int32_t task, int32_t partition) {
 
 void Project::TouchAll() {
   for (int32_t t = 0; t < model.num_tasks(); ++t) Touch(t, -1);
-}
-
-void Project::ForgetPublished() {
-  std::fill(published_label.begin(), published_label.end(), -1);
-  std::fill(published_review.begin(), published_review.end(), 0);
 }
 
 ProjectSet::ProjectSet(SettingsFor settings_for) : settings_for_(std::move(settings_for)) {}
@@ -67,4 +62,4 @@ std::vector<Project*> ProjectSet::List() const {
   return out;
 }
 
-}  // namespace consensusd::consumer
+}  // namespace consensusd::engine

@@ -1,12 +1,17 @@
-// ProjectSet: the live state of every project (its StreamingModel and what
-// has been published for each task), created on first use.
+// Project: the live state of one project inside the engine: its streaming
+// model, the input partition of each task, what was last handed to the output
+// producer for each task, and the last sweep's report. ProjectSet creates
+// projects on first use and never deletes them.
+//
+// Internal to engine/: transports read projects through Engine's views.
 //
 //   ProjectSet projects(settings_for);
 //   Project& p = projects.Get("sentiment-v2");
 //   std::lock_guard<std::mutex> lock(p.mu);
 //   p.model.SetAnswer(...);
-#ifndef CONSENSUSD_CONSUMER_PROJECT_SET_H_
-#define CONSENSUSD_CONSUMER_PROJECT_SET_H_
+//   p.Touch(task, partition);
+#ifndef CONSENSUSD_ENGINE_PROJECT_H_
+#define CONSENSUSD_ENGINE_PROJECT_H_
 
 #include <cstdint>
 #include <functional>
@@ -20,7 +25,7 @@
 #include "consensus/report.h"
 #include "consensus/streaming_model.h"
 
-namespace consensusd::consumer {
+namespace consensusd::engine {
 
 // What a project is configured with.
 struct ProjectSettings {
@@ -58,25 +63,26 @@ struct Project {
 
   mutable std::mutex mu;
   consensus::StreamingModel model;
-  std::vector<int32_t> task_partition;  // input partition of each task, -1 unknown
+  // Input partition of each task (-1 unknown): only the owner of a task's
+  // partition publishes it, and a revoked partition's tasks are dropped.
+  std::vector<int32_t> task_partition;
 
-  // Last published consensus per task: label -1 = never published.
-  std::vector<int32_t> published_label;
-  std::vector<double> published_confidence;
-  std::vector<char> published_review;
+  // What was last handed to the producer per task (label -1: nothing). A
+  // failed delivery resets it, so that the task is sent again.
+  std::vector<int32_t> sent_label;
+  std::vector<double> sent_confidence;
+  std::vector<char> sent_review;
   // Tasks changed since their outputs were last checked (deduplicated).
   std::vector<int32_t> dirty_tasks;
   std::vector<char> dirty;
   // The last sweep's report (null before the first sweep).
   std::shared_ptr<const ProjectReport> report;
 
-  // REQUIRES: mu held. Sizes the per-task vectors for a new task id and marks it dirty.
+  // REQUIRES: mu held. Sizes the per-task vectors for a new task id and marks
+  // it dirty; partition -1 keeps the known one.
   void Touch(int32_t task, int32_t partition);
   // REQUIRES: mu held. Marks every task dirty (after a sweep or a restore).
   void TouchAll();
-  // REQUIRES: mu held. Forgets everything published (after a restore, so that
-  // every task is published again: outputs are at-least-once).
-  void ForgetPublished();
 };
 
 class ProjectSet {
@@ -97,6 +103,6 @@ class ProjectSet {
   absl::flat_hash_map<std::string, std::unique_ptr<Project>> projects_;  // guarded by mu_
 };
 
-}  // namespace consensusd::consumer
+}  // namespace consensusd::engine
 
-#endif  // CONSENSUSD_CONSUMER_PROJECT_SET_H_
+#endif  // CONSENSUSD_ENGINE_PROJECT_H_

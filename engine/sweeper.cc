@@ -1,62 +1,20 @@
-#include "consumer/sweeper.h"
+#include "engine/sweeper.h"
 
 #include <algorithm>
 #include <chrono>
 #include <numeric>
-#include <thread>
 
 #include "consensus/agreement.h"
 #include "consensus/report.h"
-#include "consumer/consensus_record.h"
+#include "engine/consensus_record.h"
 #include "spdlog/spdlog.h"
 
-namespace consensusd::consumer {
+namespace consensusd::engine {
 
-Sweeper::Sweeper(ProjectSet& projects, OutputPublisher* publisher,
-                 metrics::ServiceMetrics* metrics, SweeperOptions options)
-    : projects_(projects), publisher_(publisher), metrics_(metrics), options_(options) {}
+Sweeper::Sweeper(metrics::ServiceMetrics* metrics, int per_worker_limit)
+    : metrics_(metrics), per_worker_limit_(per_worker_limit) {}
 
-void Sweeper::Run(const std::atomic<bool>& stop) {
-  PublishPending();  // what the restore's quiet sweep left, once the service is up
-  using Clock = std::chrono::steady_clock;
-  const auto interval = std::chrono::duration<double>(options_.interval_s);
-  auto next = Clock::now() + std::chrono::duration_cast<Clock::duration>(interval);
-  while (!stop.load()) {
-    if (Clock::now() < next) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      continue;
-    }
-    absl::Status status = SweepAll(/*force=*/false);
-    if (!status.ok()) spdlog::error("sweep: {}", status.ToString());
-    next = Clock::now() + std::chrono::duration_cast<Clock::duration>(interval);
-  }
-}
-
-absl::Status Sweeper::SweepAll(bool force) {
-  for (Project* project : projects_.List()) {
-    absl::Status status = SweepProject(*project, force);
-    if (!status.ok()) return status;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Sweeper::SweepAllQuietly() {
-  for (Project* project : projects_.List()) {
-    absl::Status status = SweepProject(*project, /*force=*/true, /*publish=*/false);
-    if (!status.ok()) return status;
-  }
-  return absl::OkStatus();
-}
-
-void Sweeper::PublishPending() {
-  if (publisher_ == nullptr) return;
-  for (Project* project : projects_.List()) {
-    std::lock_guard<std::mutex> lock(project->mu);
-    publisher_->PublishChanges(*project);
-  }
-}
-
-absl::Status Sweeper::SweepProject(Project& project, bool force, bool publish) {
+absl::Status Sweeper::SweepProject(Project& project, bool force) {
   std::lock_guard<std::mutex> sweep_lock(sweep_mu_);
   consensus::SweepInput input;
   {
@@ -78,7 +36,6 @@ absl::Status Sweeper::SweepProject(Project& project, bool force, bool publish) {
     project.model.InstallSweep(input, *fitted);
     project.report = report;
     project.TouchAll();
-    if (publisher_ != nullptr && publish) publisher_->PublishChanges(project);
     swept_version_[&project] = input.version;
   }
   if (metrics_ != nullptr) {
@@ -140,7 +97,7 @@ void Sweeper::UpdateMetrics(Project& project, const consensus::SweepInput& input
   // The busiest workers get a series of their own.
   std::vector<int32_t> order(workers.size());
   std::iota(order.begin(), order.end(), 0);
-  const size_t limit = std::min<size_t>(order.size(), std::max(0, options_.per_worker_limit));
+  const size_t limit = std::min<size_t>(order.size(), std::max(0, per_worker_limit_));
   std::partial_sort(order.begin(), order.begin() + limit, order.end(), [&](int32_t a, int32_t b) {
     return workers[a].answers != workers[b].answers ? workers[a].answers > workers[b].answers : a < b;
   });
@@ -155,4 +112,4 @@ void Sweeper::UpdateMetrics(Project& project, const consensus::SweepInput& input
   metrics_->SetWorkerAccuracyByWorker(name, top);
 }
 
-}  // namespace consensusd::consumer
+}  // namespace consensusd::engine

@@ -1,10 +1,10 @@
-#include "consumer/consensus_record.h"
+#include "engine/consensus_record.h"
 
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 
-namespace consensusd::consumer {
+namespace consensusd::engine {
 
 void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
@@ -70,13 +70,69 @@ void AppendConsensusJson(std::string_view project, const consensus::StreamingMod
   out.push_back('}');
 }
 
+namespace {
+
+void AppendKeyPart(std::string& out, std::string_view part) {
+  for (const char c : part) {
+    if (c == '%') {
+      out += "%25";
+    } else if (c == '/') {
+      out += "%2F";
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
+}  // namespace
+
 std::string ConsensusKey(std::string_view project, std::string_view task) {
   std::string key;
   key.reserve(project.size() + 1 + task.size());
-  key.append(project);
+  AppendKeyPart(key, project);
   key.push_back('/');
-  key.append(task);
+  AppendKeyPart(key, task);
   return key;
+}
+
+void AppendCsvField(std::string& out, std::string_view field) {
+  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out.append(field);
+    return;
+  }
+  out.push_back('"');
+  for (const char c : field) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+void AppendLabelsHeader(const std::vector<std::string>& classes, bool posteriors, std::string& out) {
+  out += "task,label,confidence";
+  if (posteriors) {
+    for (const std::string& c : classes) {
+      out.push_back(',');
+      AppendCsvField(out, "p:" + c);
+    }
+  }
+  out.push_back('\n');
+}
+
+void AppendLabelsRow(std::string_view task, std::string_view label, double confidence,
+                     std::span<const double> posterior, bool posteriors, std::string& out) {
+  AppendCsvField(out, task);
+  out.push_back(',');
+  AppendCsvField(out, label);
+  out.push_back(',');
+  AppendProbability(out, confidence);
+  if (posteriors) {
+    for (const double p : posterior) {
+      out.push_back(',');
+      AppendProbability(out, p);
+    }
+  }
+  out.push_back('\n');
 }
 
 int64_t NowMs() {
@@ -85,4 +141,4 @@ int64_t NowMs() {
       .count();
 }
 
-}  // namespace consensusd::consumer
+}  // namespace consensusd::engine

@@ -1,29 +1,32 @@
-#include "consumer/state_restore.h"
+#include "engine/state_restore.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace consensusd::consumer {
+namespace consensusd::engine {
 namespace {
 
-// The project of consecutive records, looked up once per run of records.
+// The project of consecutive records, looked up once per run of records. In
+// live mode (one partition into running models) it holds the project's lock.
 class ProjectCursor {
  public:
-  explicit ProjectCursor(ProjectSet& projects) : projects_(projects) {}
+  ProjectCursor(ProjectSet& projects, bool live) : projects_(projects), live_(live) {}
   Project& At(std::string_view name) {
-    if (current_ == nullptr || current_->name != name) current_ = &projects_.Get(name);
+    if (current_ == nullptr || current_->name != name) {
+      lock_ = {};
+      current_ = &projects_.Get(name);
+      if (live_) lock_ = std::unique_lock<std::mutex>(current_->mu);
+    }
     return *current_;
   }
 
  private:
   ProjectSet& projects_;
+  const bool live_;
   Project* current_ = nullptr;
+  std::unique_lock<std::mutex> lock_;
 };
 
-}  // namespace
-
-absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects,
-                          RestoreStats* stats, const std::function<void(int64_t)>& progress) {
-  ProjectCursor cursor(projects);
+absl::Status RestoreClasses(const storage::StateStore& store, ProjectCursor& cursor) {
   absl::Status problem;
   absl::Status s = store.ForEachClass([&](std::string_view project, int32_t class_id,
                                           std::string_view name) {
@@ -38,13 +41,25 @@ absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects
   });
   if (!s.ok()) return s;
   if (!problem.ok()) return problem;
-  s = store.ForEachExcluded([&](std::string_view project, std::string_view worker) {
+  return store.ForEachExcluded([&](std::string_view project, std::string_view worker) {
     Project& p = cursor.At(project);
     p.model.LoadExcluded(p.model.InternWorker(worker));
   });
-  if (!s.ok()) return s;
+}
+
+}  // namespace
+
+absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects,
+                          int32_t partition, RestoreStats* stats,
+                          const std::function<void(int64_t)>& progress) {
+  const bool live = partition >= 0;
+  ProjectCursor cursor(projects, live);
+  if (!live) {
+    if (absl::Status s = RestoreClasses(store, cursor); !s.ok()) return s;
+  }
+  absl::Status problem;
   int64_t answers = 0;
-  s = store.ForEachAnswer(-1, [&](const storage::StoredAnswer& a) {
+  absl::Status s = store.ForEachAnswer(partition, [&](const storage::StoredAnswer& a) {
     Project& p = cursor.At(a.project);
     const int32_t label = p.model.classes().Find(a.label);
     if (label < 0) {
@@ -56,21 +71,40 @@ absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects
       return;
     }
     const int32_t task = p.model.InternTask(a.task);
-    p.model.LoadAnswer(task, p.model.InternWorker(a.worker), label);
+    const int32_t worker = p.model.InternWorker(a.worker);
+    if (live) {
+      p.model.SetAnswer(task, worker, label);
+    } else {
+      p.model.LoadAnswer(task, worker, label);
+    }
     p.Touch(task, a.partition);
     if (++answers % 1000000 == 0 && progress) progress(answers);
   });
   if (!s.ok()) return s;
   if (!problem.ok()) return problem;
   int64_t gold = 0;
-  s = store.ForEachGold(-1, [&](const storage::StoredGold& g) {
+  s = store.ForEachGold(partition, [&](const storage::StoredGold& g) {
     Project& p = cursor.At(g.project);
     const int32_t label = p.model.classes().Find(g.label);
     if (label < 0) return;
     const int32_t task = p.model.InternTask(g.task);
-    p.model.LoadGold(task, label);
+    if (live) {
+      p.model.SetGold(task, label);
+    } else {
+      p.model.LoadGold(task, label);
+    }
     p.Touch(task, g.partition);
     ++gold;
+  });
+  if (!s.ok()) return s;
+  s = store.ForEachPublished(partition, [&](const storage::StoredPublished& r) {
+    Project& p = cursor.At(r.project);
+    const int32_t task = p.model.tasks().Find(r.task);
+    if (task < 0 || r.value.class_id >= p.model.num_classes()) return;
+    p.Touch(task, r.partition);
+    p.sent_label[task] = r.value.class_id;
+    p.sent_confidence[task] = r.value.confidence;
+    p.sent_review[task] = r.value.review;
   });
   if (!s.ok()) return s;
   if (stats != nullptr) {
@@ -81,4 +115,4 @@ absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects
   return absl::OkStatus();
 }
 
-}  // namespace consensusd::consumer
+}  // namespace consensusd::engine

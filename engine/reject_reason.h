@@ -4,13 +4,13 @@
 //
 //   ReasonCode(RejectReason::kMissingField) == "missing_field"
 //   for (RejectReason r : kAllRejectReasons) metrics.Rejected(ReasonCode(r));  // pre-create series
-#ifndef CONSENSUSD_CONSUMER_REJECT_REASON_H_
-#define CONSENSUSD_CONSUMER_REJECT_REASON_H_
+#ifndef CONSENSUSD_ENGINE_REJECT_REASON_H_
+#define CONSENSUSD_ENGINE_REJECT_REASON_H_
 
 #include <array>
 #include <string_view>
 
-namespace consensusd::consumer {
+namespace consensusd::engine {
 
 enum class RejectReason {
   kMalformedJson,   // not valid JSON
@@ -32,6 +32,6 @@ inline constexpr std::array<RejectReason, 7> kAllRejectReasons = {
 // "id_too_long", "unknown_class", "too_many_classes". Part of the contract.
 std::string_view ReasonCode(RejectReason reason);
 
-}  // namespace consensusd::consumer
+}  // namespace consensusd::engine
 
-#endif  // CONSENSUSD_CONSUMER_REJECT_REASON_H_
+#endif  // CONSENSUSD_ENGINE_REJECT_REASON_H_

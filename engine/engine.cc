@@ -1,0 +1,629 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <queue>
+
+#include "absl/strings/str_cat.h"
+#include "engine/consensus_record.h"
+#include "engine/project_views.h"
+#include "engine/state_restore.h"
+#include "spdlog/spdlog.h"
+
+namespace consensusd::engine {
+namespace {
+
+absl::Status NoProject(std::string_view project) {
+  return absl::NotFoundError(absl::StrCat("no project '", std::string(project), "'"));
+}
+
+}  // namespace
+
+Engine::Engine(storage::StateStore& store, ProjectSet::SettingsFor settings_for,
+               metrics::ServiceMetrics* metrics, EngineOptions options)
+    : store_(store),
+      projects_(std::move(settings_for)),
+      metrics_(metrics),
+      options_(std::move(options)),
+      sweeper_(metrics, options_.per_worker_limit) {}
+
+Engine::~Engine() = default;
+
+absl::Status Engine::Restore(const std::function<void(int64_t)>& progress) {
+  const auto start = std::chrono::steady_clock::now();
+  RestoreStats stats;
+  absl::Status s = RestoreState(store_, projects_, /*partition=*/-1, &stats, progress);
+  if (!s.ok()) return s;
+  {
+    std::lock_guard<std::mutex> lock(partitions_mu_);
+    for (Project* project : projects_.List()) {
+      std::lock_guard<std::mutex> project_lock(project->mu);
+      for (const int32_t partition : project->task_partition) {
+        if (partition >= 0) loaded_.insert(partition);
+      }
+    }
+  }
+  s = SweepAll(/*force=*/true);
+  if (!s.ok()) return s;
+  spdlog::info("restore: {} answers, {} gold, {} projects in {:.2f}s", stats.answers, stats.gold,
+               stats.projects,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return absl::OkStatus();
+}
+
+// --- Ingest ---
+
+Project& Engine::ProjectFor(IngestBatch& batch, std::string_view name) {
+  if (batch.last_project_ == nullptr || batch.last_project_->name != name) {
+    batch.last_project_ = &projects_.Get(name);
+  }
+  return *batch.last_project_;
+}
+
+std::optional<EngineRejection> Engine::Apply(IngestBatch& batch, int32_t partition,
+                                             const LabelEvent& e) {
+  Project& project = ProjectFor(batch, e.project);
+  std::lock_guard<std::mutex> lock(project.mu);
+  consensus::StreamingModel& model = project.model;
+  bool counts = false;
+  if (e.kind == LabelEvent::Kind::kRetract) {
+    const int32_t task = model.tasks().Find(e.task);
+    const int32_t worker = model.workers().Find(e.worker);
+    if (task >= 0 && worker >= 0 && model.Retract(task, worker)) {
+      project.Touch(task, partition);
+      counts = true;
+    }
+    batch.writes_.DeleteAnswer(partition, project.name, e.task, e.worker);
+  } else {
+    int32_t label = model.classes().Find(e.label);
+    if (label < 0) {
+      if (project.fixed_classes) {
+        return EngineRejection{RejectReason::kUnknownClass,
+                               absl::StrCat("class '", std::string(e.label),
+                                            "' is not declared for project '", project.name, "'")};
+      }
+      absl::StatusOr<int32_t> added = model.InternClass(e.label);
+      if (!added.ok()) {
+        return EngineRejection{RejectReason::kTooManyClasses, std::string(added.status().message())};
+      }
+      label = *added;
+      batch.writes_.PutClass(project.name, label, e.label);
+    }
+    const int32_t task = model.InternTask(e.task);
+    if (e.kind == LabelEvent::Kind::kGold) {
+      model.SetGold(task, label);
+      batch.writes_.PutGold(partition, project.name, e.task, e.label);
+    } else {
+      model.SetAnswer(task, model.InternWorker(e.worker), label);
+      batch.writes_.PutAnswer(partition, project.name, e.task, e.worker, e.label);
+      counts = true;
+    }
+    project.Touch(task, partition);
+  }
+  if (batch.first_event_ms_ < 0 && e.ts_ms >= 0) batch.first_event_ms_ = e.ts_ms;
+  if (counts) ++batch.applied_[&project];
+  return std::nullopt;
+}
+
+void Engine::EndMessage(IngestBatch& batch, int32_t partition, int64_t next_offset,
+                        int64_t fallback_event_ms) {
+  ++batch.messages_;
+  batch.offsets_[partition] = next_offset;
+  batch.event_ms_.push_back(batch.first_event_ms_ >= 0 ? batch.first_event_ms_ : fallback_event_ms);
+  batch.first_event_ms_ = -1;
+}
+
+void Engine::TakeConfirmed(storage::StateBatch& batch) {
+  std::vector<Confirmed> confirmed;
+  {
+    std::lock_guard<std::mutex> lock(confirmed_mu_);
+    confirmed.swap(confirmed_);
+  }
+  for (const Confirmed& c : confirmed) batch.PutPublished(c.partition, c.project, c.task, c.value);
+}
+
+absl::StatusOr<int64_t> Engine::Commit(IngestBatch& batch) {
+  for (const auto& [partition, offset] : batch.offsets_) {
+    batch.writes_.SetOffset(options_.input_topic, partition, offset);
+  }
+  TakeConfirmed(batch.writes_);
+  if (batch.writes_.Empty() && batch.messages_ == 0) return 0;
+  absl::Status status = store_.Commit(batch.writes_);
+  if (!status.ok()) {
+    return absl::Status(status.code(), absl::StrCat("committing state: ", status.message()));
+  }
+  int64_t applied = 0;
+  if (metrics_ != nullptr) {
+    const int64_t now_ms = NowMs();
+    for (const int64_t event_ms : batch.event_ms_) {
+      if (event_ms > 0) {
+        metrics_->IngestLatency().Observe(static_cast<double>(std::max<int64_t>(0, now_ms - event_ms)) / 1000.0);
+      }
+    }
+  }
+  for (const auto& [project, n] : batch.applied_) {
+    applied += n;
+    if (metrics_ != nullptr) {
+      metrics_->AnswersApplied(project->name).Increment(static_cast<double>(n));
+      std::lock_guard<std::mutex> lock(project->mu);
+      metrics_->Tasks(project->name).Set(project->model.num_tasks());
+      metrics_->Workers(project->name).Set(project->model.num_workers());
+    }
+    if (project->report == nullptr) WakeSweeps();  // a new project: its first sweep now
+  }
+  answers_committed_ += applied;
+  batch.messages_ = 0;
+  batch.offsets_.clear();
+  batch.event_ms_.clear();
+  batch.applied_.clear();
+  return applied;
+}
+
+// --- Partitions ---
+
+absl::StatusOr<std::optional<int64_t>> Engine::Assign(int32_t partition) {
+  absl::StatusOr<std::optional<int64_t>> offset = store_.Offset(options_.input_topic, partition);
+  if (!offset.ok()) return offset.status();
+  bool load = false;
+  {
+    std::lock_guard<std::mutex> lock(partitions_mu_);
+    load = !loaded_.contains(partition);
+  }
+  if (load) {
+    RestoreStats stats;
+    absl::Status s = RestoreState(store_, projects_, partition, &stats);
+    if (!s.ok()) return s;
+    if (stats.answers + stats.gold > 0) {
+      spdlog::info("partition {}: loaded {} answers and {} gold from the state store", partition,
+                   stats.answers, stats.gold);
+    }
+  }
+  std::lock_guard<std::mutex> lock(partitions_mu_);
+  loaded_.insert(partition);
+  if (owned_.insert(partition).second && !load) {
+    // Tasks restored earlier were not published while the partition was not ours.
+    for (Project* project : projects_.List()) {
+      std::lock_guard<std::mutex> project_lock(project->mu);
+      for (int32_t t = 0; t < static_cast<int32_t>(project->task_partition.size()); ++t) {
+        if (project->task_partition[t] == partition) project->Touch(t, -1);
+      }
+    }
+  }
+  return *offset;
+}
+
+absl::Status Engine::Revoke(int32_t partition) {
+  {
+    std::lock_guard<std::mutex> lock(partitions_mu_);
+    owned_.erase(partition);
+    if (!loaded_.erase(partition)) return absl::OkStatus();
+  }
+  // The store holds exactly what memory holds for this partition: drop those.
+  Project* current = nullptr;
+  std::unique_lock<std::mutex> lock;
+  auto at = [&](std::string_view name) -> Project& {
+    if (current == nullptr || current->name != name) {
+      lock = {};
+      current = &projects_.Get(name);
+      lock = std::unique_lock<std::mutex>(current->mu);
+    }
+    return *current;
+  };
+  absl::Status s = store_.ForEachAnswer(partition, [&](const storage::StoredAnswer& a) {
+    Project& p = at(a.project);
+    const int32_t task = p.model.tasks().Find(a.task);
+    const int32_t worker = p.model.workers().Find(a.worker);
+    if (task >= 0 && worker >= 0) p.model.Retract(task, worker);
+  });
+  if (!s.ok()) return s;
+  s = store_.ForEachGold(partition, [&](const storage::StoredGold& g) {
+    Project& p = at(g.project);
+    const int32_t task = p.model.tasks().Find(g.task);
+    if (task >= 0) p.model.SetGold(task, consensus::kNoGold);
+  });
+  lock = {};
+  return s;
+}
+
+absl::Status Engine::ReleaseUnassigned(const std::vector<int32_t>& assigned) {
+  std::vector<int32_t> release;
+  {
+    std::lock_guard<std::mutex> lock(partitions_mu_);
+    for (const int32_t p : loaded_) {
+      if (std::find(assigned.begin(), assigned.end(), p) == assigned.end()) release.push_back(p);
+    }
+  }
+  for (const int32_t p : release) {
+    if (absl::Status s = Revoke(p); !s.ok()) return s;
+    spdlog::info("partition {}: not assigned here, released", p);
+  }
+  return absl::OkStatus();
+}
+
+// --- Outputs ---
+
+bool Engine::OwnsTask(const Project& project, int32_t task) const {
+  const int32_t partition = project.task_partition[task];
+  return partition < 0 || owned_.contains(partition);
+}
+
+bool Engine::CollectOutputs(size_t max_records, std::vector<OutputRecord>* out) {
+  const int64_t now = NowMs();
+  for (Project* project : projects_.List()) {
+    std::lock_guard<std::mutex> lock(project->mu);
+    if (project->dirty_tasks.empty()) continue;
+    consensus::StreamingModel& model = project->model;
+    if (model.num_classes() == 0) {
+      for (const int32_t t : project->dirty_tasks) project->dirty[t] = 0;
+      project->dirty_tasks.clear();
+      continue;
+    }
+    std::lock_guard<std::mutex> partitions_lock(partitions_mu_);
+    size_t done = 0;
+    for (; done < project->dirty_tasks.size(); ++done) {
+      if (out->size() + 2 > max_records) break;
+      const int32_t task = project->dirty_tasks[done];
+      project->dirty[task] = 0;
+      if (!OwnsTask(*project, task)) continue;
+      const int32_t label = model.Label(task);
+      const bool listed = TaskListed(*project, task);
+      if (label < 0 || (!listed && project->sent_label[task] < 0)) continue;
+      const double confidence = model.Posterior(task)[label];
+      const bool review = TaskNeedsReview(*project, task);
+      const bool changed = project->sent_label[task] != label ||
+                           std::fabs(project->sent_confidence[task] - confidence) >=
+                               project->settings.min_change;
+      const bool newly_review = review && !project->sent_review[task];
+      if (!changed && !newly_review) {
+        project->sent_review[task] = review;
+        continue;
+      }
+      OutputRecord record;
+      record.key = ConsensusKey(project->name, model.tasks().Name(task));
+      AppendConsensusJson(project->name, model, task, now, record.value);
+      record.ticket = {project, OutputRecord::Topic::kConsensus, task, label, confidence, review};
+      if (newly_review) {
+        OutputRecord review_record = record;
+        review_record.ticket.topic = OutputRecord::Topic::kReview;
+        if (changed) out->push_back(record);
+        out->push_back(std::move(review_record));
+      } else {
+        out->push_back(std::move(record));
+      }
+      if (changed) {
+        project->sent_label[task] = label;
+        project->sent_confidence[task] = confidence;
+      }
+      project->sent_review[task] = review;
+    }
+    project->dirty_tasks.erase(project->dirty_tasks.begin(), project->dirty_tasks.begin() + done);
+    if (!project->dirty_tasks.empty()) return true;
+  }
+  return false;
+}
+
+void Engine::OnDelivered(const OutputRecord::Ticket& ticket, bool delivered) {
+  Project& project = *ticket.project;
+  std::lock_guard<std::mutex> lock(project.mu);
+  const int32_t task = ticket.task;
+  if (!delivered) {
+    // Send again whatever the task holds then.
+    if (ticket.topic == OutputRecord::Topic::kConsensus) {
+      project.sent_label[task] = -1;
+    } else {
+      project.sent_review[task] = 0;
+    }
+    project.Touch(task, -1);
+    return;
+  }
+  const int32_t partition = project.task_partition[task];
+  if (partition < 0) return;
+  std::lock_guard<std::mutex> confirmed_lock(confirmed_mu_);
+  confirmed_.push_back({partition, project.name, project.model.tasks().Name(task),
+                        storage::PublishedValue{ticket.label, ticket.confidence, ticket.review}});
+}
+
+absl::Status Engine::PersistPublished() {
+  storage::StateBatch batch;
+  TakeConfirmed(batch);
+  return store_.Commit(batch);
+}
+
+// --- Sweeps and admin ---
+
+void Engine::WakeSweeps() {
+  std::lock_guard<std::mutex> lock(wake_mu_);
+  wake_.notify_all();
+}
+
+void Engine::RunSweeps(const std::atomic<bool>& stop) {
+  using Clock = std::chrono::steady_clock;
+  const auto interval = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(options_.sweep_interval_s));
+  auto next = Clock::now() + interval;
+  auto next_gauge = Clock::now();
+  while (!stop.load()) {
+    if (metrics_ != nullptr && Clock::now() >= next_gauge) {
+      metrics_->StateBytes().Set(static_cast<double>(store_.ApproximateBytes()));
+      next_gauge = Clock::now() + std::chrono::seconds(1);
+    }
+    bool unswept = false;
+    for (Project* project : projects_.List()) {
+      std::lock_guard<std::mutex> lock(project->mu);
+      if (project->report == nullptr && project->model.num_answers() > 0) unswept = true;
+    }
+    const bool due = Clock::now() >= next;
+    if (due || unswept) {
+      for (Project* project : projects_.List()) {
+        bool first;
+        {
+          std::lock_guard<std::mutex> lock(project->mu);
+          first = project->report == nullptr;
+        }
+        if (!due && !first) continue;
+        absl::Status s = sweeper_.SweepProject(*project, /*force=*/false);
+        if (!s.ok()) spdlog::error("sweep {}: {}", project->name, s.ToString());
+      }
+      if (due) next = Clock::now() + interval;
+    }
+    // Commit() wakes this for a new project's first sweep; otherwise the
+    // 200 ms cap bounds how long a stop request waits.
+    std::unique_lock<std::mutex> lock(wake_mu_);
+    if (stop.load()) break;
+    wake_.wait_until(lock, std::min(next, Clock::now() + std::chrono::milliseconds(200)));
+  }
+}
+
+absl::Status Engine::SweepAll(bool force) {
+  for (Project* project : projects_.List()) {
+    if (absl::Status s = sweeper_.SweepProject(*project, force); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ProjectView> Engine::Recompute(std::string_view name) {
+  Project* project = projects_.Find(name);
+  if (project == nullptr) return NoProject(name);
+  if (absl::Status s = sweeper_.SweepProject(*project, /*force=*/true); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(project->mu);
+  return ProjectViewOf(*project);
+}
+
+absl::StatusOr<Engine::ExclusionResult> Engine::SetExcluded(std::string_view name,
+                                                            std::string_view worker_name,
+                                                            bool excluded) {
+  Project* project = projects_.Find(name);
+  if (project == nullptr) return NoProject(name);
+  auto find = [&]() -> absl::StatusOr<int32_t> {
+    const int32_t worker = project->model.workers().Find(worker_name);
+    if (worker < 0) {
+      return absl::NotFoundError(absl::StrCat("no worker '", std::string(worker_name),
+                                              "' in project '", project->name, "'"));
+    }
+    return worker;
+  };
+  bool changed = false;
+  {
+    // The lock is held across the write so that no other change interleaves
+    // between the stored flag and the model's.
+    std::lock_guard<std::mutex> lock(project->mu);
+    absl::StatusOr<int32_t> worker = find();
+    if (!worker.ok()) return worker.status();
+    if (project->model.Excluded(*worker) != excluded) {
+      storage::StateBatch batch;
+      batch.SetExcluded(project->name, worker_name, excluded);
+      if (absl::Status s = store_.Commit(batch); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("could not store the exclusion: ", s.message()));
+      }
+      changed = project->model.MarkExcluded(*worker, excluded);
+    }
+  }
+  if (changed) {
+    if (absl::Status s = sweeper_.SweepProject(*project, /*force=*/true); !s.ok()) return s;
+  }
+  std::lock_guard<std::mutex> lock(project->mu);
+  absl::StatusOr<int32_t> worker = find();
+  if (!worker.ok()) return worker.status();
+  return ExclusionResult{WorkerViewOf(*project, *worker), changed};
+}
+
+// --- Views ---
+
+std::vector<ProjectSummary> Engine::Projects() const {
+  std::vector<ProjectSummary> out;
+  for (Project* project : projects_.List()) {
+    std::lock_guard<std::mutex> lock(project->mu);
+    out.push_back(SummaryOf(*project));
+  }
+  return out;
+}
+
+std::optional<ProjectView> Engine::ProjectDetail(std::string_view name) const {
+  Project* project = projects_.Find(name);
+  if (project == nullptr) return std::nullopt;
+  std::lock_guard<std::mutex> lock(project->mu);
+  return ProjectViewOf(*project);
+}
+
+std::optional<TaskView> Engine::Task(std::string_view name, std::string_view task_name) const {
+  Project* project = projects_.Find(name);
+  if (project == nullptr) return std::nullopt;
+  std::lock_guard<std::mutex> lock(project->mu);
+  const int32_t task = project->model.tasks().Find(task_name);
+  if (task < 0) return std::nullopt;
+  return TaskViewOf(*project, task);
+}
+
+std::optional<WorkerView> Engine::Worker(std::string_view name, std::string_view worker_name) const {
+  Project* project = projects_.Find(name);
+  if (project == nullptr) return std::nullopt;
+  std::lock_guard<std::mutex> lock(project->mu);
+  const int32_t worker = project->model.workers().Find(worker_name);
+  if (worker < 0) return std::nullopt;
+  return WorkerViewOf(*project, worker);
+}
+
+absl::StatusOr<Page<TaskView>> Engine::Tasks(std::string_view name, std::string_view after,
+                                             int64_t limit, int review_filter) const {
+  Project* project = projects_.Find(name);
+  if (project == nullptr) return NoProject(name);
+  std::lock_guard<std::mutex> lock(project->mu);
+  const consensus::IdTable& tasks = project->model.tasks();
+  // The `limit + 1` smallest ids after the cursor, by a bounded max-heap.
+  auto less = [&](int32_t a, int32_t b) { return tasks.Name(a) < tasks.Name(b); };
+  std::priority_queue<int32_t, std::vector<int32_t>, decltype(less)> heap(less);
+  Page<TaskView> page;
+  for (int32_t t = 0; t < project->model.num_tasks(); ++t) {
+    if (!TaskListed(*project, t)) continue;
+    if (review_filter >= 0 && TaskNeedsReview(*project, t) != (review_filter == 1)) continue;
+    ++page.total;
+    if (!after.empty() && tasks.Name(t) <= after) continue;
+    if (static_cast<int64_t>(heap.size()) <= limit) {
+      heap.push(t);
+    } else if (less(t, heap.top())) {
+      heap.pop();
+      heap.push(t);
+    }
+  }
+  std::vector<int32_t> ids;
+  while (!heap.empty()) {
+    ids.push_back(heap.top());
+    heap.pop();
+  }
+  std::reverse(ids.begin(), ids.end());
+  const bool more = static_cast<int64_t>(ids.size()) > limit;
+  if (more) ids.pop_back();
+  for (const int32_t t : ids) page.items.push_back(TaskViewOf(*project, t));
+  if (more && !ids.empty()) page.next_cursor = tasks.Name(ids.back());
+  return page;
+}
+
+namespace {
+
+double SortKey(const WorkerRow& r, WorkerSort sort) {
+  switch (sort) {
+    case WorkerSort::kAccuracy: return r.accuracy;
+    case WorkerSort::kSpam: return r.spam_score;
+    case WorkerSort::kAnswers: break;
+  }
+  return static_cast<double>(r.answers);
+}
+
+// A workers cursor: the sort key of the last row (as "%.17g"), a space, then
+// its worker id.
+std::string WorkerCursor(double key, const std::string& worker) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", key);
+  return absl::StrCat(buf, " ", worker);
+}
+
+bool ParseWorkerCursor(std::string_view cursor, double* key, std::string_view* worker) {
+  const size_t space = cursor.find(' ');
+  if (space == std::string_view::npos || space == 0) return false;
+  const std::string number(cursor.substr(0, space));
+  char* end = nullptr;
+  *key = std::strtod(number.c_str(), &end);
+  if (end != number.c_str() + number.size()) return false;
+  *worker = cursor.substr(space + 1);
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<WorkerRow>> Engine::AllWorkers(std::string_view name) const {
+  Project* project = projects_.Find(name);
+  if (project == nullptr) return NoProject(name);
+  std::lock_guard<std::mutex> lock(project->mu);
+  std::vector<WorkerRow> rows;
+  rows.reserve(project->model.num_workers());
+  for (int32_t w = 0; w < project->model.num_workers(); ++w) rows.push_back(WorkerRowOf(*project, w));
+  return rows;
+}
+
+absl::StatusOr<Page<WorkerRow>> Engine::Workers(std::string_view name, WorkerSort sort,
+                                                bool ascending, std::string_view cursor,
+                                                int64_t limit) const {
+  double cursor_key = 0;
+  std::string_view cursor_worker;
+  if (!cursor.empty() && !ParseWorkerCursor(cursor, &cursor_key, &cursor_worker)) {
+    return absl::InvalidArgumentError("cursor is not a next_cursor of this list");
+  }
+  absl::StatusOr<std::vector<WorkerRow>> rows = AllWorkers(name);
+  if (!rows.ok()) return rows.status();
+  // Order: by key (ascending or descending), then by worker id ascending.
+  auto before = [&](double ka, const std::string& wa, double kb, std::string_view wb) {
+    if (ka != kb) return ascending ? ka < kb : ka > kb;
+    return std::string_view(wa) < wb;
+  };
+  std::sort(rows->begin(), rows->end(), [&](const WorkerRow& a, const WorkerRow& b) {
+    return before(SortKey(a, sort), a.worker, SortKey(b, sort), b.worker);
+  });
+  Page<WorkerRow> page;
+  page.total = static_cast<int64_t>(rows->size());
+  auto it = rows->begin();
+  if (!cursor.empty()) {
+    it = std::find_if(rows->begin(), rows->end(), [&](const WorkerRow& r) {
+      return before(cursor_key, std::string(cursor_worker), SortKey(r, sort), r.worker);
+    });
+  }
+  for (; it != rows->end() && static_cast<int64_t>(page.items.size()) < limit; ++it) {
+    page.items.push_back(std::move(*it));
+  }
+  if (it != rows->end() && !page.items.empty()) {
+    page.next_cursor = WorkerCursor(SortKey(page.items.back(), sort), page.items.back().worker);
+  }
+  return page;
+}
+
+absl::StatusOr<int32_t> Engine::ExportChunk(std::string_view name, const ExportFormat& format,
+                                            int32_t from, int32_t max, std::string* out) const {
+  Project* project = projects_.Find(name);
+  if (project == nullptr) return NoProject(name);
+  std::lock_guard<std::mutex> lock(project->mu);
+  const consensus::StreamingModel& m = project->model;
+  if (from == 0 && !format.jsonl) AppendLabelsHeader(m.classes().names(), format.posteriors, *out);
+  const int32_t end = std::min<int64_t>(m.num_tasks(), static_cast<int64_t>(from) + max);
+  const int64_t now = NowMs();
+  for (int32_t t = from; t < end; ++t) {
+    const int32_t label = m.Label(t);
+    if (label < 0 || !TaskListed(*project, t)) continue;
+    const double confidence = m.Posterior(t)[label];
+    if (confidence < format.min_confidence) continue;
+    if (format.jsonl) {
+      AppendConsensusJson(project->name, m, t, now, *out);
+      out->push_back('\n');
+    } else {
+      AppendLabelsRow(m.tasks().Name(t), m.classes().Name(label), confidence, m.Posterior(t),
+                      format.posteriors, *out);
+    }
+  }
+  return end >= m.num_tasks() ? -1 : end;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Engine::Labels(
+    std::string_view name) const {
+  Project* project = projects_.Find(name);
+  if (project == nullptr) return NoProject(name);
+  std::lock_guard<std::mutex> lock(project->mu);
+  const consensus::StreamingModel& m = project->model;
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int32_t t = 0; t < m.num_tasks(); ++t) {
+    const int32_t label = m.Label(t);
+    if (label < 0 || !TaskListed(*project, t)) continue;
+    out.emplace_back(m.tasks().Name(t), m.classes().Name(label));
+  }
+  return out;
+}
+
+absl::StatusOr<Engine::AnswersCopy> Engine::Answers(std::string_view name) const {
+  Project* project = projects_.Find(name);
+  if (project == nullptr) return NoProject(name);
+  std::lock_guard<std::mutex> lock(project->mu);
+  const consensus::StreamingModel& m = project->model;
+  return AnswersCopy{m.Snapshot(), m.tasks().names(), m.workers().names(), m.classes().names()};
+}
+
+}  // namespace consensusd::engine

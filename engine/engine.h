@@ -1,0 +1,241 @@
+// Engine: the live service state between the math (consensus/) and the
+// transports (consumer/ for Kafka, api/ for HTTP, the commands). It owns the
+// projects and their streaming models, the RocksDB state store, which input
+// partitions this instance owns, full EM sweeps, the restore on start, and
+// what each task last sent to the output topics. Every change goes through it,
+// store first, so that a failed write changes nothing in memory.
+//
+//   Engine engine(store, settings_for, &metrics, EngineOptions{.input_topic = "labels"});
+//   engine.Restore();
+//   IngestBatch batch;                                   // the consume loop's thread
+//   if (auto r = engine.Apply(batch, partition, event)) dead_letter(*r);
+//   engine.EndMessage(batch, partition, offset + 1, event_ms);
+//   engine.Commit(batch);                                // answers + offsets, one write
+//   engine.CollectOutputs(room, &records);               // then produce them, unlocked
+//   std::optional<TaskView> t = engine.Task("p", "t-1"); // any thread
+//
+// Thread-safety: every public method may be called from any thread, except
+// that one IngestBatch is used by one thread at a time and partition calls
+// (Assign, Revoke, ReleaseUnassigned) come from the thread that commits.
+// Locking is private: each project has a mutex, held briefly; sweeps fit
+// without it. No method does network I/O, and none waits on a producer.
+#ifndef CONSENSUSD_ENGINE_ENGINE_H_
+#define CONSENSUSD_ENGINE_ENGINE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/label_event.h"
+#include "engine/project.h"
+#include "engine/reject_reason.h"
+#include "engine/sweeper.h"
+#include "engine/views.h"
+#include "metrics/service_metrics.h"
+#include "storage/state_store.h"
+
+namespace consensusd::engine {
+
+struct EngineOptions {
+  std::string input_topic = "labels";  // offsets are stored under this name
+  double sweep_interval_s = 10;        // background sweeps of changed projects
+  int per_worker_limit = 500;          // per-worker accuracy series per project
+};
+
+// An input element the engine could not use (SPEC 3.2).
+struct EngineRejection {
+  RejectReason reason;
+  std::string detail;
+};
+
+// The loop thread's uncommitted work: applied changes and the offsets they
+// came from. Not thread-safe.
+class IngestBatch {
+ public:
+  int64_t messages() const { return messages_; }
+  bool empty() const { return messages_ == 0 && writes_.Empty(); }
+
+ private:
+  friend class Engine;
+  storage::StateBatch writes_;
+  int64_t messages_ = 0;
+  absl::flat_hash_map<int32_t, int64_t> offsets_;  // partition -> next offset
+  std::vector<int64_t> event_ms_;                  // per message, -1 unknown
+  absl::flat_hash_map<Project*, int64_t> applied_;  // answers applied per project
+  Project* last_project_ = nullptr;
+  int64_t first_event_ms_ = -1;  // of the message being applied
+};
+
+// A record for an output topic, formed under the engine's lock; the producer
+// sends it after the lock is released and reports back with OnDelivered().
+struct OutputRecord {
+  enum class Topic { kConsensus, kReview };
+  // What the record says, to confirm or undo it on delivery.
+  struct Ticket {
+    Project* project = nullptr;  // opaque to transports
+    Topic topic = Topic::kConsensus;
+    int32_t task = -1;
+    int32_t label = -1;
+    double confidence = 0;
+    bool review = false;
+  };
+  std::string key;
+  std::string value;
+  Ticket ticket;
+};
+
+enum class WorkerSort { kAnswers, kAccuracy, kSpam };
+
+// CSV or JSONL consensus labels (SPEC 5.1, 5.3); the same bytes for the HTTP
+// export, `export` and, for CSV, `aggregate --out`.
+struct ExportFormat {
+  bool jsonl = false;
+  bool posteriors = false;  // CSV: one p:<class> column per class
+  double min_confidence = 0;
+};
+
+class Engine {
+ public:
+  Engine(storage::StateStore& store, ProjectSet::SettingsFor settings_for,
+         metrics::ServiceMetrics* metrics, EngineOptions options);
+  ~Engine();
+
+  // Loads every stored input and what was published, then sweeps every project
+  // (without publishing). REQUIRES: called once, before any other use.
+  // `progress`, if set, is called every 1M answers loaded.
+  absl::Status Restore(const std::function<void(int64_t)>& progress = nullptr);
+
+  // --- Ingest (one thread) ---
+  // Applies one decoded element of a message from `partition` to its model and
+  // to the batch's pending write. Returns why it cannot be used, if so.
+  std::optional<EngineRejection> Apply(IngestBatch& batch, int32_t partition, const LabelEvent& e);
+  // Closes a message: the next offset of its partition, and its event time
+  // (the first element's ts, else `fallback_event_ms`) for the latency metric.
+  void EndMessage(IngestBatch& batch, int32_t partition, int64_t next_offset,
+                  int64_t fallback_event_ms);
+  // Writes the batch's changes and offsets, and what outputs were confirmed
+  // since the last commit, in one atomic write; clears the batch. On error the
+  // batch is kept and nothing is stored (the caller stops and restarts from
+  // the committed state). Returns the answers applied.
+  absl::StatusOr<int64_t> Commit(IngestBatch& batch);
+
+  // --- Partitions (the committing thread) ---
+  // Takes ownership of a partition: loads its stored state unless loaded, and
+  // returns where to resume (nullopt: from the beginning).
+  absl::StatusOr<std::optional<int64_t>> Assign(int32_t partition);
+  // Releases a partition: its answers and gold leave memory (they stay
+  // stored) and its tasks are no longer published here. REQUIRES: everything
+  // consumed from it is committed.
+  absl::Status Revoke(int32_t partition);
+  // Releases every loaded partition not in `assigned` (the restore loads all).
+  absl::Status ReleaseUnassigned(const std::vector<int32_t>& assigned);
+
+  // --- Outputs ---
+  // Forms up to `max_records` records for tasks whose consensus changed (label,
+  // or confidence by at least output.min_change) or that started to need
+  // review, in owned partitions, and marks them sent. Returns whether more are
+  // waiting (the caller's queue was the limit).
+  bool CollectOutputs(size_t max_records, std::vector<OutputRecord>* out);
+  // The delivery report of a collected record. A failed one is sent again.
+  void OnDelivered(const OutputRecord::Ticket& ticket, bool delivered);
+  // Stores what was confirmed since the last commit (shutdown).
+  absl::Status PersistPublished();
+
+  // --- Sweeps and admin ---
+  // Sweeps, until `stop`: a project that has never been swept soon after its
+  // first answer, and every changed project each sweep interval.
+  void RunSweeps(const std::atomic<bool>& stop);
+  // Wakes RunSweeps (e.g. to stop).
+  void WakeSweeps();
+  absl::Status SweepAll(bool force);
+  // Runs a full sweep of the project now (admin recompute). NotFound if unknown.
+  absl::StatusOr<ProjectView> Recompute(std::string_view project);
+  // Excludes or re-includes a worker: stores the flag, then changes the
+  // model, then sweeps; a failed write changes nothing. NotFound if the
+  // project or worker is unknown. `changed` is false when it already was so.
+  struct ExclusionResult {
+    WorkerView worker;
+    bool changed = false;
+  };
+  absl::StatusOr<ExclusionResult> SetExcluded(std::string_view project, std::string_view worker,
+                                              bool excluded);
+
+  // --- Views (any thread) ---
+  std::vector<ProjectSummary> Projects() const;
+  std::optional<ProjectView> ProjectDetail(std::string_view project) const;
+  std::optional<TaskView> Task(std::string_view project, std::string_view task) const;
+  std::optional<WorkerView> Worker(std::string_view project, std::string_view worker) const;
+  // Tasks with answers or gold, by task id (bytewise); `after` is the cursor:
+  // the last id of the previous page. review_filter: -1 all, 0 not needing
+  // review, 1 needing it. NotFound if the project is unknown.
+  absl::StatusOr<Page<TaskView>> Tasks(std::string_view project, std::string_view after,
+                                       int64_t limit, int review_filter) const;
+  // Workers by `sort` (ties by worker id); `cursor` is the previous page's
+  // next_cursor. InvalidArgument on a malformed cursor.
+  absl::StatusOr<Page<WorkerRow>> Workers(std::string_view project, WorkerSort sort, bool ascending,
+                                          std::string_view cursor, int64_t limit) const;
+  // Every worker, by worker id.
+  absl::StatusOr<std::vector<WorkerRow>> AllWorkers(std::string_view project) const;
+  // Appends the labels of tasks [from, from + max) with answers or gold to
+  // *out (the CSV header when from == 0), and returns the next task to
+  // export, or -1 when done. NotFound if the project is unknown.
+  absl::StatusOr<int32_t> ExportChunk(std::string_view project, const ExportFormat& format,
+                                      int32_t from, int32_t max, std::string* out) const;
+  // Consensus label of every task with answers or gold: (task, label).
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Labels(
+      std::string_view project) const;
+  // A copy of the project's answers with the id names (to compare methods).
+  struct AnswersCopy {
+    consensus::AnswerMatrix matrix;
+    std::vector<std::string> tasks, workers, classes;
+  };
+  absl::StatusOr<AnswersCopy> Answers(std::string_view project) const;
+
+  int64_t answers_committed() const { return answers_committed_.load(); }
+
+ private:
+  engine::Project& ProjectFor(IngestBatch& batch, std::string_view name);
+  // REQUIRES: partitions_mu_ held.
+  bool OwnsTask(const engine::Project& project, int32_t task) const;
+  // Moves the confirmed records into `batch`.
+  void TakeConfirmed(storage::StateBatch& batch);
+
+  storage::StateStore& store_;
+  ProjectSet projects_;
+  metrics::ServiceMetrics* const metrics_;  // may be null (offline use)
+  const EngineOptions options_;
+
+  // Partition ownership; guarded by partitions_mu_ (read while collecting outputs).
+  mutable std::mutex partitions_mu_;
+  absl::flat_hash_set<int32_t> loaded_;  // partitions whose state is in memory
+  absl::flat_hash_set<int32_t> owned_;   // assigned to this instance
+
+  // What the consensus topic confirmed since the last commit.
+  struct Confirmed {
+    int32_t partition;
+    std::string project, task;
+    storage::PublishedValue value;
+  };
+  std::mutex confirmed_mu_;
+  std::vector<Confirmed> confirmed_;  // guarded by confirmed_mu_
+
+  Sweeper sweeper_;
+  std::mutex wake_mu_;
+  std::condition_variable wake_;
+  std::atomic<int64_t> answers_committed_{0};
+};
+
+}  // namespace consensusd::engine
+
+#endif  // CONSENSUSD_ENGINE_ENGINE_H_

@@ -1,0 +1,125 @@
+#include "engine/project_views.h"
+
+#include <cmath>
+#include <limits>
+
+#include "consensus/report.h"
+
+namespace consensusd::engine {
+
+ProjectSummary SummaryOf(const Project& project) {
+  const consensus::StreamingModel& m = project.model;
+  ProjectSummary s;
+  s.project = project.name;
+  s.tasks = m.num_tasks();
+  s.workers = m.num_workers();
+  s.answers = m.num_answers();
+  s.classes = m.classes().names();
+  if (project.report != nullptr) {
+    s.swept = true;
+    s.workers_flagged = project.report->workers_flagged;
+    s.tasks_needing_review = project.report->tasks_needing_review;
+    s.mean_confidence = project.report->mean_confidence;
+  }
+  return s;
+}
+
+ProjectView ProjectViewOf(const Project& project) {
+  const consensus::StreamingModel& m = project.model;
+  ProjectView v;
+  static_cast<ProjectSummary&>(v) = SummaryOf(project);
+  const std::vector<double> prior = m.ClassPrior();
+  for (int32_t k = 0; k < m.num_classes(); ++k) v.class_priors.emplace_back(m.classes().Name(k), prior[k]);
+  v.method = std::string(consensus::MethodName(project.settings.model.fit.method));
+  v.declared_classes = project.fixed_classes;
+  v.krippendorff_alpha = std::numeric_limits<double>::quiet_NaN();
+  if (const ProjectReport* r = project.report.get()) {
+    v.last_sweep = SweepSummary{.unix_ms = r->sweep_unix_ms,
+                                .seconds = r->sweep_seconds,
+                                .iterations = r->iterations,
+                                .log_likelihood = r->log_likelihood,
+                                .tasks = r->tasks,
+                                .answers = r->answers};
+    v.krippendorff_alpha = r->krippendorff_alpha;
+  }
+  v.min_answers = project.settings.quality.min_answers;
+  v.min_accuracy = project.settings.quality.min_accuracy;
+  v.max_spam_score = project.settings.quality.max_spam_score;
+  v.review_min_confidence = project.settings.review.min_confidence;
+  v.review_min_answers = project.settings.review.min_answers;
+  return v;
+}
+
+bool TaskNeedsReview(const Project& project, int32_t task) {
+  const consensus::StreamingModel& m = project.model;
+  if (m.num_classes() == 0) return false;
+  return consensus::NeedsReview(m.Confidence(task), static_cast<int64_t>(m.Answers(task).size()),
+                                project.settings.review);
+}
+
+bool TaskListed(const Project& project, int32_t task) {
+  return !project.model.Answers(task).empty() || project.model.Gold(task) != consensus::kNoGold;
+}
+
+TaskView TaskViewOf(const Project& project, int32_t task) {
+  const consensus::StreamingModel& m = project.model;
+  TaskView v;
+  v.project = project.name;
+  v.task = m.tasks().Name(task);
+  const int32_t label = m.Label(task);
+  if (label >= 0) {
+    v.label = m.classes().Name(label);
+    v.confidence = m.Posterior(task)[label];
+  }
+  for (int32_t k = 0; k < m.num_classes(); ++k) v.posterior.emplace_back(m.classes().Name(k), m.Posterior(task)[k]);
+  for (const consensus::TaskAnswer& a : m.Answers(task)) {
+    v.answers.push_back({m.workers().Name(a.worker), m.classes().Name(a.label), m.Excluded(a.worker)});
+  }
+  if (m.Gold(task) != consensus::kNoGold) v.gold = m.classes().Name(m.Gold(task));
+  v.needs_review = TaskNeedsReview(project, task);
+  return v;
+}
+
+WorkerRow WorkerRowOf(const Project& project, int32_t worker) {
+  const consensus::StreamingModel& m = project.model;
+  WorkerRow r;
+  r.worker = m.workers().Name(worker);
+  r.excluded = m.Excluded(worker);
+  const ProjectReport* report = project.report.get();
+  if (report != nullptr && worker < static_cast<int32_t>(report->workers.size())) {
+    const consensus::WorkerReport& w = report->workers[worker];
+    r.answers = w.answers;
+    r.accuracy = w.accuracy;
+    r.gold_answers = w.gold_answers;
+    r.gold_correct = w.gold_correct;
+    r.agreement = w.agreement;
+    r.spam_score = w.spam_score;
+    r.flagged = w.flagged;
+    return r;
+  }
+  // Not in a sweep yet: the live model's estimates (agreement and gold
+  // accuracy come with the next sweep).
+  r.answers = m.WorkerAnswers(worker);
+  if (m.num_classes() > 0) {
+    const std::vector<double> confusion = m.Confusion(worker);
+    r.accuracy = consensus::WorkerAccuracy(confusion, m.ClassPrior());
+    r.spam_score = consensus::SpamScore(confusion, m.num_classes());
+  }
+  return r;
+}
+
+WorkerView WorkerViewOf(const Project& project, int32_t worker) {
+  const consensus::StreamingModel& m = project.model;
+  WorkerView v;
+  static_cast<WorkerRow&>(v) = WorkerRowOf(project, worker);
+  v.project = project.name;
+  v.classes = m.classes().names();
+  const std::vector<double> confusion = m.Confusion(worker);
+  const int32_t K = m.num_classes();
+  for (int32_t k = 0; k < K; ++k) {
+    v.confusion.emplace_back(confusion.begin() + k * K, confusion.begin() + (k + 1) * K);
+  }
+  return v;
+}
+
+}  // namespace consensusd::engine
