@@ -1,20 +1,16 @@
 // The dashboard of SPEC 5.5: one self-contained HTML page (no build step, no
-// internet) served at GET /, reading the JSON API.
+// internet) served at GET /, reading the JSON API. The page is
+// api/dashboard.html, compiled into the binary.
 //
 //   RegisterDashboard(server.routes());
 #ifndef CONSENSUSD_API_DASHBOARD_H_
 #define CONSENSUSD_API_DASHBOARD_H_
-
-#include <string_view>
 
 namespace httplib {
 class Server;
 }
 
 namespace consensusd::api {
-
-// The page itself.
-std::string_view DashboardHtml();
 
 void RegisterDashboard(httplib::Server& server);
 

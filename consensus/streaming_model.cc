@@ -197,19 +197,6 @@ bool StreamingModel::MarkExcluded(int32_t worker, bool excluded) {
   return true;
 }
 
-absl::Status StreamingModel::SetExcluded(int32_t worker, bool excluded) {
-  if (!MarkExcluded(worker, excluded)) return absl::OkStatus();
-  return Sweep();
-}
-
-absl::Status StreamingModel::Sweep() {
-  SweepInput input = PrepareSweep();
-  absl::StatusOr<Model> fitted = RunSweep(input);
-  if (!fitted.ok()) return fitted.status();
-  InstallSweep(input, *fitted);
-  return absl::OkStatus();
-}
-
 AnswerMatrix StreamingModel::Snapshot() const {
   AnswerMatrix m;
   m.num_tasks = num_tasks();

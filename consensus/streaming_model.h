@@ -8,8 +8,10 @@
 //   int32_t t = model.InternTask("t-1"), w = model.InternWorker("ann-17");
 //   absl::StatusOr<int32_t> c = model.InternClass("positive");
 //   model.SetAnswer(t, w, *c);
-//   model.Sweep();
 //   model.Label(t), model.Confidence(t)
+//   SweepInput in = model.PrepareSweep();  // a full sweep, in three steps
+//   absl::StatusOr<Model> fit = model.RunSweep(in);
+//   if (fit.ok()) model.InstallSweep(in, *fit);
 //
 // How it works: for each worker it keeps expected counts[w][l][k] (answers l on
 // tasks of true class k, weighted by the task posterior) and for each class the
@@ -78,21 +80,18 @@ class StreamingModel {
   bool Retract(int32_t task, int32_t worker);
   // Declares the task's known class (kNoGold clears it).
   void SetGold(int32_t task, int32_t label);
-  // An excluded worker's answers stay stored but stop counting. Takes effect
-  // at once, through a full sweep when the flag changes.
-  absl::Status SetExcluded(int32_t worker, bool excluded);
-  // Changes the flag only; returns whether it changed. Posteriors are exact
-  // again after the next full sweep (which the caller must run).
+  // An excluded worker's answers stay stored but stop counting. Changes the
+  // flag only; returns whether it changed. Posteriors are exact again after
+  // the next full sweep (which the caller must run).
   bool MarkExcluded(int32_t worker, bool excluded);
 
   // Bulk loading (restoring state): stores without updating any statistics.
-  // REQUIRES: Sweep() after the last Load* call and before any other use.
+  // REQUIRES: a full sweep after the last Load* call and before any other use.
   void LoadAnswer(int32_t task, int32_t worker, int32_t label);
   void LoadGold(int32_t task, int32_t label) { gold_[task] = label; }
   void LoadExcluded(int32_t worker) { excluded_[worker] = true; }
 
-  // Full EM sweep over the current state.
-  absl::Status Sweep();
+  // Full EM sweep over the current state, in three steps (see above).
   SweepInput PrepareSweep() const;
   absl::StatusOr<Model> RunSweep(const SweepInput& input) const;
   void InstallSweep(const SweepInput& input, const Model& fitted);
@@ -122,8 +121,6 @@ class StreamingModel {
   // The model's view as a batch Model (posteriors, labels, priors, confusions).
   Model ToModel() const;
   uint64_t version() const { return version_; }
-  int iterations_of_last_sweep() const { return last_sweep_iterations_; }
-  double log_likelihood_of_last_sweep() const { return last_sweep_log_likelihood_; }
 
  private:
   void GrowClasses(int32_t new_k);

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -85,6 +86,25 @@ bool CsvReader::Next(std::vector<std::string_view>* fields) {
   return true;
 }
 
+bool CsvReader::NextRow(std::span<const char* const> columns,
+                        std::vector<std::string_view>* fields) {
+  while (Next(fields)) {
+    if (fields->size() == 1 && (*fields)[0].empty()) continue;  // a blank line
+    const bool first = !row_seen_;
+    row_seen_ = true;
+    if (fields->size() != columns.size()) {
+      std::string names;
+      for (const char* c : columns) absl::StrAppend(&names, names.empty() ? "" : ",", c);
+      status_ = ErrorAtLine(absl::StrCat("expected ", columns.size(), " columns (", names,
+                                         "), got ", fields->size()));
+      return false;
+    }
+    if (first && std::equal(fields->begin(), fields->end(), columns.begin())) continue;
+    return true;
+  }
+  return false;
+}
+
 bool CsvReader::ReadQuotedField(size_t* pos_inout, std::string_view* field) {
   char* d = data_.data();
   const size_t n = data_.size();
@@ -122,12 +142,6 @@ bool CsvReader::ReadQuotedField(size_t* pos_inout, std::string_view* field) {
   *pos_inout = pos;
   *field = std::string_view(d + start, write - start);
   return true;
-}
-
-std::string CsvQuote(std::string_view field) {
-  std::string out;
-  AppendCsvField(field, &out);
-  return out;
 }
 
 void AppendCsvField(std::string_view field, std::string* out) {

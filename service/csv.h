@@ -1,10 +1,12 @@
-// RFC 4180 CSV: a reader that parses a whole buffer in place, and CsvQuote for
-// writers. Quoted fields may hold commas, newlines and "" (an escaped quote);
-// lines may end in LF or CRLF; a UTF-8 byte-order mark at the start is skipped.
+// RFC 4180 CSV: the one reader of every CSV consensusd reads (it parses a whole
+// buffer in place) and the one writer. Quoted fields may hold commas, newlines
+// and "" (an escaped quote); lines may end in LF or CRLF; a UTF-8 byte-order
+// mark at the start is skipped.
 //
+//   constexpr const char* kColumns[] = {"task", "worker", "label"};
 //   absl::StatusOr<CsvReader> r = CsvReader::Open("labels.csv");
 //   std::vector<std::string_view> row;
-//   while (r->Next(&row)) Use(row, r->line());
+//   while (r->NextRow(kColumns, &row)) Use(row, r->line());
 //   if (!r->status().ok()) return r->status();   // names the file and line
 #ifndef CONSENSUSD_SERVICE_CSV_H_
 #define CONSENSUSD_SERVICE_CSV_H_
@@ -12,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,9 +46,16 @@ class CsvReader {
   // An empty line yields one empty field.
   bool Next(std::vector<std::string_view>* fields);
 
-  // The 1-based line on which the record last returned by Next() starts.
+  // Next() for a table with `columns` (e.g. {"task", "worker", "label"}) whose
+  // header is optional (SPEC 5.1): skips blank lines and a first row equal to
+  // `columns`, and stops with an error on a row of another width, e.g.
+  // "labels.csv:2: expected 3 columns (task,worker,label), got 2".
+  // REQUIRES: every call on this reader passes the same columns.
+  bool NextRow(std::span<const char* const> columns, std::vector<std::string_view>* fields);
+
+  // The 1-based line on which the record last returned by Next() or NextRow() starts.
   int64_t line() const { return record_line_; }
-  // OK unless Next() stopped on a syntax error.
+  // OK unless Next() stopped on a syntax error or NextRow() on a row's width.
   const absl::Status& status() const { return status_; }
   const std::string& name() const { return name_; }
   // Bytes consumed so far and in total, for progress reports.
@@ -65,6 +75,7 @@ class CsvReader {
   size_t pos_ = 0;
   int64_t line_ = 1;         // line of pos_
   int64_t record_line_ = 0;  // line where the last record started
+  bool row_seen_ = false;    // NextRow() has read a row that is not blank
   absl::Status status_;
 };
 
@@ -100,11 +111,8 @@ class CsvWriter {
   bool write_failed_ = false;
 };
 
-// Returns `field` as a CSV field: unchanged when it holds no comma, quote, CR
-// or LF, otherwise in double quotes with every quote doubled.
-std::string CsvQuote(std::string_view field);
-
-// Appends CsvQuote(field) to *out without a temporary string.
+// Appends `field` to *out as a CSV field: unchanged when it holds no comma,
+// quote, CR or LF, otherwise in double quotes with every quote doubled.
 void AppendCsvField(std::string_view field, std::string* out);
 
 // Reads a whole file into memory; the error names the path and the OS reason.

@@ -76,16 +76,9 @@ absl::StatusOr<DemoStream> FileStream(const std::string& labels, const std::stri
   DemoStream s;
   absl::StatusOr<CsvReader> reader = CsvReader::Open(labels);
   if (!reader.ok()) return reader.status();
+  constexpr const char* kColumns[] = {"task", "worker", "label"};
   std::vector<std::string_view> row;
-  bool first = true;
-  while (reader->Next(&row)) {
-    if (row.size() == 1 && row[0].empty()) continue;
-    if (first && row.size() == 3 && row[0] == "task" && row[1] == "worker") {
-      first = false;
-      continue;
-    }
-    first = false;
-    if (row.size() != 3) return reader->ErrorAtLine("expected 3 columns (task,worker,label)");
+  while (reader->NextRow(kColumns, &row)) {
     s.answers.push_back({std::string(row[0]), std::string(row[1]), std::string(row[2])});
   }
   if (!reader->status().ok()) return reader->status();

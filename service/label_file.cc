@@ -1,6 +1,5 @@
 #include "service/label_file.h"
 
-#include <algorithm>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -21,31 +20,16 @@ using consensus::IdTable;
 constexpr const char* kLabelsHeader[] = {"task", "worker", "label"};
 constexpr const char* kTaskLabelHeader[] = {"task", "label"};
 
-// Calls on_row(fields) for every data row of the CSV at `path`, where
-// each row must have exactly header.size() non-empty fields. Skips the first
-// row when it equals `header`, and skips blank lines. Stops at the first error,
-// which names the file and line.
+// Calls on_row(fields) for every data row of the CSV at `path` (see
+// CsvReader::NextRow), where each row must have exactly header.size()
+// non-empty fields. Stops at the first error, which names the file and line.
 template <typename OnRow>
 absl::Status ForEachRow(const std::string& path, std::span<const char* const> header,
                         OnRow on_row) {
   absl::StatusOr<CsvReader> reader = CsvReader::Open(path);
   if (!reader.ok()) return reader.status();
   std::vector<std::string_view> fields;
-  bool first = true;
-  while (reader->Next(&fields)) {
-    if (fields.size() == 1 && fields[0].empty()) continue;  // blank line
-    if (first) {
-      first = false;
-      if (std::equal(fields.begin(), fields.end(), header.begin(), header.end(),
-                     [](std::string_view a, const char* b) { return a == b; })) {
-        continue;
-      }
-    }
-    if (fields.size() != header.size()) {
-      return reader->ErrorAtLine(absl::StrCat("expected ", header.size(), " columns (",
-                                              absl::StrJoin(header, ","), "), got ",
-                                              fields.size()));
-    }
+  while (reader->NextRow(header, &fields)) {
     for (size_t i = 0; i < fields.size(); ++i) {
       if (fields[i].empty()) {
         return reader->ErrorAtLine(absl::StrCat("empty ", header[i], ": every row needs ",

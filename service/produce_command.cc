@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <span>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -122,20 +123,12 @@ absl::Status ProduceCsv(const std::string& path, bool gold, const ProduceFlags& 
                         LabelProducer& producer, ProgressLine& progress) {
   absl::StatusOr<CsvReader> reader = CsvReader::Open(path);
   if (!reader.ok()) return reader.status();
+  constexpr const char* kAnswerColumns[] = {"task", "worker", "label"};
+  constexpr const char* kGoldColumns[] = {"task", "label"};
+  std::span<const char* const> columns = kAnswerColumns;
+  if (gold) columns = kGoldColumns;
   std::vector<std::string_view> row;
-  const size_t columns = gold ? 2 : 3;
-  bool first = true;
-  while (reader->Next(&row)) {
-    if (row.size() == 1 && row[0].empty()) continue;
-    if (first) {
-      first = false;
-      if (row.size() >= 2 && row[0] == "task" && (row[1] == "worker" || row[1] == "label")) continue;
-    }
-    if (row.size() != columns) {
-      return reader->ErrorAtLine(absl::StrCat("expected ", columns, " columns (",
-                                              gold ? "task,label" : "task,worker,label", "), got ",
-                                              row.size()));
-    }
+  while (reader->NextRow(columns, &row)) {
     const std::string json = gold ? LabelJson(flags.project, row[0], "", row[1])
                                   : LabelJson(flags.project, row[0], row[1], row[2]);
     if (absl::Status s = producer.Add(row[0], json); !s.ok()) return s;

@@ -24,7 +24,6 @@ class ProgressLine {
   void Show(std::string_view text);
   // Erases the line, e.g. before printing results.
   void Clear();
-  bool enabled() const { return enabled_; }
 
  private:
   bool enabled_;

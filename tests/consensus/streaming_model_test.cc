@@ -39,6 +39,15 @@ std::vector<Named> SyntheticAnswers(const SyntheticOptions& o, std::vector<int32
   return out;
 }
 
+// A full sweep in one go: the three steps the service's sweeper runs.
+absl::Status Sweep(StreamingModel& m) {
+  const SweepInput input = m.PrepareSweep();
+  absl::StatusOr<Model> fitted = m.RunSweep(input);
+  if (!fitted.ok()) return fitted.status();
+  m.InstallSweep(input, *fitted);
+  return absl::OkStatus();
+}
+
 double MaxPosteriorDifference(const StreamingModel& a, const StreamingModel& b) {
   double diff = 0;
   for (int32_t t = 0; t < a.num_tasks(); ++t) {
@@ -55,7 +64,7 @@ double MaxPosteriorDifference(const StreamingModel& a, const StreamingModel& b) 
 TEST(StreamingModel, SweepReachesTheBatchResultOnTheSameAnswers) {
   StreamingModel m(StreamingOptions{});
   Feed(m, SyntheticAnswers({.tasks = 2000, .workers = 40, .classes = 3, .answers_per_task = 5, .seed = 5}));
-  ASSERT_TRUE(m.Sweep().ok());
+  ASSERT_TRUE(Sweep(m).ok());
   const AnswerMatrix snapshot = m.Snapshot();
   absl::StatusOr<Model> batch = Aggregate(snapshot, AggregateOptions{});
   ASSERT_TRUE(batch.ok());
@@ -94,8 +103,8 @@ TEST(StreamingModel, SweepDoesNotDependOnArrivalOrder) {
   std::mt19937 rng(3);
   std::shuffle(answers.begin(), answers.end(), rng);
   Feed(b, answers);
-  ASSERT_TRUE(a.Sweep().ok());
-  ASSERT_TRUE(b.Sweep().ok());
+  ASSERT_TRUE(Sweep(a).ok());
+  ASSERT_TRUE(Sweep(b).ok());
   ASSERT_EQ(a.num_answers(), b.num_answers());
   EXPECT_LT(MaxPosteriorDifference(a, b), 1e-9);
 }
@@ -142,11 +151,12 @@ TEST(StreamingModel, GoldClampsThePosteriorAtOnce) {
 TEST(StreamingModel, ExcludedWorkerStopsCountingAndIncludeRestores) {
   StreamingModel m(StreamingOptions{});
   Feed(m, SyntheticAnswers({.tasks = 500, .workers = 20, .classes = 2, .answers_per_task = 3, .seed = 2}));
-  ASSERT_TRUE(m.Sweep().ok());
+  ASSERT_TRUE(Sweep(m).ok());
   std::vector<double> before;
   for (int32_t t = 0; t < m.num_tasks(); ++t) before.push_back(m.Posterior(t)[0]);
   const int32_t w = m.workers().Find("w3");
-  ASSERT_TRUE(m.SetExcluded(w, true).ok());
+  ASSERT_TRUE(m.MarkExcluded(w, true));
+  ASSERT_TRUE(Sweep(m).ok());
   // Equals the batch fit with that worker excluded.
   std::vector<bool> excluded(m.num_workers(), false);
   excluded[w] = true;
@@ -158,7 +168,8 @@ TEST(StreamingModel, ExcludedWorkerStopsCountingAndIncludeRestores) {
     changed = std::max(changed, std::fabs(m.Posterior(t)[0] - before[t]));
   }
   EXPECT_GT(changed, 1e-6);
-  ASSERT_TRUE(m.SetExcluded(w, false).ok());
+  ASSERT_TRUE(m.MarkExcluded(w, false));
+  ASSERT_TRUE(Sweep(m).ok());
   for (int32_t t = 0; t < m.num_tasks(); ++t) ASSERT_NEAR(m.Posterior(t)[0], before[t], 1e-12);
 }
 
@@ -199,7 +210,7 @@ TEST(StreamingModel, ChangesDuringABackgroundSweepAreKept) {
   EXPECT_EQ(m.classes().Name(m.Label(late)), "c1");
   EXPECT_EQ(m.Answers(m.tasks().Find("t0")).size(), 4u);
   // A full sweep afterwards equals the batch result on everything.
-  ASSERT_TRUE(m.Sweep().ok());
+  ASSERT_TRUE(Sweep(m).ok());
   absl::StatusOr<Model> batch = Aggregate(m.Snapshot(), AggregateOptions{});
   ASSERT_TRUE(batch.ok());
   for (int32_t t = 0; t < m.num_tasks(); ++t) {

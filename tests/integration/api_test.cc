@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <memory>
@@ -290,7 +291,7 @@ class ApiTest : public ::testing::Test {
 
     // synth.
     const RunResult synth = RunConsensusd(
-        *dir_, {"synth", "--tasks", "300", "--workers", "25", "--classes", "3",
+        {"synth", "--tasks", "300", "--workers", "25", "--classes", "3",
                 "--answers-per-task", "4", "--seed", "7", "--out", dir_->File("synth")});
     if (synth.exit_code != 0) return "synth failed: " + synth.err;
     if (std::string e = ReadAnswers(dir_->File("synth/labels.csv"), &data_["synth"].answers); !e.empty()) {
@@ -338,7 +339,7 @@ class ApiTest : public ::testing::Test {
         {dir_->File("synth/labels.csv"), {"--project", "synth", "--batch", "50"}},
         {flip_path, {}}};
     for (const Job& job : jobs) {
-      const ProduceResult p = Produce(*dir_, *kafka_, "labels", job.file, job.extra);
+      const ProduceResult p = Produce(*kafka_, "labels", job.file, job.extra);
       if (p.exit_code != 0 || p.messages <= 0) return "produce " + job.file + " failed: " + p.err;
       produced_messages_ += p.messages;
       produced_elements_ += p.elements;

@@ -15,7 +15,7 @@ TEST(BatchAgreementTest, StreamedDogDatasetMatchesBatchAggregate) {
   MockKafka kafka(dir, "labels", 4);
   ASSERT_FALSE(kafka.bootstrap().empty()) << ReadWholeFile(dir.File("mock-kafka.log"));
 
-  const ProduceResult produced = Produce(dir, kafka, "labels", labels);
+  const ProduceResult produced = Produce(kafka, "labels", labels);
   ASSERT_EQ(produced.exit_code, 0) << produced.err;
   ASSERT_EQ(produced.elements, 8070);
 
@@ -30,9 +30,9 @@ TEST(BatchAgreementTest, StreamedDogDatasetMatchesBatchAggregate) {
   ASSERT_EQ(serve.Stop(), 0) << serve.Log();
 
   const RunResult exported = RunConsensusd(
-      dir, {"export", "--data-dir", dir.File("state"), "--out", dir.File("export.csv")});
+      {"export", "--data-dir", dir.File("state"), "--out", dir.File("export.csv")});
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
-  const RunResult batch = RunConsensusd(dir, {"aggregate", "--labels", labels, "--duplicates",
+  const RunResult batch = RunConsensusd({"aggregate", "--labels", labels, "--duplicates",
                                               "last", "--out", dir.File("batch.csv")});
   ASSERT_EQ(batch.exit_code, 0) << batch.err;
 

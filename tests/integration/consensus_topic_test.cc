@@ -12,7 +12,7 @@ TEST(ConsensusTopicTest, LatestRecordPerKeyIsTheFinalConsensusOfEveryTask) {
   TempDir dir;
   MockKafka kafka(dir, "labels", 4);
   ASSERT_FALSE(kafka.bootstrap().empty()) << ReadWholeFile(dir.File("mock-kafka.log"));
-  const ProduceResult produced = Produce(dir, kafka, "labels", kDataDir + "/rte/labels.csv",
+  const ProduceResult produced = Produce(kafka, "labels", kDataDir + "/rte/labels.csv",
                                          {"--project", "rte", "--batch", "10"});
   ASSERT_EQ(produced.exit_code, 0) << produced.err;
 
@@ -39,7 +39,7 @@ TEST(ConsensusTopicTest, LatestRecordPerKeyIsTheFinalConsensusOfEveryTask) {
   ASSERT_EQ(serve.Stop(), 0) << serve.Log();  // flushes the outputs
 
   const RunResult exported =
-      RunConsensusd(dir, {"export", "--data-dir", dir.File("state"), "--format", "jsonl", "--out",
+      RunConsensusd({"export", "--data-dir", dir.File("state"), "--format", "jsonl", "--out",
                           dir.File("export.jsonl")});
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
   const TaskResults expected = ReadLabelsJsonl(dir.File("export.jsonl"));

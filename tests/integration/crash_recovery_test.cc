@@ -24,7 +24,7 @@ TEST(CrashRecoveryTest, KillNineMidIngestionThenRestartEqualsUninterruptedRun) {
   ASSERT_TRUE(WaitUntil([&] { return first.Ready(); }, seconds(30))) << first.Log();
   Subprocess producer({kBinary, "produce", "--brokers", kafka.bootstrap(), "--topic", "labels",
                        labels, "--gold", gold, "--batch", "50", "--rate", "30000"},
-                      Subprocess::Output::Files("", dir.File("produce.err")));
+                      {Redirect::Null(), Redirect::Null(), Redirect::File(dir.File("produce.err"))});
   constexpr double kAnswers = 92721;
   constexpr double kElements = kAnswers + 333;  // answers, then gold declarations
   double applied_at_kill = 0;
@@ -75,7 +75,7 @@ TEST(CrashRecoveryTest, KillNineMidIngestionThenRestartEqualsUninterruptedRun) {
 
   for (const char* state : {"crashed", "clean"}) {
     const RunResult r =
-        RunConsensusd(dir, {"export", "--data-dir", dir.File(state), "--format", "jsonl", "--out",
+        RunConsensusd({"export", "--data-dir", dir.File(state), "--format", "jsonl", "--out",
                             dir.File(std::string(state) + ".jsonl")});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }

@@ -68,7 +68,7 @@ TEST(DeadLetterTest, EveryRejectionReasonReachesTheDlqAndGoodMessagesAreApplied)
     else
       raw_of[in.reason] = in.line;
   }
-  const ProduceResult produced = Produce(dir, kafka, "labels", dir.File("input.jsonl"),
+  const ProduceResult produced = Produce(kafka, "labels", dir.File("input.jsonl"),
                                          {"--property", "message.max.bytes=3000000"});
   ASSERT_EQ(produced.exit_code, 0) << produced.err;
   ASSERT_EQ(produced.messages, static_cast<int64_t>(inputs.size()));
@@ -114,7 +114,7 @@ TEST(DeadLetterTest, EveryRejectionReasonReachesTheDlqAndGoodMessagesAreApplied)
   ASSERT_EQ(serve.Stop(), 0) << serve.Log();
 
   const RunResult fixed = RunConsensusd(
-      dir, {"export", "--data-dir", dir.File("state"), "--config", config, "--project", "fixed",
+      {"export", "--data-dir", dir.File("state"), "--config", config, "--project", "fixed",
             "--format", "jsonl", "--out", dir.File("fixed.jsonl")});
   ASSERT_EQ(fixed.exit_code, 0) << fixed.err;
   const TaskResults f = ReadLabelsJsonl(dir.File("fixed.jsonl"));
@@ -128,7 +128,7 @@ TEST(DeadLetterTest, EveryRejectionReasonReachesTheDlqAndGoodMessagesAreApplied)
   EXPECT_THAT(f.at("f1").posterior, ::testing::SizeIs(2));  // cat, dog: no "bird"
 
   const RunResult tiny = RunConsensusd(
-      dir, {"export", "--data-dir", dir.File("state"), "--config", config, "--project", "tiny",
+      {"export", "--data-dir", dir.File("state"), "--config", config, "--project", "tiny",
             "--format", "jsonl", "--out", dir.File("tiny.jsonl")});
   ASSERT_EQ(tiny.exit_code, 0) << tiny.err;
   const TaskResults t = ReadLabelsJsonl(dir.File("tiny.jsonl"));

@@ -10,7 +10,7 @@
 //   ASSERT_EQ(serve.Stop(), 0);  // SIGTERM: commit, flush, exit 0
 //
 // Every process is owned by an object that kills (SIGKILL) and reaps it when
-// destroyed (see subprocess.h). Waits poll with a deadline instead of sleeping
+// destroyed (see tests/common/subprocess.h). Waits poll with a deadline instead of sleeping
 // fixed times.
 #ifndef CONSENSUSD_TESTS_INTEGRATION_HARNESS_H_
 #define CONSENSUSD_TESTS_INTEGRATION_HARNESS_H_
@@ -25,22 +25,32 @@
 #include <utility>
 #include <vector>
 
+#include "tests/common/subprocess.h"
 #include "tests/integration/label_results.h"
 #include "tests/integration/metrics_text.h"
-#include "tests/integration/subprocess.h"
 #include "tests/integration/topic_reader.h"
+#include "tests/service/temp_dir.h"
 
 namespace consensusd::integration {
+
+using service::ReadWholeFile;
+using service::TempDir;
+using tests::Redirect;
+using tests::RunProgram;
+using tests::RunResult;
+using tests::Subprocess;
+using tests::WaitUntil;
+using std::chrono::seconds;
 
 inline const std::string kBinary = CONSENSUSD_BINARY;
 inline const std::string kDataDir = CONSENSUSD_DATA_DIR;
 
 // Runs `consensusd <args>` to completion (see RunProgram).
-inline RunResult RunConsensusd(const TempDir& dir, const std::vector<std::string>& args,
+inline RunResult RunConsensusd(const std::vector<std::string>& args,
                                Clock::duration timeout = seconds(120)) {
   std::vector<std::string> argv = {kBinary};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunProgram(dir, argv, timeout);
+  return RunProgram(argv, timeout);
 }
 
 // `consensusd mock-kafka`: a Kafka-protocol broker on loopback for one test.
@@ -49,8 +59,17 @@ class MockKafka {
   MockKafka(const TempDir& dir, const std::string& topic, int partitions)
       : process_(
             {kBinary, "mock-kafka", "--partitions", std::to_string(partitions), "--topic", topic},
-            Subprocess::Output::PipedStdout(dir.File("mock-kafka.log"))) {
-    bootstrap_ = process_.ReadStdoutLine(seconds(20)).value_or("");
+            {Redirect::Null(), Redirect::Capture(), Redirect::File(dir.File("mock-kafka.log"))}) {
+    // Its first line of output is the bootstrap address.
+    std::string out;
+    WaitUntil(
+        [&] {
+          out = process_.Stdout();
+          return out.find('\n') != std::string::npos || !process_.running();
+        },
+        seconds(20), milliseconds(10));
+    const size_t end = out.find('\n');
+    if (end != std::string::npos) bootstrap_ = out.substr(0, end);
   }
   ~MockKafka() {
     process_.Signal(SIGTERM);
@@ -90,12 +109,12 @@ inline ProduceResult ParseProduceReport(int exit_code, const std::string& err) {
 }
 
 // `consensusd produce --brokers <kafka> --topic <topic> <file> <extra...>`.
-inline ProduceResult Produce(const TempDir& dir, const MockKafka& kafka, const std::string& topic,
+inline ProduceResult Produce(const MockKafka& kafka, const std::string& topic,
                              const std::string& file, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args = {"produce", "--brokers", kafka.bootstrap(),
                                    "--topic", topic,       file};
   args.insert(args.end(), extra.begin(), extra.end());
-  const RunResult r = RunConsensusd(dir, args);
+  const RunResult r = RunConsensusd(args);
   return ParseProduceReport(r.exit_code, r.err);
 }
 
@@ -137,7 +156,8 @@ class ServeProcess {
  public:
   ServeProcess(const ServeArgs& args, std::string log_path)
       : log_path_(std::move(log_path)),
-        process_(args.Argv(), Subprocess::Output::Files(log_path_, log_path_)) {}
+        process_(args.Argv(),
+                 {Redirect::Null(), Redirect::File(log_path_), Redirect::File(log_path_)}) {}
   ~ServeProcess() { process_.Kill(); }
 
   // Waits for the "http: listening on HOST:PORT" log line.

@@ -83,15 +83,10 @@ inline std::map<std::string, int64_t> DistinctAnswersPerTask(const std::string& 
   std::map<std::string, std::set<std::string>> workers;
   absl::StatusOr<service::CsvReader> reader = service::CsvReader::Open(path);
   if (!reader.ok()) return {};
+  constexpr const char* kColumns[] = {"task", "worker", "label"};
   std::vector<std::string_view> row;
-  bool header = true;
-  while (reader->Next(&row)) {
-    if (header) {
-      header = false;
-      if (row.size() >= 2 && row[0] == "task") continue;
-    }
-    if (row.size() >= 3) workers[std::string(row[0])].insert(std::string(row[1]));
-  }
+  while (reader->NextRow(kColumns, &row)) workers[std::string(row[0])].insert(std::string(row[1]));
+  if (!reader->status().ok()) return {};
   std::map<std::string, int64_t> counts;
   for (const auto& [task, w] : workers) counts[task] = static_cast<int64_t>(w.size());
   return counts;

@@ -62,12 +62,12 @@ TEST(MetricsFormatTest, MetricsPassPromtoolAndEveryFamilyHasSamples) {
   ASSERT_FALSE(kafka.bootstrap().empty()) << ReadWholeFile(dir.File("mock-kafka.log"));
   // bluebirds with gold, and one message of each of two rejection reasons.
   const ProduceResult answers =
-      Produce(dir, kafka, "labels", kDataDir + "/bluebirds/labels.csv",
+      Produce(kafka, "labels", kDataDir + "/bluebirds/labels.csv",
               {"--gold", kDataDir + "/bluebirds/gold.csv", "--batch", "20"});
   ASSERT_EQ(answers.exit_code, 0) << answers.err;
   const std::string bad =
       dir.Write("bad.jsonl", "{\"task\":\"x\",\n{\"worker\":\"w\",\"label\":\"1\"}\n");
-  const ProduceResult rejected = Produce(dir, kafka, "labels", bad);
+  const ProduceResult rejected = Produce(kafka, "labels", bad);
   ASSERT_EQ(rejected.exit_code, 0) << rejected.err;
 
   ServeProcess serve(ServeArgs(kafka, "labels", "metrics", dir.File("state")),
@@ -89,8 +89,7 @@ TEST(MetricsFormatTest, MetricsPassPromtoolAndEveryFamilyHasSamples) {
 
   const std::optional<std::string> body = serve.Get("/metrics");
   ASSERT_TRUE(body.has_value());
-  const std::string path = dir.Write("metrics.txt", *body);
-  const RunResult check = RunProgram(dir, {kPromtool, "check", "metrics"}, seconds(30), path);
+  const RunResult check = RunProgram({kPromtool, "check", "metrics"}, seconds(30), *body);
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   EXPECT_EQ(check.out + check.err, "") << "promtool found problems";
 

@@ -21,7 +21,7 @@ class ReplayTest : public ::testing::Test {
     std::string line;
     for (int i = 0; i <= 100 && std::getline(in, line); ++i) out << line << "\n";
     out.close();
-    produced_ = Produce(dir_, kafka_, "labels", kDataDir + "/rte/labels.csv",
+    produced_ = Produce(kafka_, "labels", kDataDir + "/rte/labels.csv",
                         {"--gold", dir_.File("gold.csv"), "--batch", "10"});
     ASSERT_EQ(produced_.exit_code, 0) << produced_.err;
     ASSERT_EQ(produced_.elements, 8100);
@@ -44,7 +44,7 @@ class ReplayTest : public ::testing::Test {
   }
 
   TaskResults Export(const std::string& name) {
-    const RunResult r = RunConsensusd(dir_, {"export", "--data-dir", dir_.File("state"), "--format",
+    const RunResult r = RunConsensusd({"export", "--data-dir", dir_.File("state"), "--format",
                                              "jsonl", "--out", dir_.File(name)});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return ReadLabelsJsonl(dir_.File(name));

@@ -1,6 +1,5 @@
 #include "metrics/service_metrics.h"
 
-#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -9,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/common/subprocess.h"
 
 namespace consensusd::metrics {
 namespace {
@@ -18,14 +18,6 @@ std::string ReadFile(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-// Runs a shell command with `input` on stdin; returns its exit status.
-int RunWithInput(const std::string& command, const std::string& input) {
-  FILE* p = popen(command.c_str(), "w");
-  if (p == nullptr) return -1;
-  fwrite(input.data(), 1, input.size(), p);
-  return pclose(p);
 }
 
 // A registry with a sample in every family.
@@ -76,7 +68,9 @@ TEST(ServiceMetrics, ExportsEveryMetricOfTheSpec) {
 }
 
 TEST(ServiceMetrics, PassesPromtoolCheckMetrics) {
-  EXPECT_EQ(RunWithInput("promtool check metrics", RenderPopulated()), 0);
+  const tests::RunResult r =
+      tests::RunProgram({"promtool", "check", "metrics"}, std::chrono::seconds(30), RenderPopulated());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
 TEST(ServiceMetrics, ReplacedDistributionCountsOnlyTheLastValues) {
@@ -137,8 +131,11 @@ TEST(Deploy, AlertRulesQueryExportedMetricsAndPassPromtool) {
   for (const std::string& m : ReferencedMetrics(ReadFile(dir + "/alerts.yml"))) {
     EXPECT_TRUE(exported.count(m)) << m;
   }
-  EXPECT_EQ(std::system(("promtool check rules " + dir + "/alerts.yml > /dev/null").c_str()), 0);
-  EXPECT_EQ(std::system(("promtool check config " + dir + "/prometheus.yml > /dev/null").c_str()), 0);
+  const tests::RunResult rules = tests::RunProgram({"promtool", "check", "rules", dir + "/alerts.yml"});
+  EXPECT_EQ(rules.exit_code, 0) << rules.out << rules.err;
+  const tests::RunResult config =
+      tests::RunProgram({"promtool", "check", "config", dir + "/prometheus.yml"});
+  EXPECT_EQ(config.exit_code, 0) << config.out << config.err;
 }
 
 }  // namespace

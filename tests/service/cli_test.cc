@@ -1,9 +1,6 @@
 // Runs the built consensusd binary as a user would and checks exit codes,
 // messages and the files it writes.
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <string>
@@ -11,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/subprocess.h"
 #include "tests/service/temp_dir.h"
 
 namespace consensusd::service {
@@ -18,11 +16,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out, err;
-};
+using tests::RunResult;
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -41,17 +35,10 @@ double ValueAfter(const std::string& text, const std::string& key) {
 
 class CliTest : public ::testing::Test {
  protected:
-  // Runs `consensusd <args>` with stdout and stderr captured in files.
-  RunResult Run(const std::string& args) {
-    const std::string out = dir_.File("stdout"), err = dir_.File("stderr");
-    const std::string command =
-        std::string(CONSENSUSD_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
-    const int status = std::system(command.c_str());
-    RunResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = ReadWholeFile(out);
-    r.err = ReadWholeFile(err);
-    return r;
+  // Runs `consensusd <args>` to completion, its output captured.
+  RunResult Run(std::vector<std::string> args) {
+    args.insert(args.begin(), CONSENSUSD_BINARY);
+    return tests::RunProgram(args);
   }
   std::string SmallLabels() {
     return dir_.Write("labels.csv",
@@ -64,60 +51,60 @@ class CliTest : public ::testing::Test {
 };
 
 TEST_F(CliTest, HelpListsSubcommandOptions) {
-  const RunResult r = Run("aggregate --help");
+  const RunResult r = Run({"aggregate", "--help"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_THAT(r.out, HasSubstr("--labels"));
   EXPECT_THAT(r.out, HasSubstr("--workers-out"));
-  EXPECT_EQ(Run("synth --help").exit_code, 0);
+  EXPECT_EQ(Run({"synth", "--help"}).exit_code, 0);
 }
 
 TEST_F(CliTest, UnknownFlagExitsTwoNamingTheFlag) {
-  const RunResult r = Run("aggregate --labels " + SmallLabels() + " --bogus");
+  const RunResult r = Run({"aggregate", "--labels", SmallLabels(), "--bogus"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--bogus"));
   EXPECT_THAT(r.err, HasSubstr("consensusd aggregate --help"));
 }
 
 TEST_F(CliTest, UnknownCommandExitsTwo) {
-  const RunResult r = Run("aggregte");
+  const RunResult r = Run({"aggregte"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("unknown command 'aggregte'"));
 }
 
 TEST_F(CliTest, MissingLabelsExitsTwoWithTheFix) {
-  const RunResult r = Run("aggregate");
+  const RunResult r = Run({"aggregate"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--labels is required: pass the task,worker,label CSV"));
 }
 
 TEST_F(CliTest, BadMethodExitsTwo) {
-  const RunResult r = Run("aggregate --labels " + SmallLabels() + " --method glad");
+  const RunResult r = Run({"aggregate", "--labels", SmallLabels(), "--method", "glad"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("unknown --method 'glad'"));
 }
 
 TEST_F(CliTest, NonNumericFlagExitsTwo) {
-  const RunResult r = Run("aggregate --labels " + SmallLabels() + " --max-iter lots");
+  const RunResult r = Run({"aggregate", "--labels", SmallLabels(), "--max-iter", "lots"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--max-iter"));
 }
 
 TEST_F(CliTest, MissingFileExitsOneNamingTheFile) {
-  const RunResult r = Run("aggregate --labels " + dir_.File("nope.csv"));
+  const RunResult r = Run({"aggregate", "--labels", dir_.File("nope.csv")});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr(dir_.File("nope.csv")));
 }
 
 TEST_F(CliTest, BadCsvLineExitsOneWithFileAndLine) {
   const std::string labels = dir_.Write("bad.csv", "t1,w1,a\nt1,w2\n");
-  const RunResult r = Run("aggregate --labels " + labels);
+  const RunResult r = Run({"aggregate", "--labels", labels});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("bad.csv:2: expected 3 columns (task,worker,label), got 2"));
 }
 
 TEST_F(CliTest, AggregateWritesLabelsWithHeaderAndPosteriors) {
-  const RunResult r = Run("aggregate --method mv --labels " + SmallLabels() + " --out " +
-                          dir_.File("out.csv") + " --posteriors");
+  const RunResult r = Run({"aggregate", "--method", "mv", "--labels", SmallLabels(), "--out",
+                           dir_.File("out.csv"), "--posteriors"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::vector<std::string> lines = Lines(ReadWholeFile(dir_.File("out.csv")));
   ASSERT_EQ(lines.size(), 3u);
@@ -129,14 +116,14 @@ TEST_F(CliTest, AggregateWritesLabelsWithHeaderAndPosteriors) {
 
 TEST_F(CliTest, AggregateWithoutPosteriorsWritesThreeColumns) {
   const RunResult r =
-      Run("aggregate --labels " + SmallLabels() + " --out " + dir_.File("out.csv"));
+      Run({"aggregate", "--labels", SmallLabels(), "--out", dir_.File("out.csv")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Lines(ReadWholeFile(dir_.File("out.csv")))[0], "task,label,confidence");
 }
 
 TEST_F(CliTest, WorkersOutStartsWithWorkerAnswersAccuracy) {
   const RunResult r =
-      Run("aggregate --labels " + SmallLabels() + " --workers-out " + dir_.File("workers.csv"));
+      Run({"aggregate", "--labels", SmallLabels(), "--workers-out", dir_.File("workers.csv")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::vector<std::string> lines = Lines(ReadWholeFile(dir_.File("workers.csv")));
   ASSERT_EQ(lines.size(), 4u);  // header + 3 workers
@@ -147,15 +134,14 @@ TEST_F(CliTest, WorkersOutStartsWithWorkerAnswersAccuracy) {
 
 TEST_F(CliTest, UnwritableOutExitsOne) {
   const RunResult r =
-      Run("aggregate --labels " + SmallLabels() + " --out " + dir_.File("no/such/dir/out.csv"));
+      Run({"aggregate", "--labels", SmallLabels(), "--out", dir_.File("no/such/dir/out.csv")});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("no/such/dir/out.csv"));
 }
 
 TEST_F(CliTest, SynthThenAggregateRecoversTheTruth) {
-  const RunResult synth = Run(
-      "synth --tasks 2000 --workers 40 --classes 3 --answers-per-task 7 --seed 11 --out " +
-      dir_.File("syn"));
+  const RunResult synth = Run({"synth", "--tasks", "2000", "--workers", "40", "--classes", "3",
+                               "--answers-per-task", "7", "--seed", "11", "--out", dir_.File("syn")});
   ASSERT_EQ(synth.exit_code, 0) << synth.err;
   EXPECT_EQ(Lines(ReadWholeFile(dir_.File("syn/labels.csv")))[0], "task,worker,label");
   EXPECT_EQ(Lines(ReadWholeFile(dir_.File("syn/labels.csv"))).size(), 2000u * 7 + 1);
@@ -165,22 +151,22 @@ TEST_F(CliTest, SynthThenAggregateRecoversTheTruth) {
   EXPECT_THAT(workers[0], StartsWith("worker,"));
   EXPECT_THAT(workers[0], HasSubstr("p:c2:c1"));
 
-  const RunResult ds = Run("aggregate --labels " + dir_.File("syn/labels.csv") + " --truth " +
-                           dir_.File("syn/truth.csv"));
+  const RunResult ds = Run({"aggregate", "--labels", dir_.File("syn/labels.csv"), "--truth",
+                            dir_.File("syn/truth.csv")});
   ASSERT_EQ(ds.exit_code, 0) << ds.err;
   EXPECT_GT(ValueAfter(ds.out, "accuracy"), 0.95) << ds.out;  // mv: about 0.93
 }
 
 TEST_F(CliTest, SynthIsReproducibleForASeed) {
-  ASSERT_EQ(Run("synth --tasks 300 --workers 20 --seed 5 --out " + dir_.File("a")).exit_code, 0);
-  ASSERT_EQ(Run("synth --tasks 300 --workers 20 --seed 5 --out " + dir_.File("b")).exit_code, 0);
-  ASSERT_EQ(Run("synth --tasks 300 --workers 20 --seed 6 --out " + dir_.File("c")).exit_code, 0);
+  ASSERT_EQ(Run({"synth", "--tasks", "300", "--workers", "20", "--seed", "5", "--out", dir_.File("a")}).exit_code, 0);
+  ASSERT_EQ(Run({"synth", "--tasks", "300", "--workers", "20", "--seed", "5", "--out", dir_.File("b")}).exit_code, 0);
+  ASSERT_EQ(Run({"synth", "--tasks", "300", "--workers", "20", "--seed", "6", "--out", dir_.File("c")}).exit_code, 0);
   EXPECT_EQ(ReadWholeFile(dir_.File("a/labels.csv")), ReadWholeFile(dir_.File("b/labels.csv")));
   EXPECT_NE(ReadWholeFile(dir_.File("a/labels.csv")), ReadWholeFile(dir_.File("c/labels.csv")));
 }
 
 TEST_F(CliTest, SynthWithoutOutExitsTwo) {
-  const RunResult r = Run("synth --tasks 10");
+  const RunResult r = Run({"synth", "--tasks", "10"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--out is required"));
 }
@@ -188,7 +174,7 @@ TEST_F(CliTest, SynthWithoutOutExitsTwo) {
 TEST_F(CliTest, MethodAllScoresEveryMethodAgainstGold) {
   const std::string dir = std::string(CONSENSUSD_DATA_DIR) + "/bluebirds/";
   const RunResult r =
-      Run("aggregate --method all --labels " + dir + "labels.csv --gold " + dir + "gold.csv");
+      Run({"aggregate", "--method", "all", "--labels", dir + "labels.csv", "--gold", dir + "gold.csv"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* method : {"ds ", "onecoin ", "mv ", "wawa "}) {
     const double accuracy = ValueAfter(r.out, method);
@@ -200,7 +186,7 @@ TEST_F(CliTest, MethodAllScoresEveryMethodAgainstGold) {
 }
 
 TEST_F(CliTest, QuietWhenStderrIsNotATerminal) {
-  const RunResult r = Run("aggregate --labels " + SmallLabels());
+  const RunResult r = Run({"aggregate", "--labels", SmallLabels()});
   ASSERT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.err, "");
 }
@@ -208,14 +194,14 @@ TEST_F(CliTest, QuietWhenStderrIsNotATerminal) {
 TEST_F(CliTest, AggregateReportsKrippendorffAlpha) {
   // Two tasks: {xy, xy, z} and {z, z, z}. n = 6, n_xy = 2, n_z = 4; disagreement
   // (9 - 5) / 2 = 2 in the first task; alpha = 1 - 5 * 2 / (36 - 4 - 16) = 0.375.
-  const RunResult r = Run("aggregate --labels " + SmallLabels());
+  const RunResult r = Run({"aggregate", "--labels", SmallLabels()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("alpha           0.3750"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, TieBreakByNameIsAvailableForCrowdKitComparisons) {
-  EXPECT_EQ(Run("aggregate --method mv --tie-break name --labels " + SmallLabels()).exit_code, 0);
-  const RunResult bad = Run("aggregate --tie-break coin --labels " + SmallLabels());
+  EXPECT_EQ(Run({"aggregate", "--method", "mv", "--tie-break", "name", "--labels", SmallLabels()}).exit_code, 0);
+  const RunResult bad = Run({"aggregate", "--tie-break", "coin", "--labels", SmallLabels()});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--tie-break"), std::string::npos) << bad.err;
 }

@@ -118,13 +118,84 @@ TEST(CsvReaderTest, OpenNamesMissingFile) {
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("/nonexistent/labels.csv"));
 }
 
-TEST(CsvQuoteTest, LeavesPlainFieldUnquoted) { EXPECT_EQ(CsvQuote("p:cat"), "p:cat"); }
+constexpr const char* kColumns[] = {"task", "worker", "label"};
 
-TEST(CsvQuoteTest, QuotesFieldsWithSeparatorsAndDoublesQuotes) {
-  EXPECT_EQ(CsvQuote("a,b"), "\"a,b\"");
-  EXPECT_EQ(CsvQuote("two\nlines"), "\"two\nlines\"");
-  EXPECT_EQ(CsvQuote("cr\r"), "\"cr\r\"");
-  EXPECT_EQ(CsvQuote("5\"3"), "\"5\"\"3\"");
+// Reads all of `text` with NextRow(kColumns); stops at an error, in *status.
+Rows ParseTable(std::string text, absl::Status* status) {
+  CsvReader reader(std::move(text), "labels.csv");
+  Rows rows;
+  std::vector<std::string_view> fields;
+  while (reader.NextRow(kColumns, &fields)) rows.emplace_back(fields.begin(), fields.end());
+  *status = reader.status();
+  return rows;
+}
+
+TEST(CsvTableTest, SkipsHeaderRow) {
+  absl::Status status;
+  EXPECT_THAT(ParseTable("task,worker,label\nt1,w1,a\n", &status),
+              ElementsAre(ElementsAre("t1", "w1", "a")));
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(CsvTableTest, ReadsTableWithoutHeaderByColumnOrder) {
+  absl::Status status;
+  EXPECT_THAT(ParseTable("t1,w1,a\nt2,w2,b", &status),
+              ElementsAre(ElementsAre("t1", "w1", "a"), ElementsAre("t2", "w2", "b")));
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(CsvTableTest, HeaderAfterTheFirstRowIsData) {
+  absl::Status status;
+  EXPECT_THAT(ParseTable("t1,w1,a\ntask,worker,label\n", &status),
+              ElementsAre(ElementsAre("t1", "w1", "a"), ElementsAre("task", "worker", "label")));
+}
+
+TEST(CsvTableTest, SkipsBlankLinesBeforeHeaderAndBetweenRows) {
+  absl::Status status;
+  EXPECT_THAT(ParseTable("\ntask,worker,label\n\nt1,w1,a\n\n", &status),
+              ElementsAre(ElementsAre("t1", "w1", "a")));
+  EXPECT_TRUE(status.ok()) << status;
+}
+
+TEST(CsvTableTest, QuotedHeaderIsStillTheHeader) {
+  absl::Status status;
+  EXPECT_THAT(ParseTable("\"task\",worker,label\r\nt1,w1,\"a,b\"\r\n", &status),
+              ElementsAre(ElementsAre("t1", "w1", "a,b")));
+}
+
+TEST(CsvTableTest, RejectsRowOfAnotherWidthNamingFileLineAndColumns) {
+  absl::Status status;
+  EXPECT_THAT(ParseTable("task,worker,label\nt1,w1,a\nt1,w2\nt2,w1,a\n", &status),
+              ElementsAre(ElementsAre("t1", "w1", "a")));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "labels.csv:3: expected 3 columns (task,worker,label), got 2");
+}
+
+TEST(CsvTableTest, RejectsHeaderOfAnotherWidth) {
+  absl::Status status;
+  EXPECT_THAT(ParseTable("task,label\nt1,w1,a\n", &status), ElementsAre());
+  EXPECT_EQ(status.message(), "labels.csv:1: expected 3 columns (task,worker,label), got 2");
+}
+
+std::string Quoted(std::string_view field) {
+  std::string out;
+  AppendCsvField(field, &out);
+  return out;
+}
+
+TEST(AppendCsvFieldTest, LeavesPlainFieldUnquoted) { EXPECT_EQ(Quoted("p:cat"), "p:cat"); }
+
+TEST(AppendCsvFieldTest, QuotesFieldsWithSeparatorsAndDoublesQuotes) {
+  EXPECT_EQ(Quoted("a,b"), "\"a,b\"");
+  EXPECT_EQ(Quoted("two\nlines"), "\"two\nlines\"");
+  EXPECT_EQ(Quoted("cr\r"), "\"cr\r\"");
+  EXPECT_EQ(Quoted("5\"3"), "\"5\"\"3\"");
+}
+
+TEST(AppendCsvFieldTest, AppendsToWhatIsThere) {
+  std::string row = "t1,";
+  AppendCsvField("a\"b", &row);
+  EXPECT_EQ(row, "t1,\"a\"\"b\"");
 }
 
 RC_GTEST_PROP(CsvRoundTripTest, ParsingQuotedRowsGivesBackTheFields,

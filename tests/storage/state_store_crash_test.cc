@@ -4,15 +4,12 @@
 // answers stored for it, i.e. no batch was ever half written, and that no
 // batch the child saw committed was lost.
 //
-// The child is this test binary, forked and re-executed with kChildDirEnv set:
-// a global test environment then runs the commit loop instead of the tests. A
-// fork() without exec would inherit RocksDB's background thread pools without
-// their threads, so the child's flushes would never run.
-#include <fcntl.h>
+// The child is this test binary, re-executed with kChildDirEnv set: a global
+// test environment then runs the commit loop instead of the tests. (A fork()
+// without exec would inherit RocksDB's background thread pools without their
+// threads, so the child's flushes would never run.)
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,26 +17,28 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "storage/state_store.h"
+#include "tests/common/subprocess.h"
 #include "tests/service/temp_dir.h"
-
-extern char** environ;
 
 namespace consensusd::storage {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using tests::Redirect;
+using tests::Subprocess;
+using tests::WaitUntil;
 
 constexpr char kChildDirEnv[] = "CONSENSUSD_CRASH_CHILD_DIR";
-constexpr char kChildFdEnv[] = "CONSENSUSD_CRASH_CHILD_REPORT_FD";
+constexpr char kReport[] = "committed ";  // the child's report line: "committed <total>\n"
 constexpr char kTopic[] = "labels.raw";
 constexpr char kProject[] = "crash";
 constexpr int32_t kPartitions = 8;
@@ -59,9 +58,9 @@ StoreOptions ChildOptions() { return StoreOptions{.write_buffer_mb = 1, .block_c
 
 // The child: resumes from the stored offsets and commits batches of answers
 // for 1-4 random partitions, each with the partitions' new offsets, until it
-// is killed. After each commit it writes the total of its offsets to
-// report_fd.
-[[noreturn]] void CommitUntilKilled(const std::string& dir, int report_fd) {
+// is killed. After each commit it writes a report line with the total of its
+// offsets to stdout.
+[[noreturn]] void CommitUntilKilled(const std::string& dir) {
   absl::StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open(dir, ChildOptions());
   if (!store.ok()) {
     std::fprintf(stderr, "crash child: %s\n", store.status().ToString().c_str());
@@ -89,7 +88,9 @@ StoreOptions ChildOptions() { return StoreOptions{.write_buffer_mb = 1, .block_c
     }
     if (!(*store)->Commit(batch).ok()) std::_Exit(4);
     const int64_t total = std::accumulate(next.begin(), next.end(), int64_t{0});
-    if (write(report_fd, &total, sizeof total) != sizeof total) std::_Exit(5);
+    char line[64];
+    const int n = std::snprintf(line, sizeof line, "%s%lld\n", kReport, static_cast<long long>(total));
+    if (write(STDOUT_FILENO, line, n) != n) std::_Exit(5);
   }
 }
 
@@ -97,74 +98,29 @@ class CrashChildEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
     const char* dir = std::getenv(kChildDirEnv);
-    const char* fd = std::getenv(kChildFdEnv);
-    if (dir != nullptr && fd != nullptr) CommitUntilKilled(dir, std::atoi(fd));
+    if (dir != nullptr) CommitUntilKilled(dir);
   }
 };
 
 [[maybe_unused]] ::testing::Environment* const kCrashChildEnvironment =
     ::testing::AddGlobalTestEnvironment(new CrashChildEnvironment);
 
-struct Child {
-  pid_t pid = -1;
-  int report_fd = -1;
-  std::string pending;  // bytes of a report read only in part
-  int64_t last_report = -1;
-};
-
-// Starts the commit loop on `dir` in a child process.
-Child StartChild(const std::string& dir) {
-  int fds[2];
-  if (pipe(fds) != 0) return {};
-  // Everything the child needs is built before fork(): after it, only
-  // async-signal-safe calls.
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.push_back(absl::StrCat(kChildDirEnv, "=", dir));
-  env_strings.push_back(absl::StrCat(kChildFdEnv, "=", fds[1]));
-  std::vector<char*> envp;
-  for (std::string& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string exe = "/proc/self/exe", filter = "--gtest_filter=StateStoreCrashTest.*";
-  char* argv[] = {exe.data(), filter.data(), nullptr};
-  const int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(devnull, STDOUT_FILENO);  // keep gtest's banner out of the parent's output
-    execve(exe.c_str(), argv, envp.data());
-    _exit(127);
-  }
-  close(devnull);
-  close(fds[1]);
-  Child child;
-  child.pid = pid;
-  child.report_fd = fds[0];
-  return child;
+// Starts the commit loop on `dir` in a child process; its stdout (gtest's
+// banner, then the reports) is captured.
+Subprocess StartChild(const std::string& dir) {
+  return Subprocess({"/proc/self/exe", "--gtest_filter=StateStoreCrashTest.*"},
+                    {Redirect::Null(), Redirect::Capture(), Redirect::Inherit()},
+                    {absl::StrCat(kChildDirEnv, "=", dir)});
 }
 
-// Reads the child's reports until `deadline`, or until the child has closed
-// the pipe (it died), which is then the return value.
-bool ReadReportsUntil(Child& child, Clock::time_point deadline, bool stop_at_first_report = false) {
-  for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return false;
-    pollfd pfd{.fd = child.report_fd, .events = POLLIN, .revents = 0};
-    if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buf[4096];
-    const ssize_t n = read(child.report_fd, buf, sizeof buf);
-    if (n <= 0) return true;
-    child.pending.append(buf, n);
-    const size_t whole = child.pending.size() / sizeof(int64_t) * sizeof(int64_t);
-    if (whole > 0) {
-      std::memcpy(&child.last_report, child.pending.data() + whole - sizeof(int64_t),
-                  sizeof(int64_t));
-      child.pending.erase(0, whole);
-      if (stop_at_first_report) return false;
-    }
-  }
+// The total of the child's last complete report line, -1 if none.
+int64_t LastReport(const Subprocess& child) {
+  const std::string out = child.Stdout();
+  const size_t end = out.rfind('\n');
+  if (end == std::string::npos) return -1;
+  const size_t at = out.rfind(kReport, end);
+  if (at == std::string::npos) return -1;
+  return std::atoll(out.c_str() + at + sizeof kReport - 1);
 }
 
 // Checks that each partition holds exactly the answers 0 .. offset-1 of the
@@ -204,29 +160,26 @@ TEST(StateStoreCrashTest, KillNineNeverSplitsOrLosesACommittedBatch) {
   int64_t stored = 0;
   for (int round = 0; round < kRounds; ++round) {
     SCOPED_TRACE(absl::StrCat("round ", round));
-    Child child = StartChild(dir.path());
-    ASSERT_GT(child.pid, 0) << "fork failed: " << std::strerror(errno);
+    Subprocess child = StartChild(dir.path());
+    ASSERT_TRUE(child.started()) << "could not start the child";
 
     // Kill at a random moment after the child has started committing.
-    const bool died_early = ReadReportsUntil(child, Clock::now() + std::chrono::seconds(30),
-                                             /*stop_at_first_report=*/true);
-    const auto kill_delay =
-        std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng));
-    const bool died_before_kill = died_early || ReadReportsUntil(child, Clock::now() + kill_delay);
-    kill(child.pid, SIGKILL);
-    ReadReportsUntil(child,
-                     Clock::now() + std::chrono::seconds(30));  // drain until the pipe closes
-    close(child.report_fd);
-    int wstatus = 0;
-    ASSERT_EQ(waitpid(child.pid, &wstatus, 0), child.pid);
-    ASSERT_FALSE(died_before_kill) << "the child died on its own, wait status " << wstatus;
-    ASSERT_TRUE(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL) << "wait status " << wstatus;
-    ASSERT_GT(child.last_report, stored) << "the child made no progress";
+    WaitUntil([&] { return LastReport(child) >= 0 || !child.running(); }, std::chrono::seconds(30),
+              std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
+    const bool died_before_kill = !child.running();
+    child.Kill();
+    const std::optional<int> exit_code = child.WaitExit(std::chrono::seconds(0));
+    ASSERT_FALSE(died_before_kill) << "the child died on its own, exit code " << *exit_code;
+    ASSERT_EQ(exit_code, 128 + SIGKILL);
+    const int64_t last_report = LastReport(child);
+    ASSERT_GT(last_report, stored) << "the child made no progress";
 
     const int64_t now_stored = ExpectAnswersMatchOffsets(dir.path());
     // A batch is durable once Commit returns (its WAL record is in the OS),
     // so the store holds at least every batch the child reported.
-    EXPECT_GE(now_stored, child.last_report);
+    EXPECT_GE(now_stored, last_report);
     stored = now_stored;
   }
 }
