@@ -31,6 +31,8 @@ class EmbeddedKafka {
   // (<topic>.consensus, <topic>.review, <topic>.dlq) and consensusd.worker-stats.
   absl::Status CreateServiceTopics(const std::string& topic, int partitions);
   const std::string& bootstraps() const { return bootstraps_; }
+  // For fault injection (rd_kafka_mock_broker_set_down, partition leaders).
+  rd_kafka_mock_cluster_t* cluster() const { return cluster_; }
 
  private:
   EmbeddedKafka() = default;
