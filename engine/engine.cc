@@ -37,14 +37,16 @@ absl::Status Engine::Restore(const std::function<void(int64_t)>& progress) {
   RestoreStats stats;
   absl::Status s = RestoreState(store_, projects_, /*partition=*/-1, &stats, progress);
   if (!s.ok()) return s;
+  absl::flat_hash_set<int32_t> loaded;
+  for (Project* project : projects_.List()) {
+    std::lock_guard<std::mutex> project_lock(project->mu);
+    for (const int32_t partition : project->task_partition) {
+      if (partition >= 0) loaded.insert(partition);
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(partitions_mu_);
-    for (Project* project : projects_.List()) {
-      std::lock_guard<std::mutex> project_lock(project->mu);
-      for (const int32_t partition : project->task_partition) {
-        if (partition >= 0) loaded_.insert(partition);
-      }
-    }
+    loaded_ = std::move(loaded);
   }
   s = SweepAll(/*force=*/true);
   if (!s.ok()) return s;
@@ -144,16 +146,18 @@ absl::StatusOr<int64_t> Engine::Commit(IngestBatch& batch) {
       }
     }
   }
+  bool unswept = false;
   for (const auto& [project, n] : batch.applied_) {
     applied += n;
+    std::lock_guard<std::mutex> lock(project->mu);
+    unswept = unswept || project->report == nullptr;
     if (metrics_ != nullptr) {
       metrics_->AnswersApplied(project->name).Increment(static_cast<double>(n));
-      std::lock_guard<std::mutex> lock(project->mu);
       metrics_->Tasks(project->name).Set(project->model.num_tasks());
       metrics_->Workers(project->name).Set(project->model.num_workers());
     }
-    if (project->report == nullptr) WakeSweeps();  // a new project: its first sweep now
   }
+  if (unswept) WakeSweeps();  // a new project: its first sweep now
   answers_committed_ += applied;
   batch.messages_ = 0;
   batch.offsets_.clear();
@@ -181,9 +185,13 @@ absl::StatusOr<std::optional<int64_t>> Engine::Assign(int32_t partition) {
                    stats.answers, stats.gold);
     }
   }
-  std::lock_guard<std::mutex> lock(partitions_mu_);
-  loaded_.insert(partition);
-  if (owned_.insert(partition).second && !load) {
+  bool newly_owned;
+  {
+    std::lock_guard<std::mutex> lock(partitions_mu_);
+    loaded_.insert(partition);
+    newly_owned = owned_.insert(partition).second;
+  }
+  if (newly_owned && !load) {
     // Tasks restored earlier were not published while the partition was not ours.
     for (Project* project : projects_.List()) {
       std::lock_guard<std::mutex> project_lock(project->mu);

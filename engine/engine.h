@@ -216,7 +216,8 @@ class Engine {
   metrics::ServiceMetrics* const metrics_;  // may be null (offline use)
   const EngineOptions options_;
 
-  // Partition ownership; guarded by partitions_mu_ (read while collecting outputs).
+  // Partition ownership; guarded by partitions_mu_ (read while collecting
+  // outputs). Lock order: a project's mu, then partitions_mu_.
   mutable std::mutex partitions_mu_;
   absl::flat_hash_set<int32_t> loaded_;  // partitions whose state is in memory
   absl::flat_hash_set<int32_t> owned_;   // assigned to this instance

@@ -78,6 +78,8 @@ Config TestConfig(const EmbeddedKafka& kafka, const std::string& data_dir, const
   config.state.data_dir = data_dir;
   config.http.address = "127.0.0.1:0";
   config.model.sweep_interval_s = 1;
+  // A broker that comes back is found within a second (librdkafka backs off up to 10 s).
+  config.kafka.properties["reconnect.backoff.max.ms"] = "500";
   return config;
 }
 
@@ -268,7 +270,7 @@ TEST(OutputsTest, RestartWithoutNewInputAndReplayPublishNothingMore) {
     std::string why;
     EXPECT_TRUE(WaitUntil([&] { return TopicMatchesFinal(s, k, "default", &why); }, seconds(30), milliseconds(500)))
         << what << ": " << why;
-    std::this_thread::sleep_for(seconds(2));  // a background sweep or two more
+    std::this_thread::sleep_for(milliseconds(1500));  // a background sweep or two more
     s.RequestStop();
     EXPECT_TRUE(s.Wait().ok());
     size_t consensus = 0;
