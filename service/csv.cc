@@ -1,5 +1,7 @@
 #include "service/csv.h"
 
+#include "engine/consensus_record.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -16,13 +18,6 @@ namespace consensusd::service {
 namespace {
 
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
-
-bool NeedsQuotes(std::string_view field) {
-  for (char c : field) {
-    if (c == ',' || c == '"' || c == '\n' || c == '\r') return true;
-  }
-  return false;
-}
 
 absl::Status FileError(const char* what, const std::string& path, int err) {
   std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(err));
@@ -144,19 +139,6 @@ bool CsvReader::ReadQuotedField(size_t* pos_inout, std::string_view* field) {
   return true;
 }
 
-void AppendCsvField(std::string_view field, std::string* out) {
-  if (!NeedsQuotes(field)) {
-    out->append(field);
-    return;
-  }
-  out->push_back('"');
-  for (char c : field) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
-}
-
 absl::StatusOr<CsvWriter> CsvWriter::Create(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr) return FileError("cannot write", path, errno);
@@ -170,7 +152,7 @@ void CsvWriter::StartField() {
 
 void CsvWriter::AddField(std::string_view text) {
   StartField();
-  AppendCsvField(text, &buffer_);
+  engine::AppendCsvField(buffer_, text);
 }
 
 void CsvWriter::AddInteger(int64_t value) {

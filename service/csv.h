@@ -79,7 +79,8 @@ class CsvReader {
   absl::Status status_;
 };
 
-// Writes CSV rows to a file through a large buffer, quoting fields as needed.
+// Writes CSV rows to a file through a large buffer, quoting fields as needed
+// (engine::AppendCsvField, the one CSV quoter).
 // Close() flushes and reports any write error; a writer destroyed without
 // Close() drops what it buffered.
 //
@@ -110,10 +111,6 @@ class CsvWriter {
   bool row_started_ = false;
   bool write_failed_ = false;
 };
-
-// Appends `field` to *out as a CSV field: unchanged when it holds no comma,
-// quote, CR or LF, otherwise in double quotes with every quote doubled.
-void AppendCsvField(std::string_view field, std::string* out);
 
 // Reads a whole file into memory; the error names the path and the OS reason.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);

@@ -1,4 +1,5 @@
 #include "service/csv.h"
+#include "engine/consensus_record.h"
 
 #include <string>
 #include <vector>
@@ -179,7 +180,7 @@ TEST(CsvTableTest, RejectsHeaderOfAnotherWidth) {
 
 std::string Quoted(std::string_view field) {
   std::string out;
-  AppendCsvField(field, &out);
+  engine::AppendCsvField(out, field);
   return out;
 }
 
@@ -194,7 +195,7 @@ TEST(AppendCsvFieldTest, QuotesFieldsWithSeparatorsAndDoublesQuotes) {
 
 TEST(AppendCsvFieldTest, AppendsToWhatIsThere) {
   std::string row = "t1,";
-  AppendCsvField("a\"b", &row);
+  engine::AppendCsvField(row, "a\"b");
   EXPECT_EQ(row, "t1,\"a\"\"b\"");
 }
 
@@ -207,7 +208,7 @@ RC_GTEST_PROP(CsvRoundTripTest, ParsingQuotedRowsGivesBackTheFields,
     rows.push_back(row);
     for (size_t i = 0; i < row.size(); ++i) {
       if (i > 0) text.push_back(',');
-      AppendCsvField(row[i], &text);
+      engine::AppendCsvField(text, row[i]);
     }
     text.push_back('\n');
   }
