@@ -155,6 +155,11 @@ void CsvWriter::AddField(std::string_view text) {
   engine::AppendCsvField(buffer_, text);
 }
 
+void CsvWriter::AddRow(std::initializer_list<std::string_view> fields) {
+  for (const std::string_view f : fields) AddField(f);
+  EndRow();
+}
+
 void CsvWriter::AddInteger(int64_t value) {
   StartField();
   char buf[24];

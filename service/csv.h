@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -92,6 +93,8 @@ class CsvWriter {
   static absl::StatusOr<CsvWriter> Create(const std::string& path);
 
   void AddField(std::string_view text);
+  // A whole row of text fields.
+  void AddRow(std::initializer_list<std::string_view> fields);
   void AddInteger(int64_t value);
   void AddNumber(double value, int decimals = 6);  // fixed notation
   void EndRow();

@@ -33,10 +33,6 @@ absl::Status EmbeddedKafka::CreateServiceTopics(const std::string& topic, int pa
   for (const char* suffix : {".consensus", ".review", ".dlq"}) {
     if (s.ok()) s = CreateTopic(topic + suffix, 1);
   }
-  if (s.ok() && !worker_stats_created_) {
-    s = CreateTopic("consensusd.worker-stats", partitions);
-    worker_stats_created_ = s.ok();
-  }
   return s;
 }
 

@@ -28,7 +28,7 @@ class EmbeddedKafka {
 
   absl::Status CreateTopic(const std::string& topic, int partitions);
   // The input topic and the service's default output topics derived from it
-  // (<topic>.consensus, <topic>.review, <topic>.dlq) and consensusd.worker-stats.
+  // (<topic>.consensus, <topic>.review, <topic>.dlq).
   absl::Status CreateServiceTopics(const std::string& topic, int partitions);
   const std::string& bootstraps() const { return bootstraps_; }
   // For fault injection (rd_kafka_mock_broker_set_down, partition leaders).
@@ -39,7 +39,6 @@ class EmbeddedKafka {
   consumer::KafkaHandle handle_;
   rd_kafka_mock_cluster_t* cluster_ = nullptr;
   std::string bootstraps_;
-  bool worker_stats_created_ = false;
 };
 
 // The partition count of `topic`, asking the brokers (waits up to timeout_ms).

@@ -19,7 +19,7 @@ Command AddMockKafkaCommand(CLI::App& parent) {
       "mock-kafka",
       "Run an embedded Kafka-protocol broker on loopback (librdkafka's mock cluster) for "
       "development and tests. Prints its bootstrap address, then runs until SIGINT/SIGTERM. "
-      "Creates the input topic, its .consensus/.review/.dlq outputs and consensusd.worker-stats. "
+      "Creates the input topic and its .consensus/.review/.dlq outputs. "
       "A partition keeps at most 5 MiB: use more partitions or lz4 for large runs.");
   app->add_option("--partitions", flags->partitions, "partitions of the input topic")
       ->check(PositiveInteger());

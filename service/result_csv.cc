@@ -32,11 +32,8 @@ absl::Status WriteLabelsCsv(const consensus::IdTable& tasks, const consensus::Id
 absl::Status WriteWorkersCsv(const std::vector<engine::WorkerRow>& rows, const std::string& path) {
   absl::StatusOr<CsvWriter> out = CsvWriter::Create(path);
   if (!out.ok()) return out.status();
-  for (const char* column : {"worker", "answers", "accuracy", "gold_answers", "gold_accuracy",
-                             "agreement", "spam_score", "flagged"}) {
-    out->AddField(column);
-  }
-  out->EndRow();
+  out->AddRow({"worker", "answers", "accuracy", "gold_answers", "gold_accuracy", "agreement",
+               "spam_score", "flagged"});
   for (const engine::WorkerRow& r : rows) {
     out->AddField(r.worker);
     out->AddInteger(r.answers);

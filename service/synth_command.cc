@@ -36,18 +36,12 @@ std::string ClassName(int32_t k) { return absl::StrCat("c", k); }
 absl::Status WriteLabels(const consensus::SyntheticData& d, const std::string& path) {
   absl::StatusOr<CsvWriter> out = CsvWriter::Create(path);
   if (!out.ok()) return out.status();
-  out->AddField("task");
-  out->AddField("worker");
-  out->AddField("label");
-  out->EndRow();
+  out->AddRow({"task", "worker", "label"});
   const consensus::AnswerMatrix& m = d.answers;
   for (int32_t t = 0; t < m.num_tasks; ++t) {
     const std::string task = TaskName(t);
     for (int64_t a = m.task_begin[t]; a < m.task_begin[t + 1]; ++a) {
-      out->AddField(task);
-      out->AddField(WorkerName(m.worker[a]));
-      out->AddField(ClassName(m.label[a]));
-      out->EndRow();
+      out->AddRow({task, WorkerName(m.worker[a]), ClassName(m.label[a])});
     }
   }
   return out->Close();
@@ -56,13 +50,9 @@ absl::Status WriteLabels(const consensus::SyntheticData& d, const std::string& p
 absl::Status WriteTruth(const consensus::SyntheticData& d, const std::string& path) {
   absl::StatusOr<CsvWriter> out = CsvWriter::Create(path);
   if (!out.ok()) return out.status();
-  out->AddField("task");
-  out->AddField("label");
-  out->EndRow();
+  out->AddRow({"task", "label"});
   for (int32_t t = 0; t < static_cast<int32_t>(d.truth.size()); ++t) {
-    out->AddField(TaskName(t));
-    out->AddField(ClassName(d.truth[t]));
-    out->EndRow();
+    out->AddRow({TaskName(t), ClassName(d.truth[t])});
   }
   return out->Close();
 }
