@@ -1,9 +1,10 @@
 #include "service/config.h"
 
+#include <algorithm>
+#include <charconv>
 #include <set>
+#include <type_traits>
 #include <utility>
-
-#include "service/config_keys.h"
 
 namespace consensusd::service {
 
@@ -13,10 +14,13 @@ constexpr int32_t kMaxClassesLimit = 1024;  // K x K doubles per worker stay sma
 constexpr size_t kMaxMegabytes = size_t{1} << 20;
 constexpr int kMaxThreads = 256;
 
-using Problem = std::optional<ConfigProblem>;
-
-Problem Bad(std::string key, std::string message) {
-  return ConfigProblem{std::move(key), std::move(message)};
+template <typename T>
+std::string Num(T value) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return FormatNumber(value);
+  } else {
+    return std::to_string(value);
+  }
 }
 
 std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
@@ -42,23 +46,43 @@ bool IsValidAddress(std::string_view address) {
                           : host.find(':') != std::string_view::npos) {
     return false;
   }
-  if (port.empty() || port.size() > 5) return false;
   int value = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + (c - '0');
-  }
-  return value <= 65535;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  return !port.empty() && port.size() <= 5 && port[0] != '-' && ec == std::errc() &&
+         end == port.data() + port.size() && value <= 65535;
 }
 
-Problem CheckKafka(const Config::Kafka& k) {
-  if (k.brokers.empty()) {
-    return Bad("kafka.brokers",
-               "--brokers is required: set it or kafka.brokers in the config file "
-               "(or CONSENSUSD_KAFKA_BROKERS)");
+// Keeps the first problem found; every check after it is a no-op. Comparisons
+// are written so that NaN fails them.
+class Checker {
+ public:
+  void Require(bool ok, const std::string& key, const std::string& message) {
+    if (!ok && !problem_) problem_ = ConfigProblem{key, message};
   }
-  if (k.group.empty()) return Bad("kafka.group", "kafka.group must not be empty");
-  const std::pair<const char*, const std::string*> topics[] = {
+  template <typename T>
+  void AtLeast(const std::string& key, T value, T min) {
+    Require(value >= min, key, key + " must be >= " + Num(min) + ", got " + Num(value));
+  }
+  void Positive(const std::string& key, double value) {
+    Require(value > 0, key, key + " must be > 0, got " + Num(value));
+  }
+  void Between(const std::string& key, double value, double min, double max,
+               const std::string& unit = "") {
+    Require(value >= min && value <= max, key,
+            key + " must be from " + Num(min) + " to " + Num(max) + unit + ", got " + Num(value));
+  }
+  std::optional<ConfigProblem> problem() const { return problem_; }
+
+ private:
+  std::optional<ConfigProblem> problem_;
+};
+
+void CheckKafka(const Config::Kafka& k, Checker& check) {
+  check.Require(!k.brokers.empty(), "kafka.brokers",
+                "--brokers is required: set it or kafka.brokers in the config file "
+                "(or CONSENSUSD_KAFKA_BROKERS)");
+  check.Require(!k.group.empty(), "kafka.group", "kafka.group must not be empty");
+  const std::pair<std::string, const std::string*> topics[] = {
       {"kafka.labels_topic", &k.labels_topic},
       {"kafka.consensus_topic", &k.consensus_topic},
       {"kafka.review_topic", &k.review_topic},
@@ -66,184 +90,118 @@ Problem CheckKafka(const Config::Kafka& k) {
       {"kafka.worker_stats_topic", &k.worker_stats_topic}};
   for (size_t i = 0; i < std::size(topics); ++i) {
     const auto& [key, topic] = topics[i];
-    if (!IsValidTopicName(*topic)) {
-      return Bad(key, std::string(key) + " " + Quoted(*topic) +
-                          " is not a Kafka topic name: use 1 to 249 of a-z A-Z 0-9 . _ -");
-    }
+    check.Require(IsValidTopicName(*topic), key,
+                  key + " " + Quoted(*topic) +
+                      " is not a Kafka topic name: use 1 to 249 of a-z A-Z 0-9 . _ -");
     for (size_t j = 0; j < i; ++j) {
-      if (*topics[j].second == *topic) {
-        return Bad(key, std::string(key) + " must differ from " + topics[j].first +
-                            " (both are " + Quoted(*topic) + ")");
-      }
+      check.Require(*topics[j].second != *topic, key,
+                    key + " must differ from " + topics[j].first + " (both are " +
+                        Quoted(*topic) + ")");
     }
   }
   for (const auto& [name, value] : k.properties) {
     const std::string key = "kafka.properties." + name;
-    if (name == "bootstrap.servers" || name == "metadata.broker.list") {
-      return Bad(key, key + " cannot be set: use kafka.brokers (--brokers)");
-    }
-    if (name == "group.id") return Bad(key, key + " cannot be set: use kafka.group (--group)");
-    for (std::string_view reserved : kReservedKafkaProperties) {
-      if (name == reserved) {
-        return Bad(key, key +
-                            " cannot be set: consensusd manages it (offsets are stored with "
-                            "the state; partitions are assigned cooperative-sticky)");
-      }
-    }
-    if (value == kRedactedSecret) {
-      return Bad(key, key + " is the placeholder " + Quoted(kRedactedSecret) +
-                          " printed by --print-config: set the real value");
-    }
+    const bool reserved = std::find(std::begin(kReservedKafkaProperties),
+                                    std::end(kReservedKafkaProperties),
+                                    name) != std::end(kReservedKafkaProperties);
+    check.Require(name != "bootstrap.servers" && name != "metadata.broker.list", key,
+                  key + " cannot be set: use kafka.brokers (--brokers)");
+    check.Require(name != "group.id", key, key + " cannot be set: use kafka.group (--group)");
+    check.Require(!reserved, key,
+                  key + " cannot be set: consensusd manages it (offsets are stored with the "
+                        "state; partitions are assigned cooperative-sticky)");
+    check.Require(value != kRedactedSecret, key,
+                  key + " is the placeholder " + Quoted(kRedactedSecret) +
+                      " printed by --print-config: set the real value");
   }
-  if (k.commit_interval_ms < 1) {
-    return Bad("kafka.commit_interval_ms",
-               "kafka.commit_interval_ms must be >= 1, got " + std::to_string(k.commit_interval_ms));
-  }
-  if (k.commit_max_messages < 1) {
-    return Bad("kafka.commit_max_messages", "kafka.commit_max_messages must be >= 1, got " +
-                                                std::to_string(k.commit_max_messages));
-  }
-  return std::nullopt;
+  check.AtLeast("kafka.commit_interval_ms", k.commit_interval_ms, 1);
+  check.AtLeast("kafka.commit_max_messages", k.commit_max_messages, 1);
 }
 
-Problem CheckState(const Config::State& s) {
-  if (s.data_dir.empty()) return Bad("state.data_dir", "state.data_dir must not be empty");
-  const std::pair<const char*, size_t> sizes[] = {{"state.write_buffer_mb", s.write_buffer_mb},
-                                                  {"state.block_cache_mb", s.block_cache_mb}};
-  for (const auto& [key, mb] : sizes) {
-    if (mb < 1 || mb > kMaxMegabytes) {
-      return Bad(key, std::string(key) + " must be from 1 to " + std::to_string(kMaxMegabytes) +
-                          " (MiB), got " + std::to_string(mb));
-    }
+void CheckStateAndModel(const Config& c, Checker& check) {
+  check.Require(!c.state.data_dir.empty(), "state.data_dir", "state.data_dir must not be empty");
+  const double max_mb = kMaxMegabytes;
+  check.Between("state.write_buffer_mb", c.state.write_buffer_mb, 1, max_mb, " (MiB)");
+  check.Between("state.block_cache_mb", c.state.block_cache_mb, 1, max_mb, " (MiB)");
+  const Config::Model& m = c.model;
+  std::string method = "model.method must be ds or onecoin, got " + Quoted(m.method);
+  if (m.method == "mv" || m.method == "wawa") {
+    method += " (mv and wawa are batch-only: consensusd aggregate --method " + m.method + ")";
   }
-  return std::nullopt;
-}
-
-Problem CheckModel(const Config::Model& m) {
-  if (m.method != "ds" && m.method != "onecoin") {
-    std::string message = "model.method must be ds or onecoin, got " + Quoted(m.method);
-    if (m.method == "mv" || m.method == "wawa") {
-      message += " (mv and wawa are batch-only: consensusd aggregate --method " + m.method + ")";
-    }
-    return Bad("model.method", message);
-  }
-  // Written so that NaN fails every check.
-  if (!(m.prior >= 0)) {
-    return Bad("model.prior", "model.prior must be >= 0, got " + FormatNumber(m.prior));
-  }
-  if (!(m.diagonal_prior >= 0)) {
-    return Bad("model.diagonal_prior",
-               "model.diagonal_prior must be >= 0, got " + FormatNumber(m.diagonal_prior));
-  }
-  if (!(m.tol > 0)) return Bad("model.tol", "model.tol must be > 0, got " + FormatNumber(m.tol));
-  if (m.max_iter < 1) {
-    return Bad("model.max_iter", "model.max_iter must be >= 1, got " + std::to_string(m.max_iter));
-  }
-  if (!(m.sweep_interval_s > 0)) {
-    return Bad("model.sweep_interval_s",
-               "model.sweep_interval_s must be > 0, got " + FormatNumber(m.sweep_interval_s));
-  }
-  if (m.threads < 1 || m.threads > kMaxThreads) {
-    return Bad("model.threads", "model.threads must be from 1 to " + std::to_string(kMaxThreads) +
-                                    ", got " + std::to_string(m.threads));
-  }
-  if (m.onecoin_below < 0) {
-    return Bad("model.onecoin_below",
-               "model.onecoin_below must be >= 0, got " + std::to_string(m.onecoin_below));
-  }
-  return std::nullopt;
+  check.Require(m.method == "ds" || m.method == "onecoin", "model.method", method);
+  check.AtLeast("model.prior", m.prior, 0.0);
+  check.AtLeast("model.diagonal_prior", m.diagonal_prior, 0.0);
+  check.Positive("model.tol", m.tol);
+  check.AtLeast("model.max_iter", m.max_iter, 1);
+  check.Positive("model.sweep_interval_s", m.sweep_interval_s);
+  check.Between("model.threads", m.threads, 1, kMaxThreads);
+  check.AtLeast("model.onecoin_below", m.onecoin_below, int64_t{0});
 }
 
 // `prefix` is "project_defaults." or "projects.<name>.".
-Problem CheckProject(const std::string& prefix, const ProjectConfig& p) {
-  if (p.max_classes < 2 || p.max_classes > kMaxClassesLimit) {
-    return Bad(prefix + "max_classes", prefix + "max_classes must be from 2 to " +
-                                           std::to_string(kMaxClassesLimit) + ", got " +
-                                           std::to_string(p.max_classes));
-  }
+void CheckProject(const std::string& prefix, const ProjectConfig& p, Checker& check) {
+  check.Between(prefix + "max_classes", p.max_classes, 2, kMaxClassesLimit);
   const std::string classes = prefix + "classes";
-  if (p.classes.size() == 1) {
-    return Bad(classes, classes + " declares one class: declare at least two, or none to "
-                                  "discover them");
-  }
-  if (p.classes.size() > static_cast<size_t>(p.max_classes)) {
-    return Bad(classes, classes + " declares " + std::to_string(p.classes.size()) +
-                            " classes, more than " + prefix + "max_classes (" +
-                            std::to_string(p.max_classes) + "): raise max_classes");
-  }
+  check.Require(p.classes.size() != 1, classes,
+                classes + " declares one class: declare at least two, or none to discover them");
+  check.Require(p.classes.size() <= static_cast<size_t>(std::max(p.max_classes, 0)), classes,
+                classes + " declares " + std::to_string(p.classes.size()) +
+                    " classes, more than " + prefix + "max_classes (" +
+                    std::to_string(p.max_classes) + "): raise max_classes");
   std::set<std::string_view> seen;
   for (const std::string& c : p.classes) {
-    if (c.empty()) return Bad(classes, classes + " has an empty class name");
-    if (!seen.insert(c).second) return Bad(classes, classes + " lists " + Quoted(c) + " twice");
+    check.Require(!c.empty(), classes, classes + " has an empty class name");
+    check.Require(seen.insert(c).second, classes, classes + " lists " + Quoted(c) + " twice");
   }
-  const consensus::QualityThresholds& q = p.quality;
-  if (q.min_answers < 0) {
-    return Bad(prefix + "quality.min_answers", prefix + "quality.min_answers must be >= 0, got " +
-                                                   std::to_string(q.min_answers));
-  }
-  const std::pair<std::string, double> fractions[] = {
-      {prefix + "quality.min_accuracy", q.min_accuracy},
-      {prefix + "quality.max_spam_score", q.max_spam_score}};
-  for (const auto& [key, value] : fractions) {
-    if (!(value >= 0 && value <= 1)) {
-      return Bad(key, key + " must be from 0 to 1, got " + FormatNumber(value));
-    }
-  }
-  return std::nullopt;
+  check.AtLeast(prefix + "quality.min_answers", p.quality.min_answers, int64_t{0});
+  check.Between(prefix + "quality.min_accuracy", p.quality.min_accuracy, 0, 1);
+  check.Between(prefix + "quality.max_spam_score", p.quality.max_spam_score, 0, 1);
 }
 
-Problem CheckRest(const Config& c) {
-  if (!(c.review.min_confidence > 0 && c.review.min_confidence <= 1)) {
-    return Bad("review.min_confidence", "review.min_confidence must be > 0 and <= 1, got " +
-                                            FormatNumber(c.review.min_confidence));
-  }
-  if (c.review.min_answers < 0) {
-    return Bad("review.min_answers",
-               "review.min_answers must be >= 0, got " + std::to_string(c.review.min_answers));
-  }
-  if (!(c.output.min_change >= 0 && c.output.min_change <= 1)) {
-    return Bad("output.min_change",
-               "output.min_change must be from 0 to 1, got " + FormatNumber(c.output.min_change));
-  }
-  if (!IsValidAddress(c.http.address)) {
-    return Bad("http.address", "http.address must be HOST:PORT (e.g. 127.0.0.1:8080 or "
-                               "[::1]:8080), got " + Quoted(c.http.address));
-  }
-  if (c.http.admin_token == kRedactedSecret) {
-    return Bad("http.admin_token",
-               "http.admin_token is the placeholder " + Quoted(kRedactedSecret) +
-                   " printed by --print-config: set the real token in the config file or "
-                   "CONSENSUSD_HTTP_ADMIN_TOKEN");
-  }
-  if (c.http.max_body_bytes < 1) {
-    return Bad("http.max_body_bytes", "http.max_body_bytes must be >= 1, got 0");
-  }
-  if (c.metrics.per_worker_limit < 0) {
-    return Bad("metrics.per_worker_limit", "metrics.per_worker_limit must be >= 0, got " +
-                                               std::to_string(c.metrics.per_worker_limit));
-  }
-  return std::nullopt;
+void CheckRest(const Config& c, Checker& check) {
+  check.Require(c.review.min_confidence > 0 && c.review.min_confidence <= 1,
+                "review.min_confidence",
+                "review.min_confidence must be > 0 and <= 1, got " + Num(c.review.min_confidence));
+  check.AtLeast("review.min_answers", c.review.min_answers, int64_t{0});
+  check.Between("output.min_change", c.output.min_change, 0, 1);
+  check.Require(IsValidAddress(c.http.address), "http.address",
+                "http.address must be HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), got " +
+                    Quoted(c.http.address));
+  check.Require(c.http.admin_token != kRedactedSecret, "http.admin_token",
+                "http.admin_token is the placeholder " + Quoted(kRedactedSecret) +
+                    " printed by --print-config: set the real token in the config file or "
+                    "CONSENSUSD_HTTP_ADMIN_TOKEN");
+  check.AtLeast("http.max_body_bytes", c.http.max_body_bytes, size_t{1});
+  check.AtLeast("metrics.per_worker_limit", c.metrics.per_worker_limit, 0);
 }
 
 }  // namespace
 
 bool IsSecretKafkaProperty(std::string_view name) {
-  return name.find("password") != std::string_view::npos ||
-         name.find("secret") != std::string_view::npos || name == "ssl.key.pem" ||
-         name == "ssl_key" || name == "sasl.oauthbearer.config";
+  for (std::string_view word : {"password", "secret", "jaas", "key", "token"}) {
+    if (name.find(word) != std::string_view::npos) return true;
+  }
+  return name == "sasl.oauthbearer.config";
+}
+
+std::string FormatNumber(double value) {
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return std::string(buffer, end);
 }
 
 std::optional<ConfigProblem> FindConfigProblem(const Config& config) {
-  if (Problem p = CheckKafka(config.kafka)) return p;
-  if (Problem p = CheckState(config.state)) return p;
-  if (Problem p = CheckModel(config.model)) return p;
+  Checker check;
+  CheckKafka(config.kafka, check);
+  CheckStateAndModel(config, check);
   // The defaults first: a bad default is reported once, under its own key.
-  if (Problem p = CheckProject("project_defaults.", config.project_defaults)) return p;
+  CheckProject("project_defaults.", config.project_defaults, check);
   for (const auto& [name, project] : config.projects) {
-    if (name.empty()) return Bad("projects", "a project name under projects is empty");
-    if (Problem p = CheckProject("projects." + name + ".", project)) return p;
+    check.Require(!name.empty(), "projects", "a project name under projects is empty");
+    CheckProject("projects." + name + ".", project, check);
   }
-  return CheckRest(config);
+  CheckRest(config, check);
+  return check.problem();
 }
 
 absl::Status Config::Validate() const {

@@ -1,7 +1,7 @@
 // The configuration of `consensusd serve` (SPEC 5.6): what every setting is,
 // its default, and which combinations are valid. Where values come from (YAML
-// file, CONSENSUSD_* environment, flags) is config_load.h; the table of keys
-// that all of them share is config_keys.h.
+// file, CONSENSUSD_* environment, flags) is config_load.h; what each key means
+// is docs/configuration.md.
 //
 //   absl::StatusOr<Config> config = LoadConfig("consensusd.yaml", env, overrides);
 //   consensus::AggregateOptions fit = config->FitOptions();
@@ -115,9 +115,14 @@ inline constexpr std::string_view kReservedKafkaProperties[] = {
 // (e.g. CONSENSUSD_HTTP_ADMIN_TOKEN), never with the placeholder as the secret.
 inline constexpr std::string_view kRedactedSecret = "<redacted>";
 
-// Whether a librdkafka property holds a secret (passwords, keys), so that
-// --print-config redacts it.
+// Whether a librdkafka property holds a secret, so that --print-config redacts
+// it: its name contains password, secret, jaas, key or token (sasl.password,
+// sasl.jaas.config, ssl.key.password, sasl.oauthbearer.client.secret, ...), or
+// it is sasl.oauthbearer.config.
 bool IsSecretKafkaProperty(std::string_view name);
+
+// The shortest decimal text that reads back as `value` ("0.01", "1e-07").
+std::string FormatNumber(double value);
 
 // The first invalid setting: `key` is its dotted name (for projects,
 // projects.<name>.<key>), `message` says the valid range and the value found.

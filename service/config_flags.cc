@@ -1,6 +1,5 @@
 #include "service/config_flags.h"
 
-#include "service/config_keys.h"
 #include "service/config_load.h"
 
 extern char** environ;
@@ -16,33 +15,36 @@ void AddConfigFlags(CLI::App& app, ConfigFlags* flags) {
   // command-line order and the last value of a key wins.
   app.add_option_function<std::string>(
          "--set",
-         [flags](const std::string& assignment) {
-           const size_t eq = assignment.find('=');
-           flags->overrides.emplace_back(assignment.substr(0, eq), assignment.substr(eq + 1));
-         },
+         [flags](const std::string& text) { flags->overrides.push_back(*ParseAssignment(text)); },
          "Set a config key, e.g. --set model.prior=0.5 or "
          "--set kafka.properties.security.protocol=SASL_SSL (repeatable; over the "
          "environment and the file)")
       ->type_name("KEY=VALUE")
       ->trigger_on_parse()
       ->check(CLI::Validator(
-          [](std::string& value) -> std::string {
-            const size_t eq = value.find('=');
-            if (eq == std::string::npos || eq == 0) {
-              return "expects KEY=VALUE, e.g. --set model.prior=0.5, got '" + value + "'";
-            }
-            return "";
+          [](std::string& text) -> std::string {
+            absl::StatusOr<std::pair<std::string, std::string>> kv = ParseAssignment(text);
+            return kv.ok() ? "" : std::string(kv.status().message());
           },
           ""));
   app.add_flag("--print-config", flags->print_config,
                "Print the effective config as YAML (secrets redacted) and exit");
-  for (const ShortFlag& short_flag : kShortFlags) {
-    const std::string key(short_flag.key);
+  const struct {
+    const char* flag;
+    const char* key;
+    const char* type_name;
+  } short_flags[] = {{"--brokers", "kafka.brokers", "HOST:PORT,..."},
+                     {"--topic", "kafka.labels_topic", "TOPIC"},
+                     {"--group", "kafka.group", "GROUP"},
+                     {"--data-dir", "state.data_dir", "DIR"},
+                     {"--http", "http.address", "ADDR:PORT"}};
+  for (const auto& short_flag : short_flags) {
+    const std::string key = short_flag.key;
     app.add_option_function<std::string>(
-           std::string(short_flag.flag),
+           short_flag.flag,
            [flags, key](const std::string& value) { flags->overrides.emplace_back(key, value); },
            "Same as --set " + key + "=VALUE")
-        ->type_name(std::string(short_flag.type_name))
+        ->type_name(short_flag.type_name)
         ->trigger_on_parse();
   }
 }
@@ -52,7 +54,7 @@ std::map<std::string, std::string> ConsensusdEnvironment() {
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     const std::string_view text(*entry);
     const size_t eq = text.find('=');
-    if (eq == std::string_view::npos || text.substr(0, kEnvPrefix.size()) != kEnvPrefix) continue;
+    if (eq == std::string_view::npos || text.rfind("CONSENSUSD_", 0) != 0) continue;
     env.emplace(text.substr(0, eq), text.substr(eq + 1));
   }
   return env;
@@ -61,7 +63,8 @@ std::map<std::string, std::string> ConsensusdEnvironment() {
 absl::StatusOr<Config> LoadConfig(const ConfigFlags& flags,
                                   const std::map<std::string, std::string>& env,
                                   std::vector<std::string>* warnings) {
-  return LoadConfig(flags.config_path, env, flags.overrides, warnings);
+  return LoadConfig(flags.config_path, env, flags.overrides, warnings,
+                    /*require_brokers=*/!flags.print_config);
 }
 
 }  // namespace consensusd::service

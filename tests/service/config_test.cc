@@ -14,7 +14,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/config_flags.h"
-#include "service/config_keys.h"
 #include "service/config_load.h"
 #include "tests/service/temp_dir.h"
 
@@ -188,9 +187,10 @@ TEST_F(ConfigTest, EveryKeyHasAnEnvironmentVariable) {
 
 TEST_F(ConfigTest, EnvironmentVariableNamesAreUnique) {
   std::map<std::string, std::string> seen;
-  for (const ConfigKey& key : ConfigKeys()) {
-    auto [it, inserted] = seen.emplace(EnvVarName(key.name), key.name);
-    EXPECT_TRUE(inserted) << key.name << " and " << it->second << " share " << it->first;
+  for (const std::string& key : ConfigKeyNames()) {
+    if (key.find('<') != std::string::npos) continue;  // map entries: no variable of their own
+    auto [it, inserted] = seen.emplace(EnvVarName(key), key);
+    EXPECT_TRUE(inserted) << key << " and " << it->second << " share " << it->first;
   }
   EXPECT_EQ(EnvVarName("kafka.brokers"), "CONSENSUSD_KAFKA_BROKERS");
   EXPECT_EQ(EnvVarName("http.admin_token"), "CONSENSUSD_HTTP_ADMIN_TOKEN");
