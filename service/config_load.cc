@@ -22,8 +22,8 @@ constexpr std::string_view kDefaults = "project_defaults.";
 constexpr std::string_view kProperties = "kafka.properties.";
 constexpr std::string_view kProjects = "projects.";
 
-// The keys, once: f(relative name, field) for every key of a project (`P` is
-// ProjectConfig or const ProjectConfig) ...
+// The list of keys, the only one: f(name, field) for every key of a project
+// (`P` is ProjectConfig or const ProjectConfig), names relative to the project ...
 template <typename P, typename F>
 void ForEachProjectKey(P& p, F&& f) {
   f("classes", p.classes);
@@ -33,8 +33,8 @@ void ForEachProjectKey(P& p, F&& f) {
   f("quality.max_spam_score", p.quality.max_spam_score);
 }
 
-// ... and f(dotted name, field) for every key of a Config, in the order of
-// --print-config. The maps kafka.properties and projects are not keys here.
+// ... and of a Config, in the order of --print-config. The maps
+// kafka.properties and projects are handled apart.
 template <typename C, typename F>
 void ForEachKey(C& c, F&& f) {
   f("kafka.brokers", c.kafka.brokers);
@@ -72,8 +72,22 @@ void ForEachKey(C& c, F&& f) {
 template <typename T>
 constexpr bool kIsList = std::is_same_v<std::remove_cvref_t<T>, std::vector<std::string>>;
 
-// The table every key is checked against. The keys of projects.<name> are
-// those of project_defaults.
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+std::vector<std::string> Split(std::string_view text, char separator = '.') {
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const size_t end = text.find(separator, start);
+    parts.emplace_back(text.substr(start, end - start));
+    if (end == std::string_view::npos) return parts;
+    start = end + 1;
+  }
+}
+
+// The key table: every dotted key name, and whether its value is a list. The
+// keys of projects.<name> are those under project_defaults.
 struct Key {
   std::string name;
   bool is_list;
@@ -90,10 +104,6 @@ const std::vector<Key>& Keys() {
   return *keys;
 }
 
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
 const Key* FindKey(std::string_view name) {
   for (const Key& key : Keys()) {
     if (key.name == name) return &key;
@@ -101,44 +111,33 @@ const Key* FindKey(std::string_view name) {
   return nullptr;
 }
 
-// The keys under section `name`, relative to it ("brokers, group, ..."); empty
-// if `name` is not a section.
+// The keys of section `name`, relative to it ("brokers, group, ..."); empty if
+// `name` is not a section.
 std::string KeysUnder(const std::string& name) {
   std::string keys;
   for (const Key& key : Keys()) {
-    if (StartsWith(key.name, name + ".")) {
-      keys += (keys.empty() ? "" : ", ") + key.name.substr(name.size() + 1);
-    }
+    if (!StartsWith(key.name, name + ".")) continue;
+    keys += (keys.empty() ? "" : ", ") + key.name.substr(name.size() + 1);
   }
   return keys;
 }
 
-// Every name a key or section has ("kafka", "kafka.brokers", ...), for suggestions.
-std::vector<std::string> KnownNames() {
-  std::vector<std::string> names;
-  auto add = [&names](const std::string& name) {
-    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
-  };
+// Every key and section name ("kafka", "kafka.brokers", ...); with a project
+// prefix ("projects.p."), the names under project_defaults with that prefix.
+std::vector<std::string> KnownNames(const std::string& project = "") {
+  std::vector<std::string> names = {"kafka.properties", "projects"};
   for (const Key& key : Keys()) {
-    for (size_t dot = key.name.find('.'); dot != std::string::npos;
-         dot = key.name.find('.', dot + 1)) {
-      add(key.name.substr(0, dot));
+    for (size_t dot = 0; dot != std::string::npos; dot = key.name.find('.', dot + 1)) {
+      const std::string name = key.name.substr(0, key.name.find('.', dot + 1));
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
-    add(key.name);
   }
-  add("kafka.properties");
-  add("projects");
-  return names;
-}
-
-std::vector<std::string> Split(std::string_view text, char separator = '.') {
-  std::vector<std::string> parts;
-  for (size_t start = 0;;) {
-    const size_t end = text.find(separator, start);
-    parts.emplace_back(text.substr(start, end - start));
-    if (end == std::string_view::npos) return parts;
-    start = end + 1;
+  if (project.empty()) return names;
+  std::vector<std::string> in_project;
+  for (const std::string& name : names) {
+    if (StartsWith(name, kDefaults)) in_project.push_back(project + name.substr(kDefaults.size()));
   }
+  return in_project;
 }
 
 size_t EditDistance(std::string_view a, std::string_view b) {
@@ -177,18 +176,9 @@ std::string ClosestName(std::string_view unknown, const std::vector<std::string>
 }
 
 std::string UnknownKey(std::string_view key, const std::vector<std::string>& candidates) {
-  std::string message = "unknown key '" + std::string(key) + "'";
   const std::string suggestion = ClosestName(key, candidates);
-  if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";
-  return message;
-}
-
-// Where each key's value came from: "file:line", "CONSENSUSD_X", "command line".
-using Where = std::map<std::string, std::string>;
-
-absl::Status ErrorAt(const Where& where, const std::string& key, const std::string& message) {
-  auto it = where.find(key);
-  return absl::InvalidArgumentError(it == where.end() ? message : it->second + ": " + message);
+  return "unknown key '" + std::string(key) + "'" +
+         (suggestion.empty() ? "" : " (did you mean '" + suggestion + "'?)");
 }
 
 std::string Describe(const YAML::Node& node) {
@@ -200,19 +190,29 @@ std::string Describe(const YAML::Node& node) {
   }
 }
 
-// Checks a YAML file's tree against the key table, and records in `where`
-// the line of every value.
+absl::Status Expected(std::string_view type, const std::string& got) {
+  return absl::InvalidArgumentError("expected " + std::string(type) + ", got " + got);
+}
+
+// Where the value of each dotted key came from: "file:line", "CONSENSUSD_X"
+// or "command line". Errors start with it.
+using Where = std::map<std::string, std::string>;
+
+absl::Status ErrorAt(const Where& where, const std::string& key, const std::string& message) {
+  auto it = where.find(key);
+  return absl::InvalidArgumentError(it == where.end() ? message : it->second + ": " + message);
+}
+
+// Checks the tree of the YAML file `path` against the key table, and records
+// in `where` the line of every value.
 class FileChecker {
  public:
-  FileChecker(std::string path, Where* where) : path_(std::move(path)), where_(where) {}
+  FileChecker(const std::string& path, Where* where) : path_(path), where_(where) {}
 
-  absl::Status CheckRoot(const YAML::Node& root) {
-    if (root.IsNull()) return absl::OkStatus();  // an empty file: all defaults
-    if (!root.IsMap()) {
-      return Error(root, "expected a mapping of sections (kafka, state, model, ...) at the "
-                         "top level, got " + Describe(root));
-    }
-    return CheckMap(root, "", "", "");
+  absl::Status Check(const YAML::Node& root) {
+    if (root.IsNull() || root.IsMap()) return CheckMap(root, "", "", "");  // null: empty file
+    return Error(root, "expected a mapping of sections (kafka, state, model, ...) at the top "
+                       "level, got " + Describe(root));
   }
 
  private:
@@ -222,110 +222,51 @@ class FileChecker {
   absl::Status Error(const YAML::Node& node, const std::string& message) const {
     return absl::InvalidArgumentError(Line(node) + ": " + message);
   }
-  // OK unless `key` is in `seen` (the keys before it in the same mapping).
-  absl::Status CheckUnique(const YAML::Node& key, const std::string& shown,
-                           std::map<std::string, int>& seen) const {
-    auto [first, inserted] = seen.emplace(key.Scalar(), key.Mark().line + 1);
-    if (inserted) return absl::OkStatus();
-    return Error(key, "duplicate key '" + shown + "' (first at line " +
-                          std::to_string(first->second) + ")");
-  }
 
-  // The entries of `map`: a key k is shown as `shown` + k and is `table` + k in
-  // the key table. `project` is "projects.<name>." inside a project, else "".
+  // The entries of `map`, each key k shown as `shown` + k and looked up as
+  // `table` + k. `project` is "projects.<name>." inside a project, else "".
   absl::Status CheckMap(const YAML::Node& map, const std::string& shown, const std::string& table,
                         const std::string& project) {
-    std::map<std::string, int> seen;
+    std::map<std::string, int> lines;  // key -> line, to find duplicates
     for (auto it = map.begin(); it != map.end(); ++it) {
       const YAML::Node key = it->first, value = it->second;
-      if (!key.IsScalar()) return Error(key, "a key must be a plain name, got " + Describe(key));
       const std::string name = shown + key.Scalar(), table_name = table + key.Scalar();
-      if (absl::Status s = CheckUnique(key, name, seen); !s.ok()) return s;
-      const bool is_map = project.empty() && (table_name == "kafka.properties" || table_name == "projects");
-      const bool is_leaf = FindKey(table_name) != nullptr || is_map;
-      const std::string keys_under = KeysUnder(table_name);
-      if (!is_leaf && keys_under.empty()) return Error(key, UnknownKey(name, Candidates(project)));
-      if (key.Scalar().find('.') != std::string::npos) {
-        const size_t dot = name.rfind('.');
-        return Error(key, "dotted key '" + name + "': write it nested, as '" +
-                              name.substr(dot + 1) + "' under '" + name.substr(0, dot) + "'");
+      if (auto [first, inserted] = lines.emplace(key.Scalar(), key.Mark().line + 1); !inserted) {
+        return Error(key, "duplicate key '" + name + "' (first at line " +
+                              std::to_string(first->second) + ")");
       }
-      absl::Status s;
-      if (table_name == "kafka.properties") {
-        s = CheckProperties(value);
-      } else if (is_map) {
-        s = CheckProjects(value);
-      } else if (is_leaf) {
-        (*where_)[name] = Line(value.IsNull() ? key : value);
-      } else if (value.IsMap()) {
-        s = CheckMap(value, name + ".", table_name + ".", project);
-      } else if (!value.IsNull()) {  // null: a section with every key commented out
-        return Error(value, "'" + name + "' is a section: expected a mapping of its keys (" +
-                                keys_under + "), got " + Describe(value));
-      }
-      if (!s.ok()) return s;
-    }
-    return absl::OkStatus();
-  }
-
-  static std::vector<std::string> Candidates(const std::string& project) {
-    std::vector<std::string> names = KnownNames();
-    if (project.empty()) return names;
-    std::vector<std::string> in_project;
-    for (const std::string& name : names) {
-      if (StartsWith(name, kDefaults)) in_project.push_back(project + name.substr(kDefaults.size()));
-    }
-    return in_project;
-  }
-
-  absl::Status CheckProperties(const YAML::Node& map) {
-    if (map.IsNull()) return absl::OkStatus();
-    if (!map.IsMap()) {
-      return Error(map, "kafka.properties: expected a mapping of librdkafka properties "
-                        "(e.g. security.protocol: SASL_SSL), got " + Describe(map));
-    }
-    std::map<std::string, int> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node key = it->first, value = it->second;
-      if (!key.IsScalar() || key.Scalar().empty()) {
-        return Error(key, "kafka.properties: a property name must be a plain name");
-      }
-      const std::string name = std::string(kProperties) + key.Scalar();
-      if (absl::Status s = CheckUnique(key, name, seen); !s.ok()) return s;
-      if (!value.IsScalar()) {
+      (*where_)[name] = Line(value.IsNull() ? key : value);
+      // A property or project name is a whole key; a property value is a string.
+      if (table == kProperties) {
+        if (value.IsScalar()) continue;
         return Error(value.IsNull() ? key : value,
                      name + ": expected a string (librdkafka property values are strings; "
                             "nested names are written dotted), got " + Describe(value));
       }
-      (*where_)[name] = Line(value);
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status CheckProjects(const YAML::Node& map) {
-    if (map.IsNull()) return absl::OkStatus();
-    if (!map.IsMap()) {
-      return Error(map, "projects: expected a mapping of project names to their settings, got " +
-                            Describe(map));
-    }
-    std::map<std::string, int> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node key = it->first, body = it->second;
-      if (!key.IsScalar() || key.Scalar().empty()) {
-        return Error(key, "projects: a project name must be a plain, non-empty name");
+      const bool is_project = table == kProjects;
+      const bool is_map = project.empty() && (table_name == "kafka.properties" ||
+                                              table_name == "projects");
+      const std::string keys = is_project                ? "classes, max_classes, quality"
+                               : table_name == "projects" ? "project names"
+                               : is_map                   ? "librdkafka properties"
+                                                          : KeysUnder(table_name);
+      if (keys.empty() && FindKey(table_name) == nullptr) {
+        return Error(key, UnknownKey(name, KnownNames(project)));
       }
-      const std::string name = std::string(kProjects) + key.Scalar();
-      if (absl::Status s = CheckUnique(key, name, seen); !s.ok()) return s;
-      (*where_)[name] = Line(key);
-      if (body.IsNull()) continue;  // declared, with every key inherited
-      if (!body.IsMap()) {
-        return Error(body, name + ": expected a mapping of project keys (classes, max_classes, "
-                                  "quality), got " + Describe(body));
+      if (!is_project && key.Scalar().find('.') != std::string::npos) {
+        const size_t dot = name.rfind('.');
+        return Error(key, "dotted key '" + name + "': write it nested, as '" +
+                              name.substr(dot + 1) + "' under '" + name.substr(0, dot) + "'");
       }
-      const std::string prefix = name + ".";
-      if (absl::Status s = CheckMap(body, prefix, std::string(kDefaults), prefix); !s.ok()) {
-        return s;
+      if (keys.empty() || value.IsNull()) continue;  // a key, or a section with nothing set
+      if (!value.IsMap()) {
+        return Error(value, "'" + name + "' is a " + (is_project ? "project" : "section") +
+                                ": expected a mapping of its keys (" + keys + "), got " +
+                                Describe(value));
       }
+      absl::Status s = is_project ? CheckMap(value, name + ".", std::string(kDefaults), name + ".")
+                                  : CheckMap(value, name + ".", table_name + ".", project);
+      if (!s.ok()) return s;
     }
     return absl::OkStatus();
   }
@@ -350,15 +291,14 @@ absl::StatusOr<YAML::Node> ReadYamlFile(const std::string& path, Where* where) {
                                                    std::to_string(e.mark.column + 1);
     return absl::InvalidArgumentError(path + at + ": invalid YAML: " + e.msg);
   }
-  if (absl::Status s = FileChecker(path, where).CheckRoot(root); !s.ok()) return s;
+  if (absl::Status s = FileChecker(path, where).Check(root); !s.ok()) return s;
   return root;
 }
 
 std::string_view Trim(std::string_view s) {
-  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!s.empty() && blank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && blank(s.back())) s.remove_suffix(1);
-  return s;
+  const size_t start = s.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos) return "";
+  return s.substr(start, s.find_last_not_of(" \t\r\n") - start + 1);
 }
 
 // A list given as text: a YAML flow sequence, or comma-separated items
@@ -367,71 +307,70 @@ absl::StatusOr<YAML::Node> ParseList(std::string_view text) {
   const std::string_view s = Trim(text);
   if (StartsWith(s, "[")) {
     try {
-      YAML::Node list = YAML::Load(std::string(s));
-      if (list.IsSequence()) return list;
+      if (YAML::Node list = YAML::Load(std::string(s)); list.IsSequence()) return list;
     } catch (const YAML::Exception&) {
     }
-    return absl::InvalidArgumentError("expected a list of strings, got '" + std::string(text) + "'");
+    return Expected("a list of strings", "'" + std::string(text) + "'");
   }
   YAML::Node list(YAML::NodeType::Sequence);
-  if (s.empty()) return list;
-  for (const std::string& item : Split(s, ',')) list.push_back(std::string(Trim(item)));
+  if (!s.empty()) {
+    for (const std::string& item : Split(s, ',')) list.push_back(std::string(Trim(item)));
+  }
   return list;
 }
 
 // Sets the dotted `key` (a table key, kafka.properties.<name> or
-// projects.<name>.<key>) to `text` in `root`, and records `origin`.
+// projects.<name>.<key>) to `text` in `root`, and records `origin` in `where`.
 absl::Status SetKey(YAML::Node& root, const std::string& key, const std::string& text,
                     const std::string& origin, Where* where) {
-  std::vector<std::string> path;
+  auto error = [&origin](const std::string& message) {
+    return absl::InvalidArgumentError(origin + ": " + message);
+  };
   const Key* table_key = FindKey(key);
-  if (table_key != nullptr) {
-    path = Split(key);
-  } else if (StartsWith(key, kProperties) && key.size() > kProperties.size()) {
+  std::vector<std::string> path = Split(key);
+  if (StartsWith(key, kProperties) && key.size() > kProperties.size()) {
     path = {"kafka", "properties", key.substr(kProperties.size())};
   } else if (StartsWith(key, kProjects) && key.size() > kProjects.size()) {
-    // projects.<name>.<key>: the name may hold dots, the project key decides.
+    // The project name may hold dots: the project key at the end decides.
     const std::string rest = key.substr(kProjects.size());
-    std::vector<std::string> candidates;
+    std::vector<std::string> candidates;  // every way of reading a name off the front
     for (const Key& k : Keys()) {
       if (!StartsWith(k.name, kDefaults)) continue;
       const std::string relative = k.name.substr(kDefaults.size());
       const size_t n = rest.size() - std::min(rest.size(), relative.size() + 1);
       if (n > 0 && rest.substr(n) == "." + relative) {
         table_key = &k;
-        path = {"projects", rest.substr(0, n)};
-        for (std::string& part : Split(relative)) path.push_back(std::move(part));
+        path = Split(relative);
+        path.insert(path.begin(), {"projects", rest.substr(0, n)});
         break;
       }
       for (size_t dot = rest.find('.'); dot != std::string::npos; dot = rest.find('.', dot + 1)) {
         candidates.push_back(std::string(kProjects) + rest.substr(0, dot) + "." + relative);
       }
     }
-    if (path.empty() && candidates.empty()) {
-      return absl::InvalidArgumentError(origin + ": '" + key +
-                                        "' is a project, not a key: set one of its keys, e.g. '" +
-                                        key + ".classes'");
+    if (table_key == nullptr && candidates.empty()) {
+      return error("'" + key + "' is a project, not a key: set one of its keys, e.g. '" + key +
+                   ".classes'");
     }
-    if (path.empty()) return absl::InvalidArgumentError(origin + ": " + UnknownKey(key, candidates));
-  } else {
+    if (table_key == nullptr) return error(UnknownKey(key, candidates));
+  } else if (table_key == nullptr) {
     const std::vector<std::string> known = KnownNames();
     if (std::find(known.begin(), known.end(), key) == known.end()) {
-      return absl::InvalidArgumentError(origin + ": " + UnknownKey(key, known));
+      return error(UnknownKey(key, known));
     }
-    const std::string example = key == "projects"           ? "projects.NAME.classes"
-                                : key == "kafka.properties" ? "kafka.properties.NAME"
-                                                            : key + "." + Split(KeysUnder(key), ',')[0];
-    return absl::InvalidArgumentError(origin + ": '" + key +
-                                      "' is a section, not a key: set one of its keys, e.g. '" +
-                                      example + "'");
+    std::string example = key + "." + Split(KeysUnder(key), ',')[0];
+    if (key == "projects") example = "projects.NAME.classes";
+    if (key == "kafka.properties") example = "kafka.properties.NAME";
+    return error("'" + key + "' is a section, not a key: set one of its keys, e.g. '" + example +
+                 "'");
   }
   YAML::Node value(text);
   if (table_key != nullptr && table_key->is_list) {
     absl::StatusOr<YAML::Node> list = ParseList(text);
-    if (!list.ok()) return absl::InvalidArgumentError(origin + ": " + key + ": " + std::string(list.status().message()));
+    if (!list.ok()) return error(key + ": " + std::string(list.status().message()));
     value = *list;
   }
-  YAML::Node node = root;
+  YAML::Node node = root;  // a handle: reset() moves it, '=' would overwrite the node
   for (size_t i = 0; i + 1 < path.size(); ++i) node.reset(node[path[i]]);
   node[path.back()] = value;
   (*where)[key] = origin;
@@ -440,20 +379,18 @@ absl::Status SetKey(YAML::Node& root, const std::string& key, const std::string&
 
 absl::Status MergeEnvironment(const std::map<std::string, std::string>& env, YAML::Node& root,
                               Where* where, std::vector<std::string>* warnings) {
-  constexpr std::string_view kPrefix = "CONSENSUSD_", kPropertiesVar = "KAFKA_PROPERTIES_";
+  constexpr std::string_view kPropertiesVar = "KAFKA_PROPERTIES_";
   std::map<std::string, std::string> key_of;  // CONSENSUSD_KAFKA_BROKERS -> kafka.brokers
   std::vector<std::string> variables;
   for (const Key& key : Keys()) {
     key_of[EnvVarName(key.name)] = key.name;
     variables.push_back(EnvVarName(key.name));
   }
-  auto warn = [warnings](std::string message) {
-    if (warnings != nullptr) warnings->push_back(std::move(message));
-  };
   for (const auto& [name, value] : env) {
-    if (!StartsWith(name, kPrefix) || value.empty()) continue;
-    const std::string rest = name.substr(kPrefix.size());
-    std::string key;
+    if (!StartsWith(name, "CONSENSUSD_") || value.empty()) continue;
+    const std::string rest = name.substr(std::strlen("CONSENSUSD_"));
+    std::string key = key_of.count(name) > 0 ? key_of[name] : "";
+    std::string warning;
     if (rest == "ADMIN_TOKEN") {
       auto canonical = env.find("CONSENSUSD_HTTP_ADMIN_TOKEN");
       if (canonical != env.end() && !canonical->second.empty() && canonical->second != value) {
@@ -462,35 +399,29 @@ absl::Status MergeEnvironment(const std::map<std::string, std::string>& env, YAM
             "values: set only one");
       }
       key = "http.admin_token";
-    } else if (auto it = key_of.find(name); it != key_of.end()) {
-      key = it->second;
-    } else if (StartsWith(rest, kPropertiesVar) && rest.size() > kPropertiesVar.size()) {
+    } else if (key.empty() && StartsWith(rest, kPropertiesVar) &&
+               rest.size() > kPropertiesVar.size()) {
       key = std::string(kProperties);
       for (char c : rest.substr(kPropertiesVar.size())) {
         key += c == '_' ? '.' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       }
-    } else if (StartsWith(rest, "PROJECTS_")) {
-      warn("ignoring " + name + ": per-project keys cannot be set from the environment; use "
-           "the config file or --set projects.NAME.KEY=VALUE");
-      continue;
-    } else if (StartsWith(rest, "SERVICE_") || StartsWith(rest, "PORT")) {
-      continue;  // Kubernetes service links for a Service named consensusd: not ours.
-    } else {
+    } else if (key.empty() && StartsWith(rest, "PROJECTS_")) {
+      warning = "ignoring " + name + ": per-project keys cannot be set from the environment; "
+                "use the config file or --set projects.NAME.KEY=VALUE";
+    } else if (key.empty() && !StartsWith(rest, "SERVICE_") && !StartsWith(rest, "PORT")) {
+      // (CONSENSUSD_SERVICE_*, CONSENSUSD_PORT*: Kubernetes service links, not ours.)
       const std::string suggestion = ClosestName(name, variables);
-      warn("ignoring unknown environment variable " + name +
-           (suggestion.empty() ? "" : " (did you mean " + suggestion + "?)"));
-      continue;
+      warning = "ignoring unknown environment variable " + name +
+                (suggestion.empty() ? "" : " (did you mean " + suggestion + "?)");
     }
+    if (!warning.empty() && warnings != nullptr) warnings->push_back(warning);
+    if (key.empty()) continue;
     if (absl::Status s = SetKey(root, key, value, name, where); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
 
-// --- Decoding: text -> field, by the field's type ---------------------------
-
-absl::Status Expected(std::string_view what, const std::string& got) {
-  return absl::InvalidArgumentError("expected " + std::string(what) + ", got " + got);
-}
+// --- Decoding: a node -> a field, by the field's type -----------------------
 
 template <typename T>
 constexpr std::string_view kTypeName = std::is_same_v<T, std::string>   ? "a string"
@@ -498,40 +429,37 @@ constexpr std::string_view kTypeName = std::is_same_v<T, std::string>   ? "a str
                                        : kIsList<T>                  ? "a list of strings"
                                                                      : "an integer";
 
-absl::Status ParseScalar(const std::string& text, std::string* out) {
-  *out = text;
-  return absl::OkStatus();
-}
-
-// Decimal, blanks around ignored, a leading '+' allowed; finite.
-absl::Status ParseScalar(const std::string& text, double* out) {
-  std::string_view s = Trim(text);
-  if (StartsWith(s, "+")) s.remove_prefix(1);
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !std::isfinite(*out)) {
-    return Expected("a number", "'" + text + "'");
+// Numbers and integers: decimal, blanks around and a leading '+' allowed;
+// numbers finite, integers within the field's range.
+template <typename T>
+absl::Status ParseScalar(const std::string& text, T* out) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    *out = text;
+    return absl::OkStatus();
+  } else {
+    std::string_view s = Trim(text);
+    if (StartsWith(s, "+")) s.remove_prefix(1);
+    std::conditional_t<std::is_integral_v<T>, int64_t, double> value{};
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (s.empty() || ec == std::errc::invalid_argument || end != s.data() + s.size()) {
+      return Expected(kTypeName<T>, "'" + text + "'");
+    }
+    if constexpr (std::is_floating_point_v<T>) {
+      if (ec != std::errc() || !std::isfinite(value)) {
+        return Expected(kTypeName<T>, "'" + text + "'");
+      }
+    } else {
+      const int64_t min = std::numeric_limits<T>::min();
+      const int64_t max = std::min<uint64_t>(std::numeric_limits<T>::max(),
+                                             std::numeric_limits<int64_t>::max());
+      if (ec != std::errc() || value < min || value > max) {
+        return Expected("an integer from " + std::to_string(min) + " to " + std::to_string(max),
+                        "'" + text + "'");
+      }
+    }
+    *out = static_cast<T>(value);
+    return absl::OkStatus();
   }
-  return absl::OkStatus();
-}
-
-template <typename Int>
-absl::Status ParseScalar(const std::string& text, Int* out) {
-  std::string_view s = Trim(text);
-  if (StartsWith(s, "+")) s.remove_prefix(1);
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (s.empty() || ec == std::errc::invalid_argument || end != s.data() + s.size()) {
-    return Expected("an integer", "'" + text + "'");
-  }
-  using Limits = std::numeric_limits<Int>;
-  const int64_t max = std::min<uint64_t>(Limits::max(), std::numeric_limits<int64_t>::max());
-  if (ec == std::errc::result_out_of_range || value < int64_t{Limits::min()} || value > max) {
-    return Expected("an integer from " + std::to_string(Limits::min()) + " to " +
-                        std::to_string(max),
-                    "'" + text + "'");
-  }
-  *out = static_cast<Int>(value);
-  return absl::OkStatus();
 }
 
 template <typename T>
@@ -551,7 +479,7 @@ absl::Status Decode(const YAML::Node& node, T* out) {
   return Expected(kTypeName<T>, Describe(node));
 }
 
-// The node at `path` (dotted) under `node`, if any.
+// The node at the dotted `path` under `node`, if there is one.
 std::optional<YAML::Node> Find(YAML::Node node, std::string_view path) {
   for (const std::string& part : Split(path)) {
     if (!node.IsMap()) return std::nullopt;
@@ -565,29 +493,27 @@ std::optional<YAML::Node> Find(YAML::Node node, std::string_view path) {
 absl::StatusOr<Config> DecodeConfig(const YAML::Node& root, const Where& where) {
   Config config;
   absl::Status status;
-  // Decodes the key `shown` + name from `base`, unless an error came before.
-  auto decoder = [&status, &where](const YAML::Node& base, const std::string& shown) {
-    return [&status, &where, base, shown](const std::string& name, auto& field) {
+  // Decodes into `field` the key `prefix` + name, if set under `base`.
+  auto decoder = [&status, &where](const YAML::Node& base, const std::string& prefix) {
+    return [&status, &where, base, prefix](const std::string& name, auto& field) {
       std::optional<YAML::Node> node = Find(base, name);
       if (!status.ok() || !node) return;
       if (absl::Status s = Decode(*node, &field); !s.ok()) {
-        status = ErrorAt(where, shown + name, shown + name + ": " + std::string(s.message()));
+        status = ErrorAt(where, prefix + name, prefix + name + ": " + std::string(s.message()));
       }
     };
   };
   ForEachKey(config, decoder(root, ""));
-  if (std::optional<YAML::Node> properties = Find(root, "kafka.properties")) {
-    for (auto it = properties->begin(); it != properties->end(); ++it) {
-      config.kafka.properties[it->first.Scalar()] = it->second.Scalar();
-    }
+  const YAML::Node properties = Find(root, "kafka.properties").value_or(YAML::Node());
+  for (auto it = properties.begin(); it != properties.end(); ++it) {
+    config.kafka.properties[it->first.Scalar()] = it->second.Scalar();
   }
-  if (std::optional<YAML::Node> projects = Find(root, "projects")) {
-    for (auto it = projects->begin(); it != projects->end(); ++it) {
-      const std::string name = it->first.Scalar();
-      ProjectConfig project = config.project_defaults;  // inherits what it does not set
-      ForEachProjectKey(project, decoder(it->second, std::string(kProjects) + name + "."));
-      config.projects[name] = std::move(project);
-    }
+  const YAML::Node projects = Find(root, "projects").value_or(YAML::Node());
+  for (auto it = projects.begin(); it != projects.end(); ++it) {
+    const std::string name = it->first.Scalar();
+    ProjectConfig project = config.project_defaults;  // inherits what it does not set
+    ForEachProjectKey(project, decoder(it->second, std::string(kProjects) + name + "."));
+    config.projects[name] = std::move(project);
   }
   if (!status.ok()) return status;
   return config;
@@ -611,16 +537,12 @@ YAML::Node ToNode(const T& value) {
   }
 }
 
+// Puts `value` at the dotted `path` of `root`; an empty mapping prints "{}".
 void Put(YAML::Node root, std::string_view path, const YAML::Node& value) {
   const std::vector<std::string> parts = Split(path);
   for (size_t i = 0; i + 1 < parts.size(); ++i) root.reset(root[parts[i]]);
   root[parts.back()] = value;
-}
-
-// An empty mapping prints as "{}" on its key's line.
-YAML::Node Mapping(YAML::Node map) {
-  if (map.size() == 0) map.SetStyle(YAML::EmitterStyle::Flow);
-  return map;
+  if (value.IsMap() && value.size() == 0) root[parts.back()].SetStyle(YAML::EmitterStyle::Flow);
 }
 
 }  // namespace
@@ -657,17 +579,15 @@ std::string ConfigToYaml(const Config& config, Secrets secrets) {
     redacted = true;
     return std::string(kRedactedSecret);
   };
-  YAML::Node keys(YAML::NodeType::Map);
-  ForEachKey(config, [&keys](const std::string& name, const auto& field) {
-    Put(keys, name, ToNode(field));
+  YAML::Node root(YAML::NodeType::Map);
+  ForEachKey(config, [&root](const std::string& name, const auto& field) {
+    Put(root, name, ToNode(field));
   });
-  keys["http"]["admin_token"] = secret(config.http.admin_token);
-  YAML::Node properties(YAML::NodeType::Map);
+  Put(root, "http.admin_token", YAML::Node(secret(config.http.admin_token)));
+  YAML::Node properties(YAML::NodeType::Map), projects(YAML::NodeType::Map);
   for (const auto& [name, value] : config.kafka.properties) {
     properties[name] = IsSecretKafkaProperty(name) ? secret(value) : value;
   }
-  keys["kafka"]["properties"] = Mapping(properties);
-  YAML::Node projects(YAML::NodeType::Map);
   for (const auto& [name, project] : config.projects) {
     YAML::Node node(YAML::NodeType::Map);
     ForEachProjectKey(project, [&node](const std::string& key, const auto& field) {
@@ -675,11 +595,8 @@ std::string ConfigToYaml(const Config& config, Secrets secrets) {
     });
     projects[name] = node;
   }
-  YAML::Node root(YAML::NodeType::Map);  // the sections, with projects after their defaults
-  for (auto it = keys.begin(); it != keys.end(); ++it) {
-    root[it->first.Scalar()] = it->second;
-    if (it->first.Scalar() == "project_defaults") root["projects"] = Mapping(projects);
-  }
+  Put(root, "kafka.properties", properties);
+  Put(root, "projects", projects);
   YAML::Emitter out;
   out << YAML::Comment("consensusd serve: effective configuration "
                        "(flag > CONSENSUSD_* environment > file > default)");
@@ -693,10 +610,9 @@ std::string ConfigToYaml(const Config& config, Secrets secrets) {
 }
 
 std::vector<std::string> ConfigKeyNames() {
-  std::vector<std::string> names;
-  for (const Key& key : Keys()) names.push_back(key.name);
-  names.push_back(std::string(kProperties) + "<name>");
+  std::vector<std::string> names = {std::string(kProperties) + "<name>"};
   for (const Key& key : Keys()) {
+    names.push_back(key.name);
     if (StartsWith(key.name, kDefaults)) {
       names.push_back("projects.<name>." + key.name.substr(kDefaults.size()));
     }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/config.h"
@@ -262,7 +263,8 @@ std::string AsDocumented(const YAML::Node& value) {
     return text + "]`";
   }
   const std::string text = value.Scalar();
-  const bool is_number = !text.empty() && text.find_first_not_of("0123456789.e+-") == std::string::npos;
+  const bool is_number =
+      !text.empty() && text.find_first_not_of("0123456789.e+-") == std::string::npos;
   return is_number ? "`" + text + "`" : "`\"" + text + "\"`";
 }
 
@@ -292,7 +294,7 @@ TEST(ConfigDocs, DocumentedDefaultsAreThePrintedDefaults) {
 TEST(ConfigDocs, DocumentsTheEnvironmentVariableOfEveryKey) {
   const std::string docs = ReadWholeFile(kSourceDir + "/docs/configuration.md");
   for (const std::string& key : KeyNames(false)) {
-    EXPECT_THAT(docs, HasSubstr("`" + EnvVarName(key) + "`")) << key;
+    EXPECT_THAT(docs, HasSubstr(absl::StrCat("`", EnvVarName(key), "`"))) << key;
   }
 }
 
