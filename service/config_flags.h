@@ -1,10 +1,9 @@
 // The configuration flags of `consensusd serve`: --config FILE, --set KEY=VALUE
-// (repeatable), --print-config, and the short flags --brokers, --topic, --group,
-// --data-dir, --http, each a shorthand for one key.
+// (repeatable), --print-config, and the shorthands --brokers, --topic, --group,
+// --data-dir and --http.
 //
 //   ConfigFlags flags;
-//   AddConfigFlags(*serve, &flags);
-//   ... app.parse(argc, argv) ...
+//   AddConfigFlags(*serve, &flags);  // then app.parse(argc, argv)
 //   absl::StatusOr<Config> config = LoadConfig(flags, ConsensusdEnvironment(), &warnings);
 #ifndef CONSENSUSD_SERVICE_CONFIG_FLAGS_H_
 #define CONSENSUSD_SERVICE_CONFIG_FLAGS_H_
@@ -24,20 +23,19 @@ namespace consensusd::service {
 struct ConfigFlags {
   std::string config_path;  // --config; empty = no file
   bool print_config = false;
-  // dotted key -> value from --set and the short flags, in command-line order.
+  // Key -> value of --set and the shorthands, in command-line order.
   std::vector<std::pair<std::string, std::string>> overrides;
 };
 
-// Registers the flags on `app` (the serve subcommand), writing into `flags`.
-// A --set without '=' fails the parse with a usage error.
+// Registers the flags on `app` (serve), writing into `flags`; a --set without
+// '=' fails the parse.
 void AddConfigFlags(CLI::App& app, ConfigFlags* flags);
 
 // The CONSENSUSD_* variables of this process's environment.
 std::map<std::string, std::string> ConsensusdEnvironment();
 
-// LoadConfig (config_load.h) with the file and overrides of `flags`. Brokers
-// are required to run, not to print: with --print-config kafka.brokers may be
-// unset.
+// LoadConfig (config_load.h) of the file and overrides of `flags`; brokers are
+// required to run, not to print (--print-config).
 absl::StatusOr<Config> LoadConfig(const ConfigFlags& flags,
                                   const std::map<std::string, std::string>& env,
                                   std::vector<std::string>* warnings = nullptr);

@@ -1,31 +1,12 @@
 // Loading the configuration of `consensusd serve` (SPEC 5.6), and printing it.
 //
-//   absl::StatusOr<Config> config =
-//       LoadConfig("consensusd.yaml", env, {{"kafka.brokers", "k:9092"}}, &warnings);
-//   if (!config.ok()) ... exit 2 with config.status().message()
+//   absl::StatusOr<Config> config = LoadConfig("consensusd.yaml", env, overrides, &warnings);
 //   std::fputs(ConfigToYaml(*config).c_str(), stdout);  // secrets redacted
 //
-// The sources are merged into one YAML tree, each over the ones before it: the
-// YAML file, the CONSENSUSD_* environment, then the overrides (--set KEY=VALUE
-// and the short flags, in command-line order, so the last one of a key wins).
-// Every key is checked against the list of keys (docs/configuration.md) and the
-// tree is decoded into a Config once. projects.<name> inherits every key it
-// does not set from project_defaults, whatever the source of either. Errors
-// name the key and where its value came from: "consensusd.yaml:12: unknown key
-// 'kafka.brokerz' (did you mean 'kafka.brokers'?)", "CONSENSUSD_MODEL_TOL:
-// model.tol: expected a number, got 'x'", "command line: model.tol must be > 0".
-//
-// Environment: CONSENSUSD_<KEY>, the key upper-cased with '.' -> '_'
-// (CONSENSUSD_KAFKA_BROKERS); CONSENSUSD_ADMIN_TOKEN is an alias of
-// CONSENSUSD_HTTP_ADMIN_TOKEN; CONSENSUSD_KAFKA_PROPERTIES_<NAME> sets the
-// librdkafka property <name> lower-cased with '_' -> '.'. An empty variable
-// counts as unset. projects.<name>.* cannot be set from the environment. Other
-// CONSENSUSD_* variables are warnings, not errors (Kubernetes injects
-// CONSENSUSD_SERVICE_* and CONSENSUSD_PORT* for a Service named consensusd;
-// those are skipped silently).
-//
-// Values from the environment and overrides are text, read as the key's type;
-// a list is comma-separated or a YAML flow sequence ("[a, 'b,c']").
+// The file, the CONSENSUSD_* environment and the overrides (--set and the short
+// flags, in command-line order) merge into one YAML tree, each over the ones
+// before it, which is checked against the key table (config.h) and decoded
+// once; projects.<name> inherits what it does not set from project_defaults.
 #ifndef CONSENSUSD_SERVICE_CONFIG_LOAD_H_
 #define CONSENSUSD_SERVICE_CONFIG_LOAD_H_
 
@@ -40,38 +21,33 @@
 
 namespace consensusd::service {
 
-// Returns a valid config (Validate() is OK; with `require_brokers` false,
-// kafka.brokers may be empty) or InvalidArgument naming the problem, the key,
-// its source and the fix. `yaml_path` may be empty (no file). `env` holds the
-// CONSENSUSD_* variables (others are ignored). `overrides` are dotted key ->
-// value, including kafka.properties.<name> and projects.<name>.<key>.
-// Warnings (unknown CONSENSUSD_* variables) go to `warnings` if not null.
+// A valid config (with `require_brokers` false, kafka.brokers may be empty), or
+// InvalidArgument naming the key and the problem. `yaml_path` may be empty (no
+// file). `env`: CONSENSUSD_<KEY> (upper-cased, '.' -> '_'), the alias
+// CONSENSUSD_ADMIN_TOKEN, CONSENSUSD_KAFKA_PROPERTIES_<NAME> (lower-cased, '_'
+// -> '.'); empty ones are unset, unknown ones go to `warnings`. `overrides` map
+// dotted keys (kafka.properties.<name>, projects.<name>.<key> too) to values.
+// Variables and overrides are text; a list is a flow sequence, brackets optional.
 absl::StatusOr<Config> LoadConfig(const std::string& yaml_path,
                                   const std::map<std::string, std::string>& env,
                                   const std::vector<std::pair<std::string, std::string>>& overrides,
                                   std::vector<std::string>* warnings = nullptr,
                                   bool require_brokers = true);
 
-enum class Secrets {
-  kRedact,  // non-empty secrets print as kRedactedSecret
-  kShow,
-};
+enum class Secrets { kRedact, kShow };  // kRedact: non-empty secrets print as kRedactedSecret
 
-// The config as a YAML file with every key (defaults included). LoadConfig of
-// this text gives back `config`, except that with Secrets::kRedact each
-// non-empty secret must come from elsewhere (e.g. the environment).
+// The config as a YAML file with every key, which LoadConfig reads back to
+// `config` if any redacted secret is set again elsewhere (environment).
 std::string ConfigToYaml(const Config& config, Secrets secrets = Secrets::kRedact);
 
-// Every key, dotted, as docs/configuration.md lists them: "kafka.brokers", ...,
-// "kafka.properties.<name>", "projects.<name>.classes", ...
+// Every key as docs/configuration.md lists them ("projects.<name>.classes", ...).
 std::vector<std::string> ConfigKeyNames();
 
 // "kafka.brokers" -> "CONSENSUSD_KAFKA_BROKERS".
 std::string EnvVarName(std::string_view key);
 
-// "KEY=VALUE" -> {KEY, VALUE}; VALUE may hold '=' and be empty. For --set,
-// --property and the like. InvalidArgument "expects KEY=VALUE, got '<text>'"
-// when there is no '=' or KEY is empty.
+// "KEY=VALUE" -> {KEY, VALUE} (VALUE may hold '=' or be empty), for --set,
+// --property and the like; InvalidArgument "expects KEY=VALUE, got '...'".
 absl::StatusOr<std::pair<std::string, std::string>> ParseAssignment(std::string_view text);
 
 }  // namespace consensusd::service

@@ -135,7 +135,7 @@ TEST(ConfigYaml, DefaultConfigRoundTrips) {
   EXPECT_EQ(ConfigToYaml(*loaded), printed);
 }
 
-TEST(ConfigYaml, EmptyMapsPrintInlineAndNoSecretsNoRedactionNote) {
+TEST(ConfigYaml, EmptyMapsPrintInlineAndNothingIsRedacted) {
   Config config;
   config.kafka.brokers = "k:9092";
   const std::string printed = ConfigToYaml(config);
