@@ -1,7 +1,6 @@
-// The configuration of `consensusd serve` (SPEC 5.6): what every setting is,
-// its default, and which combinations are valid. Where values come from (YAML
-// file, CONSENSUSD_* environment, flags) is config_load.h; the table of keys
-// that all of them share is config_keys.h.
+// The configuration of `consensusd serve` (SPEC 5.6): every setting with its
+// default, its key and valid range (ForEachKey, the one key table), and
+// Validate. Loading is config_load.h; the keys' meaning, docs/configuration.md.
 //
 //   absl::StatusOr<Config> config = LoadConfig("consensusd.yaml", env, overrides);
 //   consensus::AggregateOptions fit = config->FitOptions();
@@ -12,8 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,19 +40,16 @@ struct Config {
     std::string review_topic = "labels.review";
     std::string dlq_topic = "labels.dlq";
     std::string worker_stats_topic = "consensusd.worker-stats";
-    // librdkafka properties passed as-is (SASL, TLS, tuning), except the ones
-    // consensusd owns (see kReservedKafkaProperties).
+    // librdkafka properties passed as-is, except kReservedKafkaProperties.
     std::map<std::string, std::string> properties;
     int commit_interval_ms = 20;
     int commit_max_messages = 50000;
   } kafka;
-
   struct State {
     std::string data_dir = "./consensusd-data";
     size_t write_buffer_mb = 64;
     size_t block_cache_mb = 64;
   } state;
-
   struct Model {
     std::string method = "ds";  // ds | onecoin (mv and wawa are batch-only)
     double prior = consensus::kDefaultPrior;
@@ -65,32 +61,25 @@ struct Config {
     int64_t onecoin_below = consensus::AggregateOptions{}.onecoin_below;
   } model;
 
-  // Declared projects. Each entry is complete: keys it does not set are
-  // inherited from project_defaults.
+  // Declared projects, complete: keys they do not set come from project_defaults.
   std::map<std::string, ProjectConfig, std::less<>> projects;
-  // Settings of every project not in `projects`. (A separate key, not
-  // projects.default: `default` is the name of the project of messages
-  // without a project field, SPEC 3.1.)
+  // Settings of every project not in `projects`. (Not projects.default:
+  // `default` is the project of messages without a project field, SPEC 3.1.)
   ProjectConfig project_defaults;
-
   consensus::ReviewThresholds review;
-
   struct Output {
     double min_change = 0.01;  // confidence move that republishes an unchanged label
   } output;
-
   struct Http {
     std::string address = "127.0.0.1:8080";
     std::string admin_token;  // empty = admin calls answer 403
     size_t max_body_bytes = 1 << 20;
   } http;
-
   struct Metrics {
     int per_worker_limit = 500;
   } metrics;
 
-  // OK, or InvalidArgument naming the first invalid key, its valid range and
-  // the value found.
+  // OK, or InvalidArgument naming the first invalid key ("model.tol must be > 0, got 0").
   absl::Status Validate() const;
 
   // The batch/sweep options of the model section. REQUIRES: Validate() is OK.
@@ -102,30 +91,76 @@ struct Config {
   const ProjectConfig& ForProject(std::string_view project) const;
 };
 
-// librdkafka properties that kafka.properties may not set, because a config
-// key owns them or consensusd's guarantees depend on them (SPEC 6, 8).
+// The valid values of a number: from `min` (excluded if `above`) to `max`.
+struct Range {
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
+  bool above = false;
+};
+
+// The key table: f(name, field[, range]) for every key of a [const] ProjectConfig ...
+template <typename P, typename F>
+void ForEachProjectKey(P& p, F&& f) {
+  f("classes", p.classes);
+  f("max_classes", p.max_classes, Range{2, 1024});  // K x K doubles per worker stay small
+  f("quality.min_answers", p.quality.min_answers, Range{0});
+  f("quality.min_accuracy", p.quality.min_accuracy, Range{0, 1});
+  f("quality.max_spam_score", p.quality.max_spam_score, Range{0, 1});
+}
+
+// ... and of a Config, in the order of --print-config; the maps
+// kafka.properties and projects (projects.<name>.<project key>) apart.
+template <typename C, typename F>
+void ForEachKey(C& c, F&& f) {
+  constexpr Range kPositive{.min = 0, .above = true}, kMegabytes{1, 1 << 20};
+  f("kafka.brokers", c.kafka.brokers);
+  f("kafka.group", c.kafka.group);
+  f("kafka.labels_topic", c.kafka.labels_topic);
+  f("kafka.consensus_topic", c.kafka.consensus_topic);
+  f("kafka.review_topic", c.kafka.review_topic);
+  f("kafka.dlq_topic", c.kafka.dlq_topic);
+  f("kafka.worker_stats_topic", c.kafka.worker_stats_topic);
+  f("kafka.commit_interval_ms", c.kafka.commit_interval_ms, Range{1});
+  f("kafka.commit_max_messages", c.kafka.commit_max_messages, Range{1});
+  f("state.data_dir", c.state.data_dir);
+  f("state.write_buffer_mb", c.state.write_buffer_mb, kMegabytes);
+  f("state.block_cache_mb", c.state.block_cache_mb, kMegabytes);
+  f("model.method", c.model.method);
+  f("model.prior", c.model.prior, Range{0});
+  f("model.diagonal_prior", c.model.diagonal_prior, Range{0});
+  f("model.tol", c.model.tol, kPositive);
+  f("model.max_iter", c.model.max_iter, Range{1});
+  f("model.sweep_interval_s", c.model.sweep_interval_s, kPositive);
+  f("model.threads", c.model.threads, Range{1, 256});
+  f("model.onecoin_below", c.model.onecoin_below, Range{0});
+  ForEachProjectKey(c.project_defaults, [&f](const std::string& name, auto& field, auto... range) {
+    f("project_defaults." + name, field, range...);
+  });
+  f("review.min_confidence", c.review.min_confidence, Range{0, 1, /*above=*/true});
+  f("review.min_answers", c.review.min_answers, Range{0});
+  f("output.min_change", c.output.min_change, Range{0, 1});
+  f("http.address", c.http.address);
+  f("http.admin_token", c.http.admin_token);
+  f("http.max_body_bytes", c.http.max_body_bytes, Range{1});
+  f("metrics.per_worker_limit", c.metrics.per_worker_limit, Range{0});
+}
+
+// librdkafka properties that a key owns or consensusd's guarantees need (SPEC 6, 8).
 inline constexpr std::string_view kReservedKafkaProperties[] = {
     "bootstrap.servers",   "metadata.broker.list",     "group.id",
     "enable.auto.commit",  "enable.auto.offset.store", "auto.offset.reset",
     "partition.assignment.strategy"};
 
-// What --print-config shows instead of a secret (http.admin_token, secret
-// kafka.properties). A config whose secret is still this placeholder is invalid,
-// so a printed config loads back only where the real secret comes from elsewhere
-// (e.g. CONSENSUSD_HTTP_ADMIN_TOKEN), never with the placeholder as the secret.
+// What --print-config shows instead of a secret. A config holding it is
+// invalid: the real secret must come from elsewhere (e.g. the environment).
 inline constexpr std::string_view kRedactedSecret = "<redacted>";
 
-// Whether a librdkafka property holds a secret (passwords, keys), so that
-// --print-config redacts it.
+// Whether --print-config redacts a librdkafka property: its name holds password,
+// secret, jaas, key or token (sasl.jaas.config, ...), or is sasl.oauthbearer.config.
 bool IsSecretKafkaProperty(std::string_view name);
 
-// The first invalid setting: `key` is its dotted name (for projects,
-// projects.<name>.<key>), `message` says the valid range and the value found.
-struct ConfigProblem {
-  std::string key;
-  std::string message;
-};
-std::optional<ConfigProblem> FindConfigProblem(const Config& config);
+// The shortest decimal text that reads back as `value` ("0.01", "1e-07").
+std::string FormatNumber(double value);
 
 }  // namespace consensusd::service
 

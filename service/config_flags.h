@@ -1,21 +1,15 @@
 // The configuration flags of `consensusd serve`: --config FILE, --set KEY=VALUE
-// (repeatable), --print-config, and the short flags --brokers, --topic, --group,
-// --data-dir, --http, each a shorthand for one key.
+// (repeatable), --print-config, and the shorthands --brokers, --topic, --group,
+// --data-dir and --http.
 //
 //   ConfigFlags flags;
-//   AddConfigFlags(*serve, &flags);
-//   ... app.parse(argc, argv) ...
-//   std::vector<std::string> warnings;
+//   AddConfigFlags(*serve, &flags);  // then app.parse(argc, argv)
 //   absl::StatusOr<Config> config = LoadConfig(flags, ConsensusdEnvironment(), &warnings);
-//   for (const std::string& w : warnings) spdlog::warn("{}", w);
-//   if (!config.ok()) return UsageError("serve", std::string(config.status().message()));
-//   if (flags.print_config) { std::fputs(ConfigToYaml(*config).c_str(), stdout); return 0; }
 #ifndef CONSENSUSD_SERVICE_CONFIG_FLAGS_H_
 #define CONSENSUSD_SERVICE_CONFIG_FLAGS_H_
 
 #include <map>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,32 +23,19 @@ namespace consensusd::service {
 struct ConfigFlags {
   std::string config_path;  // --config; empty = no file
   bool print_config = false;
-  // dotted key -> value from --set and the short flags, in command-line order.
+  // Key -> value of --set and the shorthands, in command-line order.
   std::vector<std::pair<std::string, std::string>> overrides;
 };
 
-// A short flag and the key it sets.
-struct ShortFlag {
-  std::string_view flag;  // "--brokers"
-  std::string_view key;   // "kafka.brokers"
-  std::string_view type_name;  // "HOST:PORT,..."
-};
-inline constexpr ShortFlag kShortFlags[] = {
-    {"--brokers", "kafka.brokers", "HOST:PORT,..."},
-    {"--topic", "kafka.labels_topic", "TOPIC"},
-    {"--group", "kafka.group", "GROUP"},
-    {"--data-dir", "state.data_dir", "DIR"},
-    {"--http", "http.address", "ADDR:PORT"},
-};
-
-// Registers the flags on `app` (the serve subcommand), writing into `flags`.
-// A --set without '=' fails the parse with a usage error.
+// Registers the flags on `app` (serve), writing into `flags`; a --set without
+// '=' fails the parse.
 void AddConfigFlags(CLI::App& app, ConfigFlags* flags);
 
 // The CONSENSUSD_* variables of this process's environment.
 std::map<std::string, std::string> ConsensusdEnvironment();
 
-// LoadConfig (config_load.h) with the file and overrides of `flags`.
+// LoadConfig (config_load.h) of the file and overrides of `flags`; brokers are
+// required to run, not to print (--print-config).
 absl::StatusOr<Config> LoadConfig(const ConfigFlags& flags,
                                   const std::map<std::string, std::string>& env,
                                   std::vector<std::string>* warnings = nullptr);

@@ -1,327 +1,321 @@
 #include "service/config_load.h"
 
-#include <cctype>
+#include <algorithm>
 #include <cerrno>
-#include <cstdio>
+#include <cmath>
 #include <cstring>
-#include <functional>
+#include <fstream>
+#include <set>
+#include <type_traits>
 
-#include "service/config_builder.h"
-#include "service/config_keys.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "yaml-cpp/yaml.h"
 
 namespace consensusd::service {
 
 namespace {
 
-// How a YAML node is described in errors: "'abc'", "a list", ...
+constexpr std::string_view kDefaults = "project_defaults.", kProjects = "projects.";
+constexpr std::string_view kProperties = "kafka.properties.";
+
+using Path = std::vector<std::string>;
+
 std::string Describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    default: return "an empty value";
-  }
+  if (node.IsScalar()) return "'" + node.Scalar() + "'";
+  return node.IsSequence() ? "a list" : node.IsMap() ? "a mapping" : "an empty value";
 }
 
-// Walks the YAML file into a ConfigBuilder, checking every key against the
-// key table. Errors carry the file and line.
-class YamlReader {
- public:
-  YamlReader(std::string path, ConfigBuilder* builder)
-      : path_(std::move(path)), builder_(builder) {}
+absl::Status Expected(const std::string& key, const std::string& type, const std::string& got) {
+  return absl::InvalidArgumentError(absl::StrCat(key, ": expected ", type, ", got ", got));
+}
 
-  absl::Status Read(const YAML::Node& root) {
-    if (root.IsNull()) return absl::OkStatus();  // an empty file: all defaults
-    if (!root.IsMap()) {
-      return Error(root, "expected a mapping of sections (kafka, state, model, ...) at the "
-                         "top level, got " + Describe(root));
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);  // distances from a[0, i) to b[0, j)
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = std::exchange(row[0], i);
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t substitute = diagonal + (a[i - 1] != b[j - 1]);
+      diagonal = std::exchange(row[j], std::min({row[j] + 1, row[j - 1] + 1, substitute}));
     }
-    std::vector<std::string> leaves;
-    for (const ConfigKey& key : ConfigKeys()) leaves.push_back(key.name);
-    leaves.push_back("kafka.properties");
-    leaves.push_back("projects");
-    return Walk(root, "", {leaves, ""},
-                [this](const std::string& name, const YAML::Node& key, const YAML::Node& value) {
-                  if (name == "kafka.properties") return ReadProperties(value);
-                  if (name == "projects") return ReadProjects(value);
-                  const ConfigKey& config_key = *FindConfigKey(name);
-                  absl::StatusOr<RawValue> raw = Leaf(name, config_key.type(), key, value);
-                  if (!raw.ok()) return raw.status();
-                  return builder_->SetKey(config_key, *raw, At(key, value));
-                });
   }
+  return row[b.size()];
+}
 
- private:
-  // The names a mapping may hold, relative to its position, and how they are
-  // shown in messages (display_prefix + name).
-  struct Schema {
-    std::vector<std::string> leaves;
-    std::string display_prefix;
+// Puts `value` at `path` in the tree `node`, making mappings on the way.
+void Put(YAML::Node node, const Path& path, const YAML::Node& value) {
+  for (size_t i = 0; i + 1 < path.size(); ++i) {
+    if (!node[path[i]].IsMap()) node[path[i]] = YAML::Node(YAML::NodeType::Map);
+    node.reset(node[path[i]]);
+  }
+  node[path.back()] = value;
+}
+
+// The node at the dotted `path` under `node`; undefined if there is none.
+YAML::Node Find(YAML::Node node, const std::string& path) {
+  for (absl::string_view part : absl::StrSplit(path, '.')) {
+    const std::string name(part);
+    if (!node.IsMap() || !std::as_const(node)[name]) return YAML::Node(YAML::NodeType::Undefined);
+    node.reset(std::as_const(node)[name]);
+  }
+  return node;
+}
+
+// The config as a tree with every key.
+YAML::Node ToTree(const Config& config, Secrets secrets) {
+  auto secret = [secrets](const std::string& value) {
+    return secrets == Secrets::kShow || value.empty() ? value : std::string(kRedactedSecret);
   };
-  // (dotted name relative to the schema, key node, value node)
-  using LeafFn =
-      std::function<absl::Status(const std::string&, const YAML::Node&, const YAML::Node&)>;
+  YAML::Node root(YAML::NodeType::Map);
+  // Puts the keys of the table (dotted names after `prefix`) in `root`.
+  auto printer = [&root](const Path& prefix) {
+    return [&root, prefix](const std::string& name, const auto& field, auto...) {
+      Path path = prefix;
+      for (absl::string_view part : absl::StrSplit(name, '.')) path.emplace_back(part);
+      YAML::Node node(field);
+      if constexpr (std::is_floating_point_v<std::remove_cvref_t<decltype(field)>>) {
+        node = FormatNumber(field);  // the shortest text that reads back the same
+      }
+      node.SetStyle(YAML::EmitterStyle::Flow);  // a list prints as [a, b]
+      Put(root, path, node);
+    };
+  };
+  ForEachKey(config, printer({}));
+  Put(root, {"http", "admin_token"}, YAML::Node(secret(config.http.admin_token)));
+  YAML::Node no_properties(YAML::NodeType::Map), no_projects(YAML::NodeType::Map);
+  no_properties.SetStyle(YAML::EmitterStyle::Flow);  // an empty map prints as {}
+  no_projects.SetStyle(YAML::EmitterStyle::Flow);
+  if (config.kafka.properties.empty()) Put(root, {"kafka", "properties"}, no_properties);
+  if (config.projects.empty()) Put(root, {"projects"}, no_projects);
+  for (const auto& [name, value] : config.kafka.properties) {
+    Put(root, {"kafka", "properties", name},
+        YAML::Node(IsSecretKafkaProperty(name) ? secret(value) : value));
+  }
+  for (const auto& [name, project] : config.projects) {
+    ForEachProjectKey(project, printer({"projects", name}));
+  }
+  return root;
+}
 
-  Origin At(const YAML::Node& node) const { return Origin{path_, node.Mark().line + 1}; }
-  // Where the value of `key` is; an empty value has no position of its own.
-  Origin At(const YAML::Node& key, const YAML::Node& value) const {
-    return At(value.IsNull() ? key : value);
-  }
-  absl::Status Error(const YAML::Node& node, const std::string& message) const {
-    return absl::InvalidArgumentError(At(node).Annotate(message));
-  }
-  absl::Status Error(const Origin& origin, const std::string& message) const {
-    return absl::InvalidArgumentError(origin.Annotate(message));
-  }
+// The default config as a tree: every section and key, a key's value of its
+// type; "*" stands for any property name or project name.
+const YAML::Node& Schema() {
+  static const YAML::Node* const schema = [] {
+    auto* schema = new YAML::Node(ToTree(Config{}, Secrets::kShow));
+    (*schema)["kafka"]["properties"]["*"] = "";
+    (*schema)["projects"]["*"] = (*schema)["project_defaults"];
+    return schema;
+  }();
+  return *schema;
+}
 
-  // Visits the entries of `map`, whose keys are relative to `prefix`: leaves
-  // go to `on_leaf`, sections (prefixes of leaves) are walked recursively.
-  absl::Status Walk(const YAML::Node& map, const std::string& prefix, const Schema& schema,
-                    const LeafFn& on_leaf) {
-    std::map<std::string, int> seen;  // name -> line
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      // Copies: the iterator hands out a temporary pair. (Nodes are handles.)
-      const YAML::Node key = it->first;
-      const YAML::Node value = it->second;
-      if (!key.IsScalar()) return Error(key, "a key must be a plain name, got " + Describe(key));
-      const std::string name = prefix + key.Scalar();
-      const std::string shown = schema.display_prefix + name;
-      if (auto [first, inserted] = seen.emplace(name, key.Mark().line + 1); !inserted) {
-        return Error(key, "duplicate key '" + shown + "' (first at line " +
-                              std::to_string(first->second) + ")");
-      }
-      std::vector<std::string> below;  // leaves under `name` if it is a section
-      for (const std::string& leaf : schema.leaves) {
-        if (leaf.compare(0, name.size() + 1, name + ".") == 0) below.push_back(leaf);
-      }
-      const bool is_leaf =
-          std::find(schema.leaves.begin(), schema.leaves.end(), name) != schema.leaves.end();
-      if (!is_leaf && below.empty()) return Error(key, UnknownKeyMessage(shown, schema));
-      // One spelling per key: `kafka.brokers:` at the top level would otherwise
-      // be a second one (and a silent duplicate of `kafka: {brokers:}`).
-      if (key.Scalar().find('.') != std::string::npos) {
-        const size_t dot = shown.rfind('.');
-        return Error(key, "dotted key '" + shown + "': write it nested, as '" +
-                              shown.substr(dot + 1) + "' under '" + shown.substr(0, dot) + "'");
-      }
-      if (is_leaf) {
-        if (absl::Status s = on_leaf(name, key, value); !s.ok()) return s;
-        continue;
-      }
-      if (value.IsNull()) continue;  // a section with every key commented out
-      if (!value.IsMap()) {
-        std::string keys;
-        for (const std::string& leaf : below) {
-          keys += (keys.empty() ? "" : ", ") + leaf.substr(name.size() + 1);
+// Checks `tree` (the keys under `prefix`) against `schema`: every key known,
+// every section a mapping. The values of keys are typed when decoded.
+absl::Status CheckTree(const YAML::Node& tree, const YAML::Node& schema,
+                       const std::string& prefix) {
+  std::set<std::string> seen;
+  for (const auto& entry : tree) {
+    const std::string key = entry.first.Scalar(), name = prefix + key;
+    const YAML::Node known = schema[key] ? schema[key] : schema["*"];
+    if (!seen.insert(key).second) return absl::InvalidArgumentError("duplicate key '" + name + "'");
+    if (!known) {
+      std::string hint = Find(schema, key) ? " (write it nested)" : "";
+      size_t best = std::max<size_t>(2, key.size() / 3) + 1;  // farther is not a typo
+      for (const auto& sibling : schema) {
+        const size_t d = EditDistance(key, sibling.first.Scalar());
+        if (d < best && d < key.size()) {
+          best = d, hint = " (did you mean '" + prefix + sibling.first.Scalar() + "'?)";
         }
-        return Error(value, "'" + shown + "' is a section: expected a mapping of its keys (" +
-                                keys + "), got " + Describe(value));
       }
-      if (absl::Status s = Walk(value, name + ".", schema, on_leaf); !s.ok()) return s;
+      return absl::InvalidArgumentError("unknown key '" + name + "'" + hint);
     }
-    return absl::OkStatus();
+    if (!known.IsMap() || entry.second.IsNull()) continue;  // a key, or an empty section
+    const YAML::Node& value = entry.second;
+    if (!value.IsMap()) return Expected(name, "a mapping of its keys", Describe(value));
+    if (absl::Status s = CheckTree(value, known, name + "."); !s.ok()) return s;
   }
-
-  static std::string UnknownKeyMessage(const std::string& shown, const Schema& schema) {
-    std::vector<std::string> candidates;
-    for (const std::string& leaf : schema.leaves) {
-      candidates.push_back(schema.display_prefix + leaf);
-      for (size_t dot = leaf.find('.'); dot != std::string::npos; dot = leaf.find('.', dot + 1)) {
-        candidates.push_back(schema.display_prefix + leaf.substr(0, dot));
-      }
-    }
-    if (schema.display_prefix.empty()) {
-      for (const std::string& known : KnownNames()) candidates.push_back(known);
-    }
-    std::string message = "unknown key '" + shown + "'";
-    const std::string suggestion = ClosestName(shown, candidates);
-    if (!suggestion.empty()) message += " (did you mean '" + suggestion + "'?)";
-    return message;
-  }
-
-  // A leaf's value: a scalar's text, or a sequence of scalars for a list key.
-  absl::StatusOr<RawValue> Leaf(const std::string& shown, ValueType type, const YAML::Node& key,
-                                const YAML::Node& value) const {
-    const std::string expected = shown + ": expected " + ExpectedType(type) + ", got ";
-    if (type == ValueType::kStringList) {
-      if (!value.IsSequence()) return Error(At(key, value), expected + Describe(value));
-      std::vector<std::string> items;
-      for (const YAML::Node& item : value) {
-        if (!item.IsScalar()) return Error(item, expected + "a list holding " + Describe(item));
-        items.push_back(item.Scalar());
-      }
-      return RawValue(std::move(items));
-    }
-    if (!value.IsScalar()) return Error(At(key, value), expected + Describe(value));
-    return RawValue(value.Scalar());
-  }
-
-  absl::Status ReadProperties(const YAML::Node& map) {
-    if (map.IsNull()) return absl::OkStatus();
-    if (!map.IsMap()) {
-      return Error(map, "kafka.properties: expected a mapping of librdkafka properties "
-                        "(e.g. security.protocol: SASL_SSL), got " + Describe(map));
-    }
-    std::map<std::string, int> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node key = it->first, value = it->second;
-      if (!key.IsScalar() || key.Scalar().empty()) {
-        return Error(key, "kafka.properties: a property name must be a plain name");
-      }
-      const std::string shown = "kafka.properties." + key.Scalar();
-      if (auto [first, inserted] = seen.emplace(shown, key.Mark().line + 1); !inserted) {
-        return Error(key, "duplicate key '" + shown + "' (first at line " +
-                                    std::to_string(first->second) + ")");
-      }
-      if (!value.IsScalar()) {
-        return Error(At(key, value), shown +
-                                         ": expected a string (librdkafka property values are "
-                                         "strings; nested names are written dotted), got " +
-                                         Describe(value));
-      }
-      builder_->SetProperty(key.Scalar(), value.Scalar(), At(value));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status ReadProjects(const YAML::Node& map) {
-    if (map.IsNull()) return absl::OkStatus();
-    if (!map.IsMap()) {
-      return Error(map, "projects: expected a mapping of project names to their settings, got " +
-                            Describe(map));
-    }
-    std::vector<std::string> leaves;
-    for (const ProjectKey& project_key : ProjectKeys()) leaves.push_back(project_key.name);
-    std::map<std::string, int> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node key = it->first, body = it->second;
-      if (!key.IsScalar() || key.Scalar().empty()) {
-        return Error(key, "projects: a project name must be a plain, non-empty name");
-      }
-      const std::string project = key.Scalar();
-      const std::string prefix = "projects." + project + ".";
-      if (auto [first, inserted] = seen.emplace(project, key.Mark().line + 1); !inserted) {
-        return Error(key, "duplicate key 'projects." + project + "' (first at line " +
-                                    std::to_string(first->second) + ")");
-      }
-      builder_->DeclareProject(project, At(key));
-      if (body.IsNull()) continue;  // declared with every key inherited
-      if (!body.IsMap()) {
-        return Error(body, "projects." + project +
-                               ": expected a mapping of project keys (classes, max_classes, "
-                               "quality), got " + Describe(body));
-      }
-      absl::Status s = Walk(body, "", {leaves, prefix},
-                            [&](const std::string& name, const YAML::Node& leaf_key,
-                                const YAML::Node& value) {
-                              const ProjectKey& pk = *FindProjectKey(name);
-                              absl::StatusOr<RawValue> raw =
-                                  Leaf(prefix + name, pk.type(), leaf_key, value);
-                              if (!raw.ok()) return raw.status();
-                              return builder_->SetProjectKey(project, pk, *raw,
-                                                             At(leaf_key, value));
-                            });
-      if (!s.ok()) return s;
-    }
-    return absl::OkStatus();
-  }
-
-  const std::string path_;
-  ConfigBuilder* const builder_;
-};
-
-absl::Status ReadYamlFile(const std::string& path, ConfigBuilder* builder) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    return absl::InvalidArgumentError("cannot read config file '" + path +
-                                      "': " + std::strerror(errno));
-  }
-  std::string contents;
-  char buffer[1 << 16];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), file)) > 0;) contents.append(buffer, n);
-  const bool failed = std::ferror(file) != 0;
-  std::fclose(file);
-  if (failed) return absl::InvalidArgumentError("cannot read config file '" + path + "'");
-  try {
-    return YamlReader(path, builder).Read(YAML::Load(contents));
-  } catch (const YAML::Exception& e) {
-    if (e.mark.is_null()) return absl::InvalidArgumentError(path + ": invalid YAML: " + e.msg);
-    return absl::InvalidArgumentError(path + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                      std::to_string(e.mark.column + 1) +
-                                      ": invalid YAML: " + e.msg);
-  }
+  return absl::OkStatus();
 }
 
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
+// Sets the dotted `key` (a key of the table, kafka.properties.<name> or
+// projects.<name>.<key>) to `text` in `root`. A list is a YAML flow sequence,
+// its brackets optional: "a, b" or "[a, 'b,c']".
+absl::Status SetKey(YAML::Node& root, const std::string& key, const std::string& text) {
+  Path path = absl::StrSplit(key, '.');
+  std::string table_key = key;  // where `key` is in the schema
+  if (key.starts_with(kProperties)) {
+    path = {"kafka", "properties", key.substr(kProperties.size())};
+  } else if (key.starts_with(kProjects)) {  // a project name may hold dots
+    const ProjectConfig defaults;
+    ForEachProjectKey(defaults, [&](const std::string& name, auto&&...) {
+      const size_t end = key.size() - std::min(key.size(), name.size() + 1);
+      if (table_key != key || end <= kProjects.size() || key.substr(end) != "." + name) return;
+      table_key = std::string(kDefaults) + name;
+      path = {"projects", key.substr(kProjects.size(), end - kProjects.size())};
+      for (absl::string_view part : absl::StrSplit(name, '.')) path.emplace_back(part);
+    });
+  }
+  YAML::Node value(text);
+  if (Find(Schema(), table_key).IsSequence()) {
+    try {
+      const bool bracketed = absl::StartsWith(absl::StripAsciiWhitespace(text), "[");
+      value = YAML::Load(bracketed ? text : "[" + text + "]");
+    } catch (const YAML::Exception&) {
+      return Expected(key, "a list of strings", "'" + text + "'");
+    }
+  }
+  Put(root, path, value);
+  return absl::OkStatus();
 }
 
-absl::Status ReadEnvironment(const std::map<std::string, std::string>& env,
-                             ConfigBuilder* builder, std::vector<std::string>* warnings) {
-  constexpr std::string_view kAdminTokenAlias = "CONSENSUSD_ADMIN_TOKEN";
-  constexpr std::string_view kPropertiesPrefix = "CONSENSUSD_KAFKA_PROPERTIES_";
-  std::map<std::string, const ConfigKey*, std::less<>> by_name;
-  std::vector<std::string> names;
-  for (const ConfigKey& key : ConfigKeys()) {
-    by_name[EnvVarName(key.name)] = &key;
-    names.push_back(EnvVarName(key.name));
-  }
-  auto warn = [warnings](std::string message) {
-    if (warnings != nullptr) warnings->push_back(std::move(message));
-  };
+absl::Status MergeEnvironment(const std::map<std::string, std::string>& env, YAML::Node& root,
+                              std::vector<std::string>* warnings) {
+  const std::string kPropertiesVar = "CONSENSUSD_KAFKA_PROPERTIES_";
+  std::map<std::string, std::string> key_of = {{"CONSENSUSD_ADMIN_TOKEN", "http.admin_token"}};
+  for (const std::string& key : ConfigKeyNames()) key_of[EnvVarName(key)] = key;
+  std::map<std::string, std::string> owner;  // key -> the variable that set it
   for (const auto& [name, value] : env) {
-    if (!StartsWith(name, kEnvPrefix) || value.empty()) continue;
-    const std::string_view rest = std::string_view(name).substr(kEnvPrefix.size());
-    const Origin origin{name};
-    if (name == kAdminTokenAlias) {
-      auto canonical = env.find(EnvVarName("http.admin_token"));
-      if (canonical != env.end() && !canonical->second.empty() && canonical->second != value) {
-        return absl::InvalidArgumentError(
-            "CONSENSUSD_ADMIN_TOKEN and CONSENSUSD_HTTP_ADMIN_TOKEN are both set, to different "
-            "values: set only one");
+    std::string key = key_of.contains(name) ? key_of[name] : "";
+    if (!name.starts_with("CONSENSUSD_") || value.empty()) continue;
+    if (name.starts_with(kPropertiesVar) && name.size() > kPropertiesVar.size()) {
+      key = std::string(kProperties) + absl::AsciiStrToLower(absl::StrReplaceAll(
+                                           name.substr(kPropertiesVar.size()), {{"_", "."}}));
+    }
+    if (key.empty()) {
+      if (warnings != nullptr && !name.starts_with("CONSENSUSD_SERVICE_") &&
+          !name.starts_with("CONSENSUSD_PORT")) {  // Kubernetes service links: not ours
+        warnings->push_back("ignoring unknown environment variable " + name);
       }
-      absl::Status s = builder->SetKey(*FindConfigKey("http.admin_token"), value, origin);
-      if (!s.ok()) return s;
-    } else if (auto it = by_name.find(name); it != by_name.end()) {
-      if (absl::Status s = builder->SetKey(*it->second, value, origin); !s.ok()) return s;
-    } else if (StartsWith(name, kPropertiesPrefix) && name.size() > kPropertiesPrefix.size()) {
-      std::string property = name.substr(kPropertiesPrefix.size());
-      for (char& c : property) {
-        c = c == '_' ? '.' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      }
-      builder->SetProperty(property, value, origin);
-    } else if (StartsWith(rest, "PROJECTS_")) {
-      warn("ignoring " + name + ": per-project keys cannot be set from the environment; use "
-           "the config file or --set projects.NAME.KEY=VALUE");
-    } else if (StartsWith(rest, "SERVICE_") || StartsWith(rest, "PORT")) {
-      // Kubernetes service links for a Service named consensusd: not ours.
-    } else {
-      std::string message = "ignoring unknown environment variable " + name;
-      const std::string suggestion = ClosestName(name, names);
-      if (!suggestion.empty()) message += " (did you mean " + suggestion + "?)";
-      warn(message);
+    } else if (auto [by, fresh] = owner.emplace(key, name); !fresh && env.at(by->second) != value) {
+      return absl::InvalidArgumentError(by->second + " and " + name + " set " + key +
+                                        " to different values: set only one");
+    } else if (absl::Status s = SetKey(root, key, value); !s.ok()) {
+      return s;
     }
   }
   return absl::OkStatus();
 }
 
+// Decodes `node` into `out`, or says what `key` expected. Numbers are decimal
+// and finite (blanks around and '+' allowed), integers within the field's range.
+template <typename T>
+absl::Status Decode(const YAML::Node& node, const std::string& key, T* out) {
+  if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    auto is_scalar = [](const YAML::Node& item) { return item.IsScalar(); };
+    if (!node.IsSequence() || !std::all_of(node.begin(), node.end(), is_scalar)) {
+      return Expected(key, "a list of strings", Describe(node));
+    }
+    *out = node.as<T>();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!node.IsScalar()) return Expected(key, "a string", Describe(node));
+    *out = node.Scalar();
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!node.IsScalar() || !absl::SimpleAtod(node.Scalar(), out) || !std::isfinite(*out)) {
+      return Expected(key, "a number", Describe(node));
+    }
+  } else if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), out)) {
+    return Expected(key, absl::StrCat("an integer from ", std::numeric_limits<T>::min(), " to ",
+                                      std::numeric_limits<T>::max()),
+                    Describe(node));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Config> DecodeConfig(const YAML::Node& root) {
+  Config config;
+  absl::Status status;
+  // Decodes into `field` the key `prefix` + name, if set under `base`.
+  auto decoder = [&status](const YAML::Node& base, const std::string& prefix) {
+    return [&status, base, prefix](const std::string& name, auto& field, auto...) {
+      const YAML::Node node = Find(base, name);
+      if (status.ok() && node) status = Decode(node, prefix + name, &field);
+    };
+  };
+  ForEachKey(config, decoder(root, ""));
+  for (const auto& property : Find(root, "kafka.properties")) {
+    const std::string name = property.first.Scalar();
+    const std::string key = std::string(kProperties) + name;
+    if (status.ok()) status = Decode(property.second, key, &config.kafka.properties[name]);
+  }
+  for (const auto& project : Find(root, "projects")) {
+    const std::string name = project.first.Scalar();
+    ProjectConfig p = config.project_defaults;  // inherits what it does not set
+    ForEachProjectKey(p, decoder(project.second, std::string(kProjects) + name + "."));
+    config.projects[name] = std::move(p);
+  }
+  return status.ok() ? absl::StatusOr<Config>(std::move(config)) : status;
+}
+
 }  // namespace
 
-absl::StatusOr<Config> LoadConfig(
-    const std::string& yaml_path, const std::map<std::string, std::string>& env,
-    const std::vector<std::pair<std::string, std::string>>& flag_overrides,
-    std::vector<std::string>* warnings) {
-  ConfigBuilder builder;
+absl::StatusOr<Config> LoadConfig(const std::string& yaml_path,
+                                  const std::map<std::string, std::string>& env,
+                                  const std::vector<std::pair<std::string, std::string>>& overrides,
+                                  std::vector<std::string>* warnings, bool require_brokers) {
+  YAML::Node root(YAML::NodeType::Map);
   if (!yaml_path.empty()) {
-    if (absl::Status s = ReadYamlFile(yaml_path, &builder); !s.ok()) return s;
+    std::ifstream in(yaml_path, std::ios::binary);
+    if (!in) {
+      return absl::InvalidArgumentError("cannot read config file '" + yaml_path +
+                                        "': " + std::strerror(errno));
+    }
+    try {
+      root = YAML::Load(in);
+    } catch (const YAML::Exception& e) {
+      return absl::InvalidArgumentError(yaml_path + ": invalid YAML: " + e.what());
+    }
+    if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);  // an empty file
+    if (!root.IsMap()) return Expected(yaml_path, "a mapping of sections", Describe(root));
+    if (absl::Status s = CheckTree(root, Schema(), ""); !s.ok()) return s;  // before merging
   }
-  if (absl::Status s = ReadEnvironment(env, &builder, warnings); !s.ok()) return s;
-  const Origin command_line{"command line"};
-  for (const auto& [key, value] : flag_overrides) {
-    if (absl::Status s = builder.SetDotted(key, value, command_line); !s.ok()) return s;
+  if (absl::Status s = MergeEnvironment(env, root, warnings); !s.ok()) return s;
+  for (const auto& [key, value] : overrides) {
+    if (absl::Status s = SetKey(root, key, value); !s.ok()) return s;
   }
-  return builder.Finish();
+  if (absl::Status s = CheckTree(root, Schema(), ""); !s.ok()) return s;
+  absl::StatusOr<Config> config = DecodeConfig(root);
+  if (!config.ok()) return config.status();
+  Config checked = *config;
+  if (!require_brokers && checked.kafka.brokers.empty()) checked.kafka.brokers = "unset";
+  if (absl::Status s = checked.Validate(); !s.ok()) return s;
+  return config;
+}
+
+std::string ConfigToYaml(const Config& config, Secrets secrets) {
+  YAML::Emitter out;
+  out << YAML::Comment("consensusd serve: effective configuration "
+                       "(flag > CONSENSUSD_* environment > file > default)")
+      << ToTree(config, secrets);
+  return std::string(out.c_str()) + "\n";
+}
+
+std::vector<std::string> ConfigKeyNames() {
+  std::vector<std::string> names = {std::string(kProperties) + "<name>"};
+  const Config defaults;
+  ForEachKey(defaults, [&names](const std::string& key, auto&&...) {
+    names.push_back(key);
+    if (key.starts_with(kDefaults)) {
+      names.push_back("projects.<name>." + key.substr(kDefaults.size()));
+    }
+  });
+  return names;
+}
+
+std::string EnvVarName(std::string_view key) {
+  return "CONSENSUSD_" + absl::AsciiStrToUpper(absl::StrReplaceAll(std::string(key), {{".", "_"}}));
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> ParseAssignment(std::string_view text) {
+  const size_t eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0) {
+    return absl::InvalidArgumentError("expects KEY=VALUE, got '" + std::string(text) + "'");
+  }
+  return std::pair(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
 }
 
 }  // namespace consensusd::service

@@ -1,58 +1,54 @@
-// Loading the configuration of `consensusd serve` (SPEC 5.6) from its sources,
-// by precedence: flag > CONSENSUSD_* environment variable > YAML file > default.
+// Loading the configuration of `consensusd serve` (SPEC 5.6), and printing it.
 //
-//   std::vector<std::string> warnings;
-//   absl::StatusOr<Config> config =
-//       LoadConfig("consensusd.yaml", ConsensusdEnvironment(), {{"kafka.brokers", "k:9092"}},
-//                  &warnings);
-//   if (!config.ok()) ... exit 2 with config.status().message()
+//   absl::StatusOr<Config> config = LoadConfig("consensusd.yaml", env, overrides, &warnings);
+//   std::fputs(ConfigToYaml(*config).c_str(), stdout);  // secrets redacted
 //
-// Keys are the dotted names of the key table (config_keys.h); the YAML file
-// nests them (`kafka: {brokers: ...}`). Errors name the key and where the bad
-// value came from: "consensusd.yaml:12: unknown key 'kafka.brokerz' (did you
-// mean 'kafka.brokers'?)", "model.tol: expected a number, got 'x' (from
-// CONSENSUSD_MODEL_TOL)".
-//
-// Environment: CONSENSUSD_<KEY> with the key upper-cased and '.' -> '_'
-// (CONSENSUSD_KAFKA_BROKERS); CONSENSUSD_ADMIN_TOKEN is an alias of
-// CONSENSUSD_HTTP_ADMIN_TOKEN; CONSENSUSD_KAFKA_PROPERTIES_<NAME> sets the
-// librdkafka property <name> lower-cased with '_' -> '.'
-// (CONSENSUSD_KAFKA_PROPERTIES_SASL_PASSWORD -> sasl.password). An empty
-// variable counts as unset. projects.<name>.* cannot be set from the
-// environment (names are case-sensitive and may hold '-' and '.'). Any other
-// CONSENSUSD_* variable is reported as a warning, not an error: environments
-// hold unrelated CONSENSUSD_* variables (Kubernetes injects CONSENSUSD_PORT,
-// CONSENSUSD_SERVICE_HOST, ... for a Service named consensusd; those are
-// skipped silently).
-//
-// Flags: dotted key -> value, applied in order (the last one of a key wins).
-// Lists are comma-separated or a YAML flow sequence ("[a, 'b,c']");
-// kafka.properties.<name> and projects.<name>.<key> are accepted too.
-//
-// Projects: projects.<name> inherits every key it does not set from
-// project_defaults, whatever the source of either.
+// The file, the CONSENSUSD_* environment and the overrides (--set and the short
+// flags, in command-line order) merge into one YAML tree, each over the ones
+// before it, which is checked against the key table (config.h) and decoded
+// once; projects.<name> inherits what it does not set from project_defaults.
 #ifndef CONSENSUSD_SERVICE_CONFIG_LOAD_H_
 #define CONSENSUSD_SERVICE_CONFIG_LOAD_H_
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "service/config.h"
-#include "service/config_print.h"  // ConfigToYaml, the inverse of LoadConfig
 
 namespace consensusd::service {
 
-// Returns a valid config (Validate() is OK) or InvalidArgument naming the
-// problem, the key, the source and the fix. `yaml_path` may be empty (no
-// file). `env` is the process environment (only CONSENSUSD_* entries are
-// read). Warnings (unknown CONSENSUSD_* variables) go to `warnings` if not null.
-absl::StatusOr<Config> LoadConfig(
-    const std::string& yaml_path, const std::map<std::string, std::string>& env,
-    const std::vector<std::pair<std::string, std::string>>& flag_overrides,
-    std::vector<std::string>* warnings = nullptr);
+// A valid config (with `require_brokers` false, kafka.brokers may be empty), or
+// InvalidArgument naming the key and the problem. `yaml_path` may be empty (no
+// file). `env`: CONSENSUSD_<KEY> (upper-cased, '.' -> '_'), the alias
+// CONSENSUSD_ADMIN_TOKEN, CONSENSUSD_KAFKA_PROPERTIES_<NAME> (lower-cased, '_'
+// -> '.'); empty ones are unset, unknown ones go to `warnings`. `overrides` map
+// dotted keys (kafka.properties.<name>, projects.<name>.<key> too) to values.
+// Variables and overrides are text; a list is a flow sequence, brackets optional.
+absl::StatusOr<Config> LoadConfig(const std::string& yaml_path,
+                                  const std::map<std::string, std::string>& env,
+                                  const std::vector<std::pair<std::string, std::string>>& overrides,
+                                  std::vector<std::string>* warnings = nullptr,
+                                  bool require_brokers = true);
+
+enum class Secrets { kRedact, kShow };  // kRedact: non-empty secrets print as kRedactedSecret
+
+// The config as a YAML file with every key, which LoadConfig reads back to
+// `config` if any redacted secret is set again elsewhere (environment).
+std::string ConfigToYaml(const Config& config, Secrets secrets = Secrets::kRedact);
+
+// Every key as docs/configuration.md lists them ("projects.<name>.classes", ...).
+std::vector<std::string> ConfigKeyNames();
+
+// "kafka.brokers" -> "CONSENSUSD_KAFKA_BROKERS".
+std::string EnvVarName(std::string_view key);
+
+// "KEY=VALUE" -> {KEY, VALUE} (VALUE may hold '=' or be empty), for --set,
+// --property and the like; InvalidArgument "expects KEY=VALUE, got '...'".
+absl::StatusOr<std::pair<std::string, std::string>> ParseAssignment(std::string_view text);
 
 }  // namespace consensusd::service
 

@@ -57,9 +57,9 @@ int RunExport(const ExportFlags& flags) {
   std::vector<std::pair<std::string, std::string>> overrides = {{"kafka.brokers", "unused:9092"},
                                                                 {"state.data_dir", flags.data_dir}};
   for (const std::string& set : flags.sets) {
-    const size_t eq = set.find('=');
-    if (eq == std::string::npos) return UsageError("export", "--set expects KEY=VALUE, got '" + set + "'");
-    overrides.emplace_back(set.substr(0, eq), set.substr(eq + 1));
+    absl::StatusOr<std::pair<std::string, std::string>> kv = ParseAssignment(set);
+    if (!kv.ok()) return UsageError("export", "--set " + std::string(kv.status().message()));
+    overrides.push_back(*kv);
   }
   absl::StatusOr<Config> config = LoadConfig(flags.config_path, ConsensusdEnvironment(), overrides);
   if (!config.ok()) return UsageError("export", config.status().message());

@@ -11,6 +11,7 @@
 #include "consumer/producer.h"
 #include "nlohmann/json.hpp"
 #include "service/commands.h"
+#include "service/config_load.h"
 #include "service/csv.h"
 #include "service/kafka_topics.h"
 #include "service/progress.h"
@@ -187,11 +188,9 @@ Command AddProduceCommand(CLI::App& parent) {
                                                {"batch.num.messages", "10000"},
                                                {"queue.buffering.max.messages", "1000000"}};
             for (const std::string& p : flags->properties) {
-              const size_t eq = p.find('=');
-              if (eq == std::string::npos) {
-                return UsageError("produce", "--property expects KEY=VALUE, got '" + p + "'");
-              }
-              props[p.substr(0, eq)] = p.substr(eq + 1);
+              absl::StatusOr<std::pair<std::string, std::string>> kv = ParseAssignment(p);
+              if (!kv.ok()) return UsageError("produce", "--property " + std::string(kv.status().message()));
+              props[kv->first] = kv->second;
             }
             absl::StatusOr<std::unique_ptr<consumer::Producer>> producer_or =
                 consumer::Producer::Create(props);

@@ -9,10 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/commands.h"
-#include "service/config_load.h"
-#include "service/config_print.h"
-#include "service/kafka_topics.h"
 #include "service/config_flags.h"
+#include "service/config_load.h"
+#include "service/kafka_topics.h"
 #include "service/run_service.h"
 #include "service/service.h"
 #include "spdlog/spdlog.h"

@@ -15,6 +15,7 @@ namespace consensusd::service {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using tests::RunResult;
 
@@ -204,6 +205,44 @@ TEST_F(CliTest, TieBreakByNameIsAvailableForCrowdKitComparisons) {
   const RunResult bad = Run({"aggregate", "--tie-break", "coin", "--labels", SmallLabels()});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--tie-break"), std::string::npos) << bad.err;
+}
+
+// serve's config without a Kafka to talk to: brokers are required to run, not
+// to print (docs/operations.md runs `consensusd serve --print-config` bare).
+class CliServeConfigTest : public CliTest {
+ protected:
+  void SetUp() override { ::unsetenv("CONSENSUSD_KAFKA_BROKERS"); }
+};
+
+TEST_F(CliServeConfigTest, PrintConfigWithoutBrokersPrintsTheDefaults) {
+  const RunResult r = Run("serve --print-config");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("  brokers: \"\"\n"));
+  EXPECT_THAT(r.out, HasSubstr("  labels_topic: labels\n"));
+  EXPECT_THAT(r.out, HasSubstr("  address: 127.0.0.1:8080\n"));
+}
+
+TEST_F(CliServeConfigTest, ServeWithoutBrokersExitsTwoNamingTheFix) {
+  const RunResult r = Run("serve");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--brokers is required: set it or kafka.brokers"));
+}
+
+TEST_F(CliServeConfigTest, PrintConfigStillRejectsInvalidValues) {
+  const RunResult r = Run("serve --print-config --set model.tol=0");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("model.tol must be > 0"));
+}
+
+TEST_F(CliServeConfigTest, PrintConfigRedactsSaslJaasConfig) {
+  const RunResult r = Run(
+      "serve --print-config --brokers k:9092 --set 'kafka.properties.sasl.jaas.config="
+      "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" "
+      "password=\"hunter2\";' --set kafka.properties.ssl.key.password=hunter3");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("sasl.jaas.config: <redacted>"));
+  EXPECT_THAT(r.out, HasSubstr("ssl.key.password: <redacted>"));
+  EXPECT_THAT(r.out, Not(HasSubstr("hunter")));
 }
 
 }  // namespace
