@@ -1,6 +1,12 @@
 #include "api/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -26,6 +32,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Bind(const std::string& 
   server->server_->set_payload_max_length(max_body_bytes);
   server->server_->set_read_timeout(10, 0);
   server->server_->set_write_timeout(30, 0);
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a
+  // second instance bind the same address and take half the requests.
+  server->server_->set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const char*>(&yes), sizeof yes);
+  });
   if (port == 0) {
     port = server->server_->bind_to_any_port(host);
     if (port < 0) return absl::UnavailableError(absl::StrCat("cannot bind HTTP on ", address));
@@ -38,7 +50,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Bind(const std::string& 
 }
 
 void HttpServer::Start() {
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  thread_ = std::thread([this, done] {
+    server_->listen_after_bind();
+    *done = true;
+  });
+  // httplib's stop() does nothing before the listen loop runs: wait for it,
+  // so that a Stop() right after Start() returns.
+  while (!server_->is_running() && !*done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void HttpServer::Stop() {

@@ -70,15 +70,24 @@ std::optional<EngineRejection> Engine::Apply(IngestBatch& batch, int32_t partiti
   Project& project = ProjectFor(batch, e.project);
   std::lock_guard<std::mutex> lock(project.mu);
   consensus::StreamingModel& model = project.model;
+  // A task's records live under the partition that first brought it (its
+  // home), so that a later answer or retraction arriving on another partition
+  // (a message not keyed by task) replaces the stored one.
+  auto home = [&](int32_t task) {
+    return task >= 0 && task < static_cast<int32_t>(project.task_partition.size()) &&
+                   project.task_partition[task] >= 0
+               ? project.task_partition[task]
+               : partition;
+  };
   bool counts = false;
   if (e.kind == LabelEvent::Kind::kRetract) {
     const int32_t task = model.tasks().Find(e.task);
     const int32_t worker = model.workers().Find(e.worker);
     if (task >= 0 && worker >= 0 && model.Retract(task, worker)) {
-      project.Touch(task, partition);
+      project.Touch(task, home(task));
       counts = true;
     }
-    batch.writes_.DeleteAnswer(partition, project.name, e.task, e.worker);
+    batch.writes_.DeleteAnswer(home(task), project.name, e.task, e.worker);
   } else {
     int32_t label = model.classes().Find(e.label);
     if (label < 0) {
@@ -95,15 +104,16 @@ std::optional<EngineRejection> Engine::Apply(IngestBatch& batch, int32_t partiti
       batch.writes_.PutClass(project.name, label, e.label);
     }
     const int32_t task = model.InternTask(e.task);
+    const int32_t task_home = home(task);
     if (e.kind == LabelEvent::Kind::kGold) {
       model.SetGold(task, label);
-      batch.writes_.PutGold(partition, project.name, e.task, e.label);
+      batch.writes_.PutGold(task_home, project.name, e.task, e.label);
     } else {
       model.SetAnswer(task, model.InternWorker(e.worker), label);
-      batch.writes_.PutAnswer(partition, project.name, e.task, e.worker, e.label);
+      batch.writes_.PutAnswer(task_home, project.name, e.task, e.worker, e.label);
       counts = true;
     }
-    project.Touch(task, partition);
+    project.Touch(task, task_home);
   }
   if (batch.first_event_ms_ < 0 && e.ts_ms >= 0) batch.first_event_ms_ = e.ts_ms;
   if (counts) ++batch.applied_[&project];
@@ -287,6 +297,12 @@ bool Engine::CollectOutputs(size_t max_records, std::vector<OutputRecord>* out) 
       const bool newly_review = review && !project->sent_review[task];
       if (!changed && !newly_review) {
         project->sent_review[task] = review;
+        if (!review && project->acked_review[task]) {
+          // Left review without a record: store that, so that a restart
+          // sends the review record again if the task needs review again.
+          project->acked_review[task] = 0;
+          Confirm(*project, task);
+        }
         continue;
       }
       OutputRecord record;
@@ -317,9 +333,10 @@ void Engine::OnDelivered(const OutputRecord::Ticket& ticket, bool delivered) {
   Project& project = *ticket.project;
   std::lock_guard<std::mutex> lock(project.mu);
   const int32_t task = ticket.task;
+  const bool consensus = ticket.topic == OutputRecord::Topic::kConsensus;
   if (!delivered) {
     // Send again whatever the task holds then.
-    if (ticket.topic == OutputRecord::Topic::kConsensus) {
+    if (consensus) {
       project.sent_label[task] = -1;
     } else {
       project.sent_review[task] = 0;
@@ -327,11 +344,22 @@ void Engine::OnDelivered(const OutputRecord::Ticket& ticket, bool delivered) {
     project.Touch(task, -1);
     return;
   }
+  if (consensus) {
+    project.acked_label[task] = ticket.label;
+    project.acked_confidence[task] = ticket.confidence;
+  } else {
+    project.acked_review[task] = 1;
+  }
+  Confirm(project, task);
+}
+
+void Engine::Confirm(Project& project, int32_t task) {
   const int32_t partition = project.task_partition[task];
   if (partition < 0) return;
   std::lock_guard<std::mutex> confirmed_lock(confirmed_mu_);
   confirmed_.push_back({partition, project.name, project.model.tasks().Name(task),
-                        storage::PublishedValue{ticket.label, ticket.confidence, ticket.review}});
+                        storage::PublishedValue{project.acked_label[task], project.acked_confidence[task],
+                                                project.acked_review[task] != 0}});
 }
 
 absl::Status Engine::PersistPublished() {

@@ -208,6 +208,8 @@ class Engine {
   engine::Project& ProjectFor(IngestBatch& batch, std::string_view name);
   // REQUIRES: partitions_mu_ held.
   bool OwnsTask(const engine::Project& project, int32_t task) const;
+  // REQUIRES: project.mu held. Queues the task's confirmed state for storing.
+  void Confirm(engine::Project& project, int32_t task);
   // Moves the confirmed records into `batch`.
   void TakeConfirmed(storage::StateBatch& batch);
 

@@ -72,6 +72,11 @@ struct Project {
   std::vector<int32_t> sent_label;
   std::vector<double> sent_confidence;
   std::vector<char> sent_review;
+  // What Kafka confirmed per task (what is stored, and restored into sent_*):
+  // the consensus record and whether the review record stands.
+  std::vector<int32_t> acked_label;
+  std::vector<double> acked_confidence;
+  std::vector<char> acked_review;
   // Tasks changed since their outputs were last checked (deduplicated).
   std::vector<int32_t> dirty_tasks;
   std::vector<char> dirty;

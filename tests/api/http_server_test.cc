@@ -53,7 +53,7 @@ TEST(HttpServerTest, AddressWithoutAPortIsInvalid) {
   }
 }
 
-// BUG (reported): httplib's default socket options set SO_REUSEPORT as well as
+// Regression (fixed): httplib's default socket options set SO_REUSEPORT as well as
 // SO_REUSEADDR, so a second Bind() of a port in use by the same user succeeds,
 // and the kernel then splits connections between the two servers (two
 // consensusd instances on one http.address both start, each answering a
@@ -118,7 +118,7 @@ void StartThenStopAtOnce() {
   std::_Exit(0);
 }
 
-// BUG (reported): Start() runs listen_after_bind() on a new thread, and
+// Regression (fixed): Start() runs listen_after_bind() on a new thread, and
 // httplib's stop() does nothing until that thread has set is_running(); a
 // Stop() (or the destructor) that comes first then joins a thread that
 // listens forever. The service hits it when start-up fails right after the

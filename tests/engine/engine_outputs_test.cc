@@ -323,7 +323,7 @@ TEST_F(EngineOutputsTest, RevokedPartitionsTasksAreNoLongerPublished) {
   EXPECT_THAT(Keys(CollectAll()), ElementsAre("p/t0"));
 }
 
-// BUG (reported): a task that leaves review without a record (same label,
+// Regression (fixed): a task that leaves review without a record (same label,
 // confidence moved less than min_change) keeps its stored "published with
 // review" flag, since only delivered records are stored. When it needs review
 // again, its review record is collected; if the process stops before that

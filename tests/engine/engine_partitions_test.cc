@@ -151,7 +151,7 @@ TEST_F(EnginePartitionsTest, RevokedWorkerAnswersNoLongerCountInTheirStatistics)
   EXPECT_EQ(engine_->Worker(kProject, "w1")->answers, 1);
 }
 
-// BUG (reported): stored answers are keyed by the partition of the message
+// Regression (fixed): stored answers are keyed by the partition of the message
 // that carried them, and a later answer or retraction of the same (task,
 // worker) from another partition leaves the earlier partition's record in
 // place. In memory the later one wins; a restart loads both partitions (in
@@ -170,7 +170,7 @@ TEST_F(EnginePartitionsTest, ReplacementFromAnotherPartitionSurvivesARestart) {
   EXPECT_EQ(t->answers[0].label, "b");
 }
 
-// BUG (reported): as above, for a retraction.
+// Regression: as above, for a retraction.
 TEST_F(EnginePartitionsTest, RetractionFromAnotherPartitionSurvivesARestart) {
   Answer("t", "w", "a", /*partition=*/1);
   Commit();

@@ -215,7 +215,7 @@ class CliServeConfigTest : public CliTest {
 };
 
 TEST_F(CliServeConfigTest, PrintConfigWithoutBrokersPrintsTheDefaults) {
-  const RunResult r = Run("serve --print-config");
+  const RunResult r = Run({"serve", "--print-config"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("  brokers: \"\"\n"));
   EXPECT_THAT(r.out, HasSubstr("  labels_topic: labels\n"));
@@ -223,22 +223,23 @@ TEST_F(CliServeConfigTest, PrintConfigWithoutBrokersPrintsTheDefaults) {
 }
 
 TEST_F(CliServeConfigTest, ServeWithoutBrokersExitsTwoNamingTheFix) {
-  const RunResult r = Run("serve");
+  const RunResult r = Run({"serve"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--brokers is required: set it or kafka.brokers"));
 }
 
 TEST_F(CliServeConfigTest, PrintConfigStillRejectsInvalidValues) {
-  const RunResult r = Run("serve --print-config --set model.tol=0");
+  const RunResult r = Run({"serve", "--print-config", "--set", "model.tol=0"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("model.tol must be > 0"));
 }
 
 TEST_F(CliServeConfigTest, PrintConfigRedactsSaslJaasConfig) {
   const RunResult r = Run(
-      "serve --print-config --brokers k:9092 --set 'kafka.properties.sasl.jaas.config="
-      "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" "
-      "password=\"hunter2\";' --set kafka.properties.ssl.key.password=hunter3");
+      {"serve", "--print-config", "--brokers", "k:9092", "--set",
+       "kafka.properties.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule "
+       "required username=\"u\" password=\"hunter2\";",
+       "--set", "kafka.properties.ssl.key.password=hunter3"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("sasl.jaas.config: <redacted>"));
   EXPECT_THAT(r.out, HasSubstr("ssl.key.password: <redacted>"));

@@ -36,7 +36,6 @@ Config Unusual() {
   c.kafka.consensus_topic = "123";
   c.kafka.review_topic = "true";
   c.kafka.dlq_topic = "dlq-_.x";
-  c.kafka.worker_stats_topic = "stats";
   c.kafka.properties = {{"security.protocol", "SASL_SSL"},
                         {"sasl.password", "p@ss: #word"},
                         {"message.max.bytes", "2000000"},

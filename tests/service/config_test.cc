@@ -71,7 +71,6 @@ TEST_F(ConfigTest, DefaultsMatchSpec) {
   EXPECT_EQ(config->kafka.consensus_topic, "labels.consensus");
   EXPECT_EQ(config->kafka.review_topic, "labels.review");
   EXPECT_EQ(config->kafka.dlq_topic, "labels.dlq");
-  EXPECT_EQ(config->kafka.worker_stats_topic, "consensusd.worker-stats");
   EXPECT_THAT(config->kafka.properties, IsEmpty());
   EXPECT_EQ(config->http.address, "127.0.0.1:8080");
   EXPECT_EQ(config->http.admin_token, "");
