@@ -659,7 +659,9 @@ absl::StatusOr<Engine::AnswersCopy> Engine::Answers(std::string_view name) const
   if (project == nullptr) return NoProject(name);
   std::lock_guard<std::mutex> lock(project->mu);
   const consensus::StreamingModel& m = project->model;
-  return AnswersCopy{m.Snapshot(), m.tasks().names(), m.workers().names(), m.classes().names()};
+  AnswersCopy copy{m.Snapshot(), m.tasks().names(), m.workers().names(), m.classes().names(), {}};
+  for (int32_t t = 0; t < m.num_tasks(); ++t) copy.label.push_back(m.Label(t));
+  return copy;
 }
 
 }  // namespace consensusd::engine

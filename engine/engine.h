@@ -195,10 +195,12 @@ class Engine {
   // Consensus label of every task with answers or gold: (task, label).
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Labels(
       std::string_view project) const;
-  // A copy of the project's answers with the id names (to compare methods).
+  // A copy of the project's answers with the id names and the consensus
+  // class of each task (-1 none), to compare methods.
   struct AnswersCopy {
     consensus::AnswerMatrix matrix;
     std::vector<std::string> tasks, workers, classes;
+    std::vector<int32_t> label;
   };
   absl::StatusOr<AnswersCopy> Answers(std::string_view project) const;
 

@@ -98,6 +98,9 @@ class CsvWriter {
   void AddInteger(int64_t value);
   void AddNumber(double value, int decimals = 6);  // fixed notation
   void EndRow();
+  // Whole lines formatted elsewhere (engine::AppendLabelsRow). REQUIRES: no row started.
+  std::string& raw() { return buffer_; }
+  void EndRaw() { FlushIfFull(); }
   absl::Status Close();
 
  private:

@@ -50,38 +50,37 @@ struct DemoStream {
   absl::flat_hash_map<std::string, std::string> truth;  // task -> true label
 };
 
-DemoStream SyntheticStream(const consensus::SyntheticOptions& options) {
-  const consensus::SyntheticData d = consensus::Synthesize(options);
+// The answers of `m` as a stream that interleaves tasks (one answer of each
+// task in turn), as a labeling platform emits them over time.
+DemoStream StreamOf(const consensus::AnswerMatrix& m, const consensus::IdTable& tasks,
+                    const consensus::IdTable& workers, const consensus::IdTable& classes) {
   DemoStream s;
-  s.answers.reserve(d.answers.num_answers());
-  for (int32_t t = 0; t < d.answers.num_tasks; ++t) {
-    const std::string task = absl::StrCat("t", t);
-    s.truth[task] = absl::StrCat("c", d.truth[t]);
-    for (int64_t a = d.answers.task_begin[t]; a < d.answers.task_begin[t + 1]; ++a) {
-      s.answers.push_back({task, absl::StrCat("w", d.answers.worker[a]), absl::StrCat("c", d.answers.label[a])});
+  s.answers.reserve(m.num_answers());
+  for (int64_t round = 0; static_cast<int64_t>(s.answers.size()) < m.num_answers(); ++round) {
+    for (int32_t t = 0; t < m.num_tasks; ++t) {
+      const int64_t a = m.task_begin[t] + round;
+      if (a >= m.task_begin[t + 1]) continue;
+      s.answers.push_back({tasks.Name(t), workers.Name(m.worker[a]), classes.Name(m.label[a])});
     }
   }
-  // Interleave tasks, as a labeling platform would: answers arrive over time.
-  std::vector<StreamAnswer> interleaved;
-  interleaved.reserve(s.answers.size());
-  const size_t stride = static_cast<size_t>(std::max(1, options.answers_per_task));
-  for (size_t round = 0; round < stride; ++round) {
-    for (size_t i = round; i < s.answers.size(); i += stride) interleaved.push_back(std::move(s.answers[i]));
-  }
-  s.answers = std::move(interleaved);
+  return s;
+}
+
+DemoStream SyntheticStream(const consensus::SyntheticOptions& options) {
+  const consensus::SyntheticData d = consensus::Synthesize(options);
+  consensus::IdTable tasks, workers, classes;
+  for (int32_t t = 0; t < d.answers.num_tasks; ++t) tasks.Intern(absl::StrCat("t", t));
+  for (int32_t w = 0; w < d.answers.num_workers; ++w) workers.Intern(absl::StrCat("w", w));
+  for (int32_t k = 0; k < d.answers.num_classes; ++k) classes.Intern(absl::StrCat("c", k));
+  DemoStream s = StreamOf(d.answers, tasks, workers, classes);
+  for (int32_t t = 0; t < d.answers.num_tasks; ++t) s.truth[tasks.Name(t)] = classes.Name(d.truth[t]);
   return s;
 }
 
 absl::StatusOr<DemoStream> FileStream(const std::string& labels, const std::string& gold) {
-  DemoStream s;
-  absl::StatusOr<CsvReader> reader = CsvReader::Open(labels);
-  if (!reader.ok()) return reader.status();
-  constexpr const char* kColumns[] = {"task", "worker", "label"};
-  std::vector<std::string_view> row;
-  while (reader->NextRow(kColumns, &row)) {
-    s.answers.push_back({std::string(row[0]), std::string(row[1]), std::string(row[2])});
-  }
-  if (!reader->status().ok()) return reader->status();
+  absl::StatusOr<Dataset> d = LoadDataset(labels, "", consensus::DuplicatePolicy::kKeepAll);
+  if (!d.ok()) return d.status();
+  DemoStream s = StreamOf(d->matrix, d->tasks, d->workers, d->classes);
   if (!gold.empty()) {
     absl::StatusOr<absl::flat_hash_map<std::string, std::string>> truth = LoadTruth(gold);
     if (!truth.ok()) return truth.status();
@@ -98,7 +97,7 @@ absl::Status Publish(const std::string& brokers, const std::string& topic, const
   for (const StreamAnswer& a : stream.answers) {
     value.clear();
     consumer::AppendLabelMessage(
-        {.task = a.task, .worker = a.worker, .label = a.label, .ts_ms = engine::NowMs()}, value);
+        {.project = {}, .task = a.task, .worker = a.worker, .label = a.label, .ts_ms = engine::NowMs()}, value);
     if (absl::Status s = (*producer)->SendWaiting(topic, a.task, value); !s.ok()) return s;
     (*producer)->Poll(0);
   }
@@ -125,10 +124,9 @@ void PrintSummary(Service& service, const DemoStream& stream, int64_t measured, 
   for (const engine::ProjectSummary& summary : engine.Projects()) {
     const std::string& name = summary.project;
     absl::StatusOr<engine::Engine::AnswersCopy> answers = engine.Answers(name);
-    absl::StatusOr<std::vector<std::pair<std::string, std::string>>> labels = engine.Labels(name);
     absl::StatusOr<std::vector<engine::WorkerRow>> workers = engine.AllWorkers(name);
     std::optional<engine::ProjectView> view = engine.ProjectDetail(name);
-    if (!answers.ok() || !labels.ok() || !workers.ok() || !view) continue;
+    if (!answers.ok() || !workers.ok() || !view) continue;
     std::printf("\n== consensusd demo: project '%s' ==\n", name.c_str());
     std::printf("answers %lld, tasks %lld, workers %lld, classes %zu\n",
                 static_cast<long long>(summary.answers), static_cast<long long>(summary.tasks),
@@ -140,16 +138,8 @@ void PrintSummary(Service& service, const DemoStream& stream, int64_t measured, 
     mv_options.method = consensus::Method::kMajorityVote;
     absl::StatusOr<consensus::Model> mv = consensus::Aggregate(answers->matrix, mv_options);
     if (!stream.truth.empty() && mv.ok()) {
-      absl::flat_hash_map<std::string, int32_t> class_id;
-      for (size_t k = 0; k < answers->classes.size(); ++k) class_id[answers->classes[k]] = static_cast<int32_t>(k);
-      absl::flat_hash_map<std::string, std::string> ds_label(labels->begin(), labels->end());
-      std::vector<int32_t> ds_labels(answers->tasks.size(), -1);
-      for (size_t t = 0; t < answers->tasks.size(); ++t) {
-        auto it = ds_label.find(answers->tasks[t]);
-        if (it != ds_label.end()) ds_labels[t] = class_id[it->second];
-      }
       int64_t n_ds = 0, n_mv = 0;
-      const double ds = AccuracyOf(answers->tasks, answers->classes, ds_labels, stream.truth, &n_ds);
+      const double ds = AccuracyOf(answers->tasks, answers->classes, answers->label, stream.truth, &n_ds);
       const double mv_acc = AccuracyOf(answers->tasks, answers->classes, mv->label, stream.truth, &n_mv);
       std::printf("accuracy against the truth (%lld tasks): ds %.4f   mv %.4f\n",
                   static_cast<long long>(n_ds), ds, mv_acc);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/engine.h"
 #include "service/commands.h"
+#include "service/csv.h"
 #include "service/progress.h"
 #include "service/result_csv.h"
 #include "service/service.h"
@@ -31,25 +32,14 @@ struct ExportFlags {
 // Writes the project's labels in `format`, chunk by chunk, to `path`.
 absl::Status WriteLabels(const engine::Engine& engine, const std::string& project,
                          const engine::ExportFormat& format, const std::string& path) {
-  std::FILE* out = std::fopen(path.c_str(), "wb");
-  if (out == nullptr) return absl::NotFoundError(absl::StrCat("cannot write ", path));
-  std::string chunk;
-  int32_t next = 0;
-  absl::Status status;
-  while (next >= 0 && status.ok()) {
-    chunk.clear();
-    absl::StatusOr<int32_t> n = engine.ExportChunk(project, format, next, 65536, &chunk);
-    if (!n.ok()) {
-      status = n.status();
-      break;
-    }
+  absl::StatusOr<CsvWriter> out = CsvWriter::Create(path);
+  if (!out.ok()) return out.status();
+  for (int32_t next = 0; next >= 0; out->EndRaw()) {
+    absl::StatusOr<int32_t> n = engine.ExportChunk(project, format, next, 65536, &out->raw());
+    if (!n.ok()) return n.status();
     next = *n;
-    if (std::fwrite(chunk.data(), 1, chunk.size(), out) != chunk.size()) {
-      status = absl::DataLossError(absl::StrCat("writing ", path, " failed"));
-    }
   }
-  if (std::fclose(out) != 0 && status.ok()) status = absl::DataLossError(absl::StrCat("writing ", path, " failed"));
-  return status;
+  return out->Close();
 }
 
 int RunExport(const ExportFlags& flags) {

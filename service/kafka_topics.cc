@@ -54,30 +54,33 @@ absl::StatusOr<int> PartitionCount(rd_kafka_t* rk, const std::string& topic, int
   return partitions;
 }
 
-void BlockStopSignals() {
+namespace {
+
+sigset_t StopSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  return set;
+}
+
+}  // namespace
+
+void BlockStopSignals() {
+  const sigset_t set = StopSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 int WaitForStopSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
+  const sigset_t set = StopSignals();
   int sig = 0;
   sigwait(&set, &sig);
   return sig;
 }
 
 int WaitForStopSignal(int timeout_ms) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  struct timespec timeout = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+  const sigset_t set = StopSignals();
+  const struct timespec timeout = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
   const int sig = sigtimedwait(&set, nullptr, &timeout);
   return sig > 0 ? sig : 0;
 }

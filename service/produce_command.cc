@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "consumer/label_message.h"
 #include "consumer/producer.h"
 #include "nlohmann/json.hpp"
@@ -142,26 +143,19 @@ absl::Status ProduceCsv(const std::string& path, bool gold, const ProduceFlags& 
 }
 
 absl::Status ProduceJsonl(const std::string& path, LabelProducer& producer) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  char* line = nullptr;
-  size_t cap = 0;
-  ssize_t n;
-  absl::Status status;
-  while (status.ok() && (n = getline(&line, &cap, f)) > 0) {
-    std::string_view value(line, n);
-    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.remove_suffix(1);
-    if (value.empty()) continue;
-    std::string key;
-    nlohmann::json j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return text.status();
+  for (const absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipWhitespace())) {
+    std::string_view value(line.data(), line.size());
+    if (value.back() == '\r') value.remove_suffix(1);
+    const nlohmann::json j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+    std::string key;  // the task id, as the service expects
     if (j.is_object() && j.contains("task")) {
       key = j["task"].is_string() ? j["task"].get<std::string>() : j["task"].dump();
     }
-    status = producer.Add(key, value);
+    if (absl::Status s = producer.Add(key, value); !s.ok()) return s;
   }
-  std::free(line);
-  std::fclose(f);
-  return status;
+  return absl::OkStatus();
 }
 
 }  // namespace

@@ -9,24 +9,16 @@ namespace consensusd::service {
 absl::Status WriteLabelsCsv(const consensus::IdTable& tasks, const consensus::IdTable& classes,
                             const consensus::Model& model, bool posteriors,
                             const std::string& path) {
-  std::FILE* out = std::fopen(path.c_str(), "wb");
-  if (out == nullptr) return absl::NotFoundError(absl::StrCat("cannot write ", path));
-  std::string chunk;
-  engine::AppendLabelsHeader(classes.names(), posteriors, chunk);
-  bool ok = true;
-  for (int32_t t = 0; t < tasks.size() && ok; ++t) {
+  absl::StatusOr<CsvWriter> out = CsvWriter::Create(path);
+  if (!out.ok()) return out.status();
+  engine::AppendLabelsHeader(classes.names(), posteriors, out->raw());
+  for (int32_t t = 0; t < tasks.size(); ++t) {
     const std::span<const double> p = model.Posterior(t);
     const int32_t label = model.label[t];
-    engine::AppendLabelsRow(tasks.Name(t), classes.Name(label), p[label], p, posteriors, chunk);
-    if (chunk.size() >= (1 << 20) || t + 1 == tasks.size()) {
-      ok = std::fwrite(chunk.data(), 1, chunk.size(), out) == chunk.size();
-      chunk.clear();
-    }
+    engine::AppendLabelsRow(tasks.Name(t), classes.Name(label), p[label], p, posteriors, out->raw());
+    out->EndRaw();
   }
-  if (ok && !chunk.empty()) ok = std::fwrite(chunk.data(), 1, chunk.size(), out) == chunk.size();
-  if (std::fclose(out) != 0) ok = false;
-  if (!ok) return absl::DataLossError(absl::StrCat("writing ", path, " failed"));
-  return absl::OkStatus();
+  return out->Close();
 }
 
 absl::Status WriteWorkersCsv(const std::vector<engine::WorkerRow>& rows, const std::string& path) {

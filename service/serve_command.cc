@@ -12,11 +12,11 @@
 #include "service/config_flags.h"
 #include "service/config_load.h"
 #include "service/kafka_topics.h"
-#include "service/run_service.h"
 #include "service/service.h"
 #include "spdlog/spdlog.h"
 
 namespace consensusd::service {
+namespace {
 
 // Runs the service until SIGINT/SIGTERM or a fatal error; bounded shutdown.
 int RunService(const Config& config, std::string_view command, bool replay_from_start) {
@@ -48,6 +48,8 @@ int RunService(const Config& config, std::string_view command, bool replay_from_
   spdlog::info("stopped");
   return kExitOk;
 }
+
+}  // namespace
 
 Command AddServeCommand(CLI::App& parent) {
   struct Flags {
