@@ -75,6 +75,24 @@ absl::Status Producer::SendWaiting(std::string_view topic, std::string_view key,
   }
 }
 
+absl::StatusOr<int> Producer::PartitionCount(const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
+  const struct rd_kafka_metadata* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(handle_.get(), 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  if (err) return KafkaStatus(err, absl::StrCat("reading metadata of topic ", topic));
+  int partitions = 0;
+  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (md->topic_cnt == 1) {
+    partitions = md->topics[0].partition_cnt;
+    topic_err = md->topics[0].err;
+  }
+  rd_kafka_metadata_destroy(md);
+  if (topic_err) return KafkaStatus(topic_err, absl::StrCat("topic ", topic));
+  if (partitions <= 0) return absl::NotFoundError(absl::StrCat("topic ", topic, " has no partitions"));
+  return partitions;
+}
+
 size_t Producer::Room() const {
   const int64_t depth = rd_kafka_outq_len(handle_.get());
   return depth >= static_cast<int64_t>(max_messages_) ? 0 : max_messages_ - static_cast<size_t>(depth);

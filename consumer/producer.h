@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -51,6 +52,8 @@ class Producer {
                            std::span<const Header> headers = {}, void* opaque = nullptr,
                            int32_t partition = RD_KAFKA_PARTITION_UA);
 
+  // The partition count of `topic`, asking the brokers (waits up to timeout_ms).
+  absl::StatusOr<int> PartitionCount(const std::string& topic, int timeout_ms);
   // Messages that fit into the local queue now.
   size_t Room() const;
   // Messages queued or in flight.

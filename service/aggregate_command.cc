@@ -81,7 +81,7 @@ int CompareMethods(const AggregateFlags& f, const Dataset& d, const std::optiona
     char line[160];
     std::string accuracy = "-", evaluated = "-";
     if (truth.has_value()) {
-      const AccuracyResult a = Accuracy(d, *fit.model, *truth);
+      const AccuracyResult a = Accuracy(d.tasks.names(), d.classes.names(), fit.model->label, *truth);
       if (a.evaluated > 0) {
         std::snprintf(line, sizeof(line), "%.4f", a.accuracy);
         accuracy = line;
@@ -121,7 +121,7 @@ void PrintSummary(const AggregateFlags& f, const Dataset& d, const consensus::Mo
   std::printf("log-likelihood  %.6f\n", m.log_likelihood);
   std::printf("fit time        %.4f s\n", seconds);
   if (truth.has_value()) {
-    const AccuracyResult a = Accuracy(d, m, *truth);
+    const AccuracyResult a = Accuracy(d.tasks.names(), d.classes.names(), m.label, *truth);
     if (a.evaluated == 0) {
       std::printf("accuracy        n/a (no task of %s occurs in %s)\n", f.truth.c_str(),
                   f.labels.c_str());

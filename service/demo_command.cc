@@ -104,27 +104,14 @@ absl::Status Publish(const std::string& brokers, const std::string& topic, const
   return (*producer)->Flush(60000);
 }
 
-double AccuracyOf(const std::vector<std::string>& tasks, const std::vector<std::string>& classes,
-                  const std::vector<int32_t>& labels,
-                  const absl::flat_hash_map<std::string, std::string>& truth, int64_t* evaluated) {
-  int64_t n = 0, correct = 0;
-  for (size_t t = 0; t < tasks.size(); ++t) {
-    auto it = truth.find(tasks[t]);
-    if (it == truth.end() || labels[t] < 0) continue;
-    ++n;
-    correct += classes[labels[t]] == it->second;
-  }
-  *evaluated = n;
-  return n > 0 ? static_cast<double>(correct) / n : 0.0;
-}
-
 // `measured` answers were committed in `seconds` (see RunDemo).
 void PrintSummary(Service& service, const DemoStream& stream, int64_t measured, double seconds) {
   engine::Engine& engine = service.engine();
   for (const engine::ProjectSummary& summary : engine.Projects()) {
     const std::string& name = summary.project;
     absl::StatusOr<engine::Engine::AnswersCopy> answers = engine.Answers(name);
-    absl::StatusOr<std::vector<engine::WorkerRow>> workers = engine.AllWorkers(name);
+    absl::StatusOr<engine::Page<engine::WorkerRow>> workers =
+        engine.Workers(name, engine::WorkerSort::kAccuracy, /*ascending=*/true, "", summary.workers + 1);
     std::optional<engine::ProjectView> view = engine.ProjectDetail(name);
     if (!answers.ok() || !workers.ok() || !view) continue;
     std::printf("\n== consensusd demo: project '%s' ==\n", name.c_str());
@@ -138,24 +125,17 @@ void PrintSummary(Service& service, const DemoStream& stream, int64_t measured, 
     mv_options.method = consensus::Method::kMajorityVote;
     absl::StatusOr<consensus::Model> mv = consensus::Aggregate(answers->matrix, mv_options);
     if (!stream.truth.empty() && mv.ok()) {
-      int64_t n_ds = 0, n_mv = 0;
-      const double ds = AccuracyOf(answers->tasks, answers->classes, answers->label, stream.truth, &n_ds);
-      const double mv_acc = AccuracyOf(answers->tasks, answers->classes, mv->label, stream.truth, &n_mv);
+      const AccuracyResult ds = Accuracy(answers->tasks, answers->classes, answers->label, stream.truth);
+      const AccuracyResult mv_acc = Accuracy(answers->tasks, answers->classes, mv->label, stream.truth);
       std::printf("accuracy against the truth (%lld tasks): ds %.4f   mv %.4f\n",
-                  static_cast<long long>(n_ds), ds, mv_acc);
+                  static_cast<long long>(ds.evaluated), ds.accuracy, mv_acc.accuracy);
     }
-    std::vector<const engine::WorkerRow*> order;
-    for (const engine::WorkerRow& r : *workers) {
-      if (r.answers >= view->min_answers) order.push_back(&r);
-    }
-    std::sort(order.begin(), order.end(), [](const engine::WorkerRow* a, const engine::WorkerRow* b) {
-      return a->accuracy != b->accuracy ? a->accuracy < b->accuracy : a->worker < b->worker;
-    });
     std::printf("least reliable workers (at least %lld answers):\n",
                 static_cast<long long>(view->min_answers));
     std::printf("  %-16s %8s %9s %11s %s\n", "worker", "answers", "accuracy", "spam_score", "flagged");
-    for (size_t i = 0; i < std::min<size_t>(5, order.size()); ++i) {
-      const engine::WorkerRow& r = *order[i];
+    int shown = 0;
+    for (const engine::WorkerRow& r : workers->items) {
+      if (r.answers < view->min_answers || ++shown > 5) continue;
       std::printf("  %-16s %8lld %9.3f %11.3f %s\n", r.worker.c_str(), static_cast<long long>(r.answers),
                   r.accuracy, r.spam_score, r.flagged ? "yes" : "");
     }

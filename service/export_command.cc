@@ -1,18 +1,15 @@
 // consensusd export: consensus labels (or worker reports) from a stopped
 // instance's state, to standard output or --out FILE.
 
-#include <cstdio>
-#include <fstream>
-
 #include "absl/strings/str_cat.h"
 #include "engine/engine.h"
 #include "service/commands.h"
+#include "service/config_flags.h"
+#include "service/config_load.h"
 #include "service/csv.h"
 #include "service/progress.h"
 #include "service/result_csv.h"
 #include "service/service.h"
-#include "service/config_flags.h"
-#include "service/config_load.h"
 #include "storage/state_store.h"
 
 namespace consensusd::service {

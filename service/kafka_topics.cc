@@ -36,24 +36,6 @@ absl::Status EmbeddedKafka::CreateServiceTopics(const std::string& topic, int pa
   return s;
 }
 
-absl::StatusOr<int> PartitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  const struct rd_kafka_metadata* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
-  rd_kafka_topic_destroy(rkt);
-  if (err) return consumer::KafkaStatus(err, absl::StrCat("reading metadata of topic ", topic));
-  int partitions = 0;
-  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (md->topic_cnt == 1) {
-    partitions = md->topics[0].partition_cnt;
-    topic_err = md->topics[0].err;
-  }
-  rd_kafka_metadata_destroy(md);
-  if (topic_err) return consumer::KafkaStatus(topic_err, absl::StrCat("topic ", topic));
-  if (partitions <= 0) return absl::NotFoundError(absl::StrCat("topic ", topic, " has no partitions"));
-  return partitions;
-}
-
 namespace {
 
 sigset_t StopSignals() {

@@ -1,5 +1,5 @@
-// Helpers for the Kafka-facing commands: the embedded (mock) cluster, topic
-// metadata, and waiting for a stop signal.
+// Helpers for the Kafka-facing commands: the embedded (mock) cluster and
+// waiting for a stop signal.
 //
 //   absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(1);
 //   (*kafka)->CreateTopic("labels", 8);
@@ -40,9 +40,6 @@ class EmbeddedKafka {
   rd_kafka_mock_cluster_t* cluster_ = nullptr;
   std::string bootstraps_;
 };
-
-// The partition count of `topic`, asking the brokers (waits up to timeout_ms).
-absl::StatusOr<int> PartitionCount(rd_kafka_t* rk, const std::string& topic, int timeout_ms);
 
 // Blocks SIGINT and SIGTERM in the calling thread (call before starting
 // threads, so they inherit the mask) and returns; WaitForStopSignal() then

@@ -130,15 +130,16 @@ absl::StatusOr<absl::flat_hash_map<std::string, std::string>> LoadTruth(const st
   return truth;
 }
 
-AccuracyResult Accuracy(const Dataset& d, const consensus::Model& m,
+AccuracyResult Accuracy(const std::vector<std::string>& tasks,
+                        const std::vector<std::string>& classes, std::span<const int32_t> labels,
                         const absl::flat_hash_map<std::string, std::string>& truth) {
   AccuracyResult result;
   int64_t correct = 0;
-  for (int32_t t = 0; t < d.tasks.size(); ++t) {
-    auto it = truth.find(d.tasks.Name(t));
+  for (size_t t = 0; t < tasks.size(); ++t) {
+    auto it = truth.find(tasks[t]);
     if (it == truth.end()) continue;
     ++result.evaluated;
-    if (d.classes.Name(m.label[t]) == it->second) ++correct;
+    correct += labels[t] >= 0 && classes[labels[t]] == it->second;
   }
   if (result.evaluated > 0) {
     result.accuracy = static_cast<double>(correct) / static_cast<double>(result.evaluated);

@@ -10,6 +10,7 @@
 #define CONSENSUSD_SERVICE_LABEL_FILE_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -46,9 +47,10 @@ struct AccuracyResult {
   int64_t evaluated = 0;   // tasks of the dataset that have a truth entry
 };
 
-// The fraction of the dataset's tasks with a truth entry whose consensus label
-// (m.label) equals that entry.
-AccuracyResult Accuracy(const Dataset& d, const consensus::Model& m,
+// The fraction of tasks with a truth entry whose consensus label equals that
+// entry; labels[t] is task t's class id (-1: none, counted as wrong).
+AccuracyResult Accuracy(const std::vector<std::string>& tasks,
+                        const std::vector<std::string>& classes, std::span<const int32_t> labels,
                         const absl::flat_hash_map<std::string, std::string>& truth);
 
 }  // namespace consensusd::service

@@ -109,13 +109,6 @@ class LabelProducer {
   std::chrono::steady_clock::time_point start_;
 };
 
-std::string LabelJson(const std::string& project, std::string_view task, std::string_view worker,
-                      std::string_view label) {
-  std::string out;
-  consumer::AppendLabelMessage({.project = project, .task = task, .worker = worker, .label = label}, out);
-  return out;
-}
-
 bool IsJsonl(const std::string& path) {
   return path.ends_with(".jsonl") || path.ends_with(".ndjson") || path.ends_with(".json");
 }
@@ -130,9 +123,12 @@ absl::Status ProduceCsv(const std::string& path, bool gold, const ProduceFlags& 
   std::span<const char* const> columns = kAnswerColumns;
   if (gold) columns = kGoldColumns;
   std::vector<std::string_view> row;
+  std::string json;
   while (reader->NextRow(columns, &row)) {
-    const std::string json = gold ? LabelJson(flags.project, row[0], "", row[1])
-                                  : LabelJson(flags.project, row[0], row[1], row[2]);
+    json.clear();
+    consumer::AppendLabelMessage({.project = flags.project, .task = row[0],
+                                  .worker = gold ? std::string_view() : row[1], .label = row.back()},
+                                 json);
     if (absl::Status s = producer.Add(row[0], json); !s.ok()) return s;
     if (producer.elements() % 100000 == 0) {
       progress.Show(absl::StrCat("produced ", producer.elements(), " of ", path, " (",
@@ -190,7 +186,7 @@ Command AddProduceCommand(CLI::App& parent) {
                 consumer::Producer::Create(props);
             if (!producer_or.ok()) return UsageError("produce", producer_or.status().message());
             consumer::Producer& kafka = **producer_or;
-            absl::StatusOr<int> partitions = PartitionCount(kafka.handle(), flags->topic, 10000);
+            absl::StatusOr<int> partitions = kafka.PartitionCount(flags->topic, 10000);
             if (!partitions.ok()) {
               return Failure("produce", absl::StrCat(partitions.status().message(),
                                                      ": check --brokers and that the topic exists"));

@@ -1,6 +1,5 @@
 #include "service/service.h"
 
-#include <chrono>
 
 #include "api/dashboard.h"
 #include "api/rest_api.h"

@@ -50,7 +50,7 @@ AccuracyResult Score(const std::string& set, DuplicatePolicy duplicates,
   absl::StatusOr<consensus::Model> model = consensus::Aggregate(d->matrix, options);
   EXPECT_TRUE(model.ok()) << model.status();
   if (!model.ok()) return {};
-  AccuracyResult r = Accuracy(*d, *model, *truth);
+  AccuracyResult r = Accuracy(d->tasks.names(), d->classes.names(), model->label, *truth);
   EXPECT_EQ(r.evaluated, static_cast<int64_t>(truth->size())) << set;
   return r;
 }

@@ -158,7 +158,17 @@ TEST_F(LabelFileTest, AccuracyCountsOnlyTasksWithTruth) {
   consensus::Model m;
   m.num_classes = 2;
   m.label = {d->classes.Find("a"), d->classes.Find("b"), d->classes.Find("b")};
-  const AccuracyResult r = Accuracy(*d, m, {{"t1", "a"}, {"t3", "a"}, {"t7", "a"}});
+  const AccuracyResult r = Accuracy(d->tasks.names(), d->classes.names(), m.label,
+                                    {{"t1", "a"}, {"t3", "a"}, {"t7", "a"}});
+  EXPECT_EQ(r.evaluated, 2);
+  EXPECT_DOUBLE_EQ(r.accuracy, 0.5);
+}
+
+TEST_F(LabelFileTest, AccuracyCountsATaskWithoutLabelAsWrong) {
+  absl::StatusOr<Dataset> d = Load("t1,w1,a\nt2,w1,a\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  const std::vector<int32_t> labels = {d->classes.Find("a"), -1};
+  const AccuracyResult r = Accuracy(d->tasks.names(), d->classes.names(), labels, {{"t1", "a"}, {"t2", "a"}});
   EXPECT_EQ(r.evaluated, 2);
   EXPECT_DOUBLE_EQ(r.accuracy, 0.5);
 }
@@ -168,7 +178,7 @@ TEST_F(LabelFileTest, AccuracyIsZeroWithNothingToEvaluate) {
   ASSERT_TRUE(d.ok()) << d.status();
   consensus::Model m;
   m.label = {0};
-  const AccuracyResult r = Accuracy(*d, m, {});
+  const AccuracyResult r = Accuracy(d->tasks.names(), d->classes.names(), m.label, {});
   EXPECT_EQ(r.evaluated, 0);
   EXPECT_EQ(r.accuracy, 0);
 }
