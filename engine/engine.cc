@@ -129,19 +129,32 @@ void Engine::EndMessage(IngestBatch& batch, int32_t partition, int64_t next_offs
 }
 
 void Engine::TakeConfirmed(storage::StateBatch& batch) {
-  std::vector<Confirmed> confirmed;
-  {
-    std::lock_guard<std::mutex> lock(confirmed_mu_);
-    confirmed.swap(confirmed_);
+  for (Project* project : projects_.List()) {
+    std::lock_guard<std::mutex> lock(project->mu);
+    for (const int32_t task : project->acked_changed) {
+      project->acked_flag[task] = 0;
+      const int32_t partition = project->task_partition[task];
+      if (partition < 0) continue;
+      batch.PutPublished(partition, project->name, project->model.tasks().Name(task),
+                         {project->acked_label[task], project->acked_confidence[task],
+                          project->acked_review[task] != 0});
+    }
+    project->acked_changed.clear();
   }
-  for (const Confirmed& c : confirmed) batch.PutPublished(c.partition, c.project, c.task, c.value);
 }
 
 absl::StatusOr<int64_t> Engine::Commit(IngestBatch& batch) {
   for (const auto& [partition, offset] : batch.offsets_) {
     batch.writes_.SetOffset(options_.input_topic, partition, offset);
   }
-  TakeConfirmed(batch.writes_);
+  // What Kafka confirmed goes to the store at most once an interval: a task
+  // confirmed many times in between is written once, and a crash only means
+  // that the last interval's records are published again.
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= next_confirmed_write_) {
+    TakeConfirmed(batch.writes_);
+    next_confirmed_write_ = now + std::chrono::milliseconds(options_.confirmed_write_interval_ms);
+  }
   if (batch.writes_.Empty() && batch.messages_ == 0) return 0;
   absl::Status status = store_.Commit(batch.writes_);
   if (!status.ok()) {
@@ -354,12 +367,10 @@ void Engine::OnDelivered(const OutputRecord::Ticket& ticket, bool delivered) {
 }
 
 void Engine::Confirm(Project& project, int32_t task) {
-  const int32_t partition = project.task_partition[task];
-  if (partition < 0) return;
-  std::lock_guard<std::mutex> confirmed_lock(confirmed_mu_);
-  confirmed_.push_back({partition, project.name, project.model.tasks().Name(task),
-                        storage::PublishedValue{project.acked_label[task], project.acked_confidence[task],
-                                                project.acked_review[task] != 0}});
+  if (!project.acked_flag[task]) {
+    project.acked_flag[task] = 1;
+    project.acked_changed.push_back(task);
+  }
 }
 
 absl::Status Engine::PersistPublished() {

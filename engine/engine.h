@@ -23,6 +23,7 @@
 #define CONSENSUSD_ENGINE_ENGINE_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -51,6 +52,10 @@ struct EngineOptions {
   std::string input_topic = "labels";  // offsets are stored under this name
   double sweep_interval_s = 10;        // background sweeps of changed projects
   int per_worker_limit = 500;          // per-worker accuracy series per project
+  // Commit() stores what Kafka confirmed at most this often (each task once
+  // per write); after a crash, the records of that last interval are sent
+  // again. PersistPublished() stores it at once.
+  int confirmed_write_interval_ms = 1000;
 };
 
 // An input element the engine could not use (SPEC 3.2).
@@ -210,9 +215,9 @@ class Engine {
   engine::Project& ProjectFor(IngestBatch& batch, std::string_view name);
   // REQUIRES: partitions_mu_ held.
   bool OwnsTask(const engine::Project& project, int32_t task) const;
-  // REQUIRES: project.mu held. Queues the task's confirmed state for storing.
-  void Confirm(engine::Project& project, int32_t task);
-  // Moves the confirmed records into `batch`.
+  // REQUIRES: project.mu held. Marks the task's confirmed state for storing.
+  static void Confirm(engine::Project& project, int32_t task);
+  // Adds the confirmed state of every marked task to `batch`.
   void TakeConfirmed(storage::StateBatch& batch);
 
   storage::StateStore& store_;
@@ -226,14 +231,8 @@ class Engine {
   absl::flat_hash_set<int32_t> loaded_;  // partitions whose state is in memory
   absl::flat_hash_set<int32_t> owned_;   // assigned to this instance
 
-  // What the consensus topic confirmed since the last commit.
-  struct Confirmed {
-    int32_t partition;
-    std::string project, task;
-    storage::PublishedValue value;
-  };
-  std::mutex confirmed_mu_;
-  std::vector<Confirmed> confirmed_;  // guarded by confirmed_mu_
+  // When Commit() next stores what Kafka confirmed (the committing thread only).
+  std::chrono::steady_clock::time_point next_confirmed_write_;
 
   Sweeper sweeper_;
   std::mutex wake_mu_;

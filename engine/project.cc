@@ -24,6 +24,7 @@ void Project::Touch(int32_t task, int32_t partition) {
     acked_label.resize(n, -1);
     acked_confidence.resize(n, 0.0);
     acked_review.resize(n, 0);
+    acked_flag.resize(n, 0);
     dirty.resize(n, 0);
   }
   if (partition >= 0) task_partition[task] = partition;

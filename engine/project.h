@@ -77,6 +77,9 @@ struct Project {
   std::vector<int32_t> acked_label;
   std::vector<double> acked_confidence;
   std::vector<char> acked_review;
+  // Tasks whose acked_* changed since they were last stored (deduplicated).
+  std::vector<int32_t> acked_changed;
+  std::vector<char> acked_flag;
   // Tasks changed since their outputs were last checked (deduplicated).
   std::vector<int32_t> dirty_tasks;
   std::vector<char> dirty;

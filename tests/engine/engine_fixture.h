@@ -47,6 +47,7 @@ class EngineTest : public ::testing::Test {
   EngineTest() {
     options_.input_topic = kTopic;
     options_.sweep_interval_s = 60;  // no periodic sweep during a test
+    options_.confirmed_write_interval_ms = 0;  // every Commit() stores what was confirmed
     OpenStore();
     engine_ = MakeEngine();
   }

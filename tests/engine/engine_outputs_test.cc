@@ -246,6 +246,26 @@ TEST_F(EngineOutputsTest, RestartPublishesNothingThatWasConfirmedAndCommitted) {
   EXPECT_THAT(CollectAll(), IsEmpty());
 }
 
+TEST_F(EngineOutputsTest, ConfirmationsAreStoredOncePerIntervalOrAtPersist) {
+  options_.confirmed_write_interval_ms = 3600 * 1000;
+  Restart();
+  Assign(0);
+  Answer("t1", "w1", "a");
+  Commit();  // the first commit stores (nothing confirmed yet) and starts the interval
+  Deliver(CollectAll());
+  Answer("t2", "w1", "a");
+  Commit();  // within the interval: the confirmation of t1 waits
+  Restart();
+  Assign(0);
+  const std::vector<OutputRecord> again = CollectAll();
+  EXPECT_THAT(Keys(again), Contains("p/t1")) << "confirmed but not stored: sent again";
+  Deliver(again);
+  ASSERT_TRUE(engine_->PersistPublished().ok());
+  Restart();
+  Assign(0);
+  EXPECT_THAT(CollectAll(), IsEmpty());
+}
+
 TEST_F(EngineOutputsTest, PersistPublishedStoresWhatWasConfirmed) {
   Assign(0);
   Answer("t1", "w1", "a");
