@@ -28,16 +28,32 @@ OutputPublisher::OutputPublisher(const OutputTopics& topics, engine::Engine& eng
     : topics_(topics), engine_(engine), metrics_(metrics) {}
 
 OutputPublisher::~OutputPublisher() {
-  // Messages still queued are dropped with the producer; their Delivery
-  // structs are freed by their delivery reports during a purge.
+  // Messages still queued are dropped with the producer (their Delivery
+  // structs belong to the pool, freed with it).
   if (producer_ != nullptr) {
     rd_kafka_purge(producer_->handle(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     producer_->Poll(0);
   }
 }
 
+OutputPublisher::Delivery* OutputPublisher::NewDelivery() {
+  if (free_.empty()) {
+    deliveries_.push_back(std::make_unique<Delivery>());
+    return deliveries_.back().get();
+  }
+  Delivery* d = free_.back();
+  free_.pop_back();
+  return d;
+}
+
+void OutputPublisher::Release(Delivery* d) {
+  d->dead_letter = false;
+  d->letter = {};
+  free_.push_back(d);
+}
+
 void OutputPublisher::OnDelivery(void* opaque, bool delivered, rd_kafka_resp_err_t err) {
-  std::unique_ptr<Delivery> d(static_cast<Delivery*>(opaque));
+  Delivery* d = static_cast<Delivery*>(opaque);
   if (d == nullptr) return;
   if (!delivered) {
     const std::string& topic = d->dead_letter ? topics_.dlq
@@ -51,25 +67,26 @@ void OutputPublisher::OnDelivery(void* opaque, bool delivered, rd_kafka_resp_err
     if (!delivered && err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
       dead_letters_.push_back(std::move(d->letter));
     }
-    return;
+  } else {
+    engine_.OnDelivered(d->ticket, delivered);
   }
-  engine_.OnDelivered(d->ticket, delivered);
+  Release(d);
 }
 
 bool OutputPublisher::SendDeadLetter(DeadLetter& letter) {
   const Producer::Header headers[] = {{"consensusd-error", letter.reason},
                                       {"consensusd-error-detail", letter.detail}};
-  auto d = std::make_unique<Delivery>();
+  Delivery* d = NewDelivery();
   d->dead_letter = true;
-  absl::Status s = producer_->Send(topics_.dlq, letter.key, letter.raw, headers, d.get());
+  absl::Status s = producer_->Send(topics_.dlq, letter.key, letter.raw, headers, d);
+  if (!s.ok()) Release(d);
   if (absl::IsUnavailable(s)) return false;
   if (!s.ok()) {
     metrics_.DeliveryFailures(topics_.dlq).Increment();
     spdlog::error("dead letter not queued: {}", s.ToString());
     return true;  // a permanent error (bad topic name): retrying cannot help
   }
-  d->letter = std::move(letter);
-  d.release();  // owned by the delivery report now
+  d->letter = std::move(letter);  // the delivery report hands it back on failure
   return true;
 }
 
@@ -81,19 +98,17 @@ void OutputPublisher::Reject(std::string_view key, std::string_view raw, std::st
 
 bool OutputPublisher::Pump() {
   while (!dead_letters_.empty() && SendDeadLetter(dead_letters_.front())) dead_letters_.pop_front();
-  records_.clear();
+  records_.Clear();
   engine_pending_ = engine_.CollectOutputs(producer_->Room(), &records_);
   for (size_t i = 0; i < records_.size(); ++i) {
     engine::OutputRecord& r = records_[i];
-    auto d = std::make_unique<Delivery>();
+    Delivery* d = NewDelivery();
     d->ticket = r.ticket;
     const std::string& topic =
         r.ticket.topic == engine::OutputRecord::Topic::kConsensus ? topics_.consensus : topics_.review;
-    absl::Status s = producer_->Send(topic, r.key, r.value, {}, d.get());
-    if (s.ok()) {
-      d.release();  // owned by the delivery report now
-      continue;
-    }
+    absl::Status s = producer_->Send(topic, r.key, r.value, {}, d);
+    if (s.ok()) continue;  // the delivery report releases d
+    Release(d);
     // Not queued: the engine sends it again later.
     if (!absl::IsUnavailable(s)) {
       metrics_.DeliveryFailures(topic).Increment();

@@ -78,8 +78,16 @@ class OutputPublisher {
   engine::Engine& engine_;
   metrics::ServiceMetrics& metrics_;
   std::unique_ptr<Producer> producer_;
+  // A Delivery from the pool (or a new one); Release gives it back.
+  Delivery* NewDelivery();
+  void Release(Delivery* d);
+
   std::deque<DeadLetter> dead_letters_;  // waiting for room
-  std::vector<engine::OutputRecord> records_;  // scratch
+  engine::OutputBatch records_;          // scratch, reused
+  // Every Delivery made, and those free: one allocation per message in
+  // flight at the peak, not one per message.
+  std::vector<std::unique_ptr<Delivery>> deliveries_;
+  std::vector<Delivery*> free_;
   bool engine_pending_ = false;
 };
 

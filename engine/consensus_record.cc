@@ -86,12 +86,16 @@ void AppendKeyPart(std::string& out, std::string_view part) {
 
 }  // namespace
 
+void AppendConsensusKey(std::string_view project, std::string_view task, std::string& out) {
+  AppendKeyPart(out, project);
+  out.push_back('/');
+  AppendKeyPart(out, task);
+}
+
 std::string ConsensusKey(std::string_view project, std::string_view task) {
   std::string key;
   key.reserve(project.size() + 1 + task.size());
-  AppendKeyPart(key, project);
-  key.push_back('/');
-  AppendKeyPart(key, task);
+  AppendConsensusKey(project, task, key);
   return key;
 }
 

@@ -281,7 +281,22 @@ bool Engine::OwnsTask(const Project& project, int32_t task) const {
   return partition < 0 || owned_.contains(partition);
 }
 
+OutputRecord& OutputBatch::Add() {
+  if (size_ == records_.size()) records_.emplace_back();
+  OutputRecord& r = records_[size_++];
+  r.key.clear();
+  r.value.clear();
+  return r;
+}
+
 bool Engine::CollectOutputs(size_t max_records, std::vector<OutputRecord>* out) {
+  OutputBatch batch;
+  const bool more = CollectOutputs(max_records, &batch);
+  for (size_t i = 0; i < batch.size(); ++i) out->push_back(std::move(batch[i]));
+  return more;
+}
+
+bool Engine::CollectOutputs(size_t max_records, OutputBatch* out) {
   const int64_t now = NowMs();
   for (Project* project : projects_.List()) {
     std::lock_guard<std::mutex> lock(project->mu);
@@ -295,7 +310,7 @@ bool Engine::CollectOutputs(size_t max_records, std::vector<OutputRecord>* out) 
     std::lock_guard<std::mutex> partitions_lock(partitions_mu_);
     size_t done = 0;
     for (; done < project->dirty_tasks.size(); ++done) {
-      if (out->size() + 2 > max_records) break;
+      if (out->size() >= max_records) break;  // (a task may add a second record)
       const int32_t task = project->dirty_tasks[done];
       project->dirty[task] = 0;
       if (!OwnsTask(*project, task)) continue;
@@ -318,17 +333,22 @@ bool Engine::CollectOutputs(size_t max_records, std::vector<OutputRecord>* out) 
         }
         continue;
       }
-      OutputRecord record;
-      record.key = ConsensusKey(project->name, model.tasks().Name(task));
+      const OutputRecord::Ticket ticket{project, OutputRecord::Topic::kConsensus, task, label,
+                                        confidence, review};
+      // The consensus record when it changed, the review record when the task
+      // started needing review: the same bytes.
+      const size_t first = out->size();
+      OutputRecord& record = out->Add();
+      AppendConsensusKey(project->name, model.tasks().Name(task), record.key);
       AppendConsensusJson(project->name, model, task, now, record.value);
-      record.ticket = {project, OutputRecord::Topic::kConsensus, task, label, confidence, review};
-      if (newly_review) {
-        OutputRecord review_record = record;
+      record.ticket = ticket;
+      if (!changed) record.ticket.topic = OutputRecord::Topic::kReview;
+      if (changed && newly_review) {
+        OutputRecord& review_record = out->Add();  // (may move the first)
+        review_record.key = (*out)[first].key;
+        review_record.value = (*out)[first].value;
+        review_record.ticket = ticket;
         review_record.ticket.topic = OutputRecord::Topic::kReview;
-        if (changed) out->push_back(record);
-        out->push_back(std::move(review_record));
-      } else {
-        out->push_back(std::move(record));
       }
       if (changed) {
         project->sent_label[task] = label;

@@ -55,7 +55,7 @@ struct EngineOptions {
   // Commit() stores what Kafka confirmed at most this often (each task once
   // per write); after a crash, the records of that last interval are sent
   // again. PersistPublished() stores it at once.
-  int confirmed_write_interval_ms = 1000;
+  int confirmed_write_interval_ms = 10000;
 };
 
 // An input element the engine could not use (SPEC 3.2).
@@ -98,6 +98,21 @@ struct OutputRecord {
   std::string key;
   std::string value;
   Ticket ticket;
+};
+
+// The records of one collection. It keeps its records (and their strings'
+// capacity) from call to call, so that forming a record allocates nothing.
+class OutputBatch {
+ public:
+  size_t size() const { return size_; }
+  OutputRecord& operator[](size_t i) { return records_[i]; }
+  void Clear() { size_ = 0; }
+  // A record to fill, its strings empty.
+  OutputRecord& Add();
+
+ private:
+  std::vector<OutputRecord> records_;
+  size_t size_ = 0;  // records_[0, size_) are this collection's
 };
 
 enum class WorkerSort { kAnswers, kAccuracy, kSpam };
@@ -151,6 +166,8 @@ class Engine {
   // or confidence by at least output.min_change) or that started to need
   // review, in owned partitions, and marks them sent. Returns whether more are
   // waiting (the caller's queue was the limit).
+  bool CollectOutputs(size_t max_records, OutputBatch* out);
+  // The same, appending to a vector.
   bool CollectOutputs(size_t max_records, std::vector<OutputRecord>* out);
   // The delivery report of a collected record. A failed one is sent again.
   void OnDelivered(const OutputRecord::Ticket& ticket, bool delivered);
