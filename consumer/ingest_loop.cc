@@ -1,6 +1,7 @@
 #include "consumer/ingest_loop.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "engine/consensus_record.h"
@@ -114,13 +115,21 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
         last_housekeeping = now;
         UpdateLag();
         CheckBrokers();
+        // While idle, what Kafka confirmed is still stored now and then.
+        if (status.ok() && batch_.empty()) status = engine_.Commit(batch_).status();
       }
       publisher_.Poll();
       PumpOutputs();  // what sweeps and admin calls changed, and retries
     }
   }
   if (status.ok()) status = Commit();
-  if (status.ok()) PumpOutputs();
+  // Shutdown: what waits for room in the producer's queue (dead letters
+  // included) gets a bounded time to be queued before the producer flushes.
+  const auto drain_until = Clock::now() + std::chrono::seconds(10);
+  while (status.ok() && publisher_.Pump() && Clock::now() < drain_until) {
+    publisher_.Poll();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   ready_ = false;
   closing_ = true;
   rd_kafka_consumer_close(consumer_.get());  // revokes the assignment through OnRebalance

@@ -1,5 +1,7 @@
 #include "consumer/output_publisher.h"
 
+#include <chrono>
+
 #include "spdlog/spdlog.h"
 
 namespace consensusd::consumer {
@@ -55,7 +57,8 @@ void OutputPublisher::Release(Delivery* d) {
 void OutputPublisher::OnDelivery(void* opaque, bool delivered, rd_kafka_resp_err_t err) {
   Delivery* d = static_cast<Delivery*>(opaque);
   if (d == nullptr) return;
-  if (!delivered) {
+  const bool purged = err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+  if (!delivered && !purged) {
     const std::string& topic = d->dead_letter ? topics_.dlq
                                : d->ticket.topic == engine::OutputRecord::Topic::kConsensus
                                    ? topics_.consensus
@@ -64,9 +67,7 @@ void OutputPublisher::OnDelivery(void* opaque, bool delivered, rd_kafka_resp_err
     spdlog::warn("output to {} not delivered ({}); it is sent again", topic, rd_kafka_err2str(err));
   }
   if (d->dead_letter) {
-    if (!delivered && err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
-      dead_letters_.push_back(std::move(d->letter));
-    }
+    if (!delivered && !purged) dead_letters_.push_back(std::move(d->letter));
   } else {
     engine_.OnDelivered(d->ticket, delivered);
   }
@@ -109,13 +110,19 @@ bool OutputPublisher::Pump() {
     absl::Status s = producer_->Send(topic, r.key, r.value, {}, d);
     if (s.ok()) continue;  // the delivery report releases d
     Release(d);
-    // Not queued: the engine sends it again later.
-    if (!absl::IsUnavailable(s)) {
-      metrics_.DeliveryFailures(topic).Increment();
-      spdlog::error("output not queued: {}", s.ToString());
+    if (absl::IsUnavailable(s)) {  // the queue is full: the engine sends it again later
+      engine_.OnDelivered(r.ticket, /*delivered=*/false);
+      engine_pending_ = true;
+      continue;
     }
-    engine_.OnDelivered(r.ticket, /*delivered=*/false);
-    engine_pending_ = true;
+    // A permanent error (e.g. an unknown topic): retrying at once cannot help
+    // and must not stall consumption; the task goes out with its next change.
+    metrics_.DeliveryFailures(topic).Increment();
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_error_log_) {
+      spdlog::error("output not queued: {}", s.ToString());
+      next_error_log_ = now + std::chrono::minutes(1);
+    }
   }
   metrics_.OutputQueue().Set(static_cast<double>(producer_->queue_depth()));
   return backlogged();

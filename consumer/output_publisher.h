@@ -19,6 +19,7 @@
 #ifndef CONSENSUSD_CONSUMER_OUTPUT_PUBLISHER_H_
 #define CONSENSUSD_CONSUMER_OUTPUT_PUBLISHER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -89,6 +90,7 @@ class OutputPublisher {
   std::vector<std::unique_ptr<Delivery>> deliveries_;
   std::vector<Delivery*> free_;
   bool engine_pending_ = false;
+  std::chrono::steady_clock::time_point next_error_log_;  // permanent errors log once a minute
 };
 
 }  // namespace consensusd::consumer

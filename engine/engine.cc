@@ -145,7 +145,11 @@ void Engine::TakeConfirmed(storage::StateBatch& batch) {
 
 absl::StatusOr<int64_t> Engine::Commit(IngestBatch& batch) {
   for (const auto& [partition, offset] : batch.offsets_) {
-    batch.writes_.SetOffset(options_.input_topic, partition, offset);
+    // Never backwards: a replay (consuming again from the beginning) keeps
+    // the stored position, below which every message was applied.
+    int64_t& stored = stored_offset_[partition];
+    stored = std::max(stored, offset);
+    batch.writes_.SetOffset(options_.input_topic, partition, stored);
   }
   // What Kafka confirmed goes to the store at most once an interval: a task
   // confirmed many times in between is written once, and a crash only means
@@ -194,6 +198,7 @@ absl::StatusOr<int64_t> Engine::Commit(IngestBatch& batch) {
 absl::StatusOr<std::optional<int64_t>> Engine::Assign(int32_t partition) {
   absl::StatusOr<std::optional<int64_t>> offset = store_.Offset(options_.input_topic, partition);
   if (!offset.ok()) return offset.status();
+  stored_offset_[partition] = offset->value_or(0);
   bool load = false;
   {
     std::lock_guard<std::mutex> lock(partitions_mu_);
@@ -256,6 +261,15 @@ absl::Status Engine::Revoke(int32_t partition) {
     if (task >= 0) p.model.SetGold(task, consensus::kNoGold);
   });
   lock = {};
+  // What this instance sent for them is stale once another one publishes.
+  for (Project* project : projects_.List()) {
+    std::lock_guard<std::mutex> project_lock(project->mu);
+    for (int32_t t = 0; t < static_cast<int32_t>(project->task_partition.size()); ++t) {
+      if (project->task_partition[t] != partition) continue;
+      project->sent_label[t] = project->acked_label[t] = -1;
+      project->sent_review[t] = project->acked_review[t] = 0;
+    }
+  }
   return s;
 }
 
@@ -323,14 +337,14 @@ bool Engine::CollectOutputs(size_t max_records, OutputBatch* out) {
                            std::fabs(project->sent_confidence[task] - confidence) >=
                                project->settings.min_change;
       const bool newly_review = review && !project->sent_review[task];
+      if (!review && project->acked_review[task]) {
+        // Left review (no record says so): store that, so that after a
+        // restart the review record is sent again when it needs review again.
+        project->acked_review[task] = 0;
+        Confirm(*project, task);
+      }
       if (!changed && !newly_review) {
         project->sent_review[task] = review;
-        if (!review && project->acked_review[task]) {
-          // Left review without a record: store that, so that a restart
-          // sends the review record again if the task needs review again.
-          project->acked_review[task] = 0;
-          Confirm(*project, task);
-        }
         continue;
       }
       const OutputRecord::Ticket ticket{project, OutputRecord::Topic::kConsensus, task, label,
@@ -380,7 +394,7 @@ void Engine::OnDelivered(const OutputRecord::Ticket& ticket, bool delivered) {
   if (consensus) {
     project.acked_label[task] = ticket.label;
     project.acked_confidence[task] = ticket.confidence;
-  } else {
+  } else if (project.sent_review[task]) {  // (a late report for a task that left review is moot)
     project.acked_review[task] = 1;
   }
   Confirm(project, task);

@@ -248,6 +248,8 @@ class Engine {
   absl::flat_hash_set<int32_t> loaded_;  // partitions whose state is in memory
   absl::flat_hash_set<int32_t> owned_;   // assigned to this instance
 
+  // The stored next offset per partition (the committing thread only).
+  absl::flat_hash_map<int32_t, int64_t> stored_offset_;
   // When Commit() next stores what Kafka confirmed (the committing thread only).
   std::chrono::steady_clock::time_point next_confirmed_write_;
 

@@ -5,23 +5,22 @@
 namespace consensusd::engine {
 namespace {
 
-// The project of consecutive records, looked up once per run of records. In
-// live mode (one partition into running models) it holds the project's lock.
+// The project of consecutive records, looked up (and locked: the HTTP API
+// may read while the state loads) once per run of records.
 class ProjectCursor {
  public:
-  ProjectCursor(ProjectSet& projects, bool live) : projects_(projects), live_(live) {}
+  explicit ProjectCursor(ProjectSet& projects) : projects_(projects) {}
   Project& At(std::string_view name) {
     if (current_ == nullptr || current_->name != name) {
       lock_ = {};
       current_ = &projects_.Get(name);
-      if (live_) lock_ = std::unique_lock<std::mutex>(current_->mu);
+      lock_ = std::unique_lock<std::mutex>(current_->mu);
     }
     return *current_;
   }
 
  private:
   ProjectSet& projects_;
-  const bool live_;
   Project* current_ = nullptr;
   std::unique_lock<std::mutex> lock_;
 };
@@ -53,7 +52,7 @@ absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects
                           int32_t partition, RestoreStats* stats,
                           const std::function<void(int64_t)>& progress) {
   const bool live = partition >= 0;
-  ProjectCursor cursor(projects, live);
+  ProjectCursor cursor(projects);
   if (!live) {
     if (absl::Status s = RestoreClasses(store, cursor); !s.ok()) return s;
   }
@@ -97,15 +96,20 @@ absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects
     ++gold;
   });
   if (!s.ok()) return s;
-  s = store.ForEachPublished(partition, [&](const storage::StoredPublished& r) {
-    Project& p = cursor.At(r.project);
-    const int32_t task = p.model.tasks().Find(r.task);
-    if (task < 0 || r.value.class_id >= p.model.num_classes()) return;
-    p.Touch(task, r.partition);
-    p.sent_label[task] = p.acked_label[task] = r.value.class_id;
-    p.sent_confidence[task] = p.acked_confidence[task] = r.value.confidence;
-    p.sent_review[task] = p.acked_review[task] = r.value.review;
-  });
+  // What was published is loaded on start only: a partition that comes back
+  // after another instance owned it publishes each task once again (what the
+  // other instance sent is unknown here).
+  if (!live) {
+    s = store.ForEachPublished(partition, [&](const storage::StoredPublished& r) {
+      Project& p = cursor.At(r.project);
+      const int32_t task = p.model.tasks().Find(r.task);
+      if (task < 0 || r.value.class_id >= p.model.num_classes()) return;
+      p.Touch(task, r.partition);
+      p.sent_label[task] = p.acked_label[task] = r.value.class_id;
+      p.sent_confidence[task] = p.acked_confidence[task] = r.value.confidence;
+      p.sent_review[task] = p.acked_review[task] = r.value.review;
+    });
+  }
   if (!s.ok()) return s;
   if (stats != nullptr) {
     stats->answers = answers;

@@ -24,11 +24,11 @@ struct RestoreStats {
   int64_t projects = 0;
 };
 
-// partition -1 restores everything (REQUIRES: the projects are empty, and
-// nothing else uses them meanwhile). A partition >= 0 loads that partition's
-// answers, gold and published records into live models, under each
-// project's lock, with incremental updates (classes and exclusions are
-// already loaded). `progress`, if set, is called every 1M answers.
+// partition -1 restores everything (REQUIRES: the projects are empty; they
+// are locked while loading, so readers may look). A partition >= 0 loads that
+// partition's answers and gold into live models, with incremental updates
+// (classes and exclusions are already loaded; what was published is not
+// loaded, so the partition's tasks are published once again). `progress`, if set, is called every 1M answers.
 absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects,
                           int32_t partition, RestoreStats* stats,
                           const std::function<void(int64_t)>& progress = nullptr);

@@ -393,3 +393,48 @@ TEST_F(EngineOutputsTest, ReviewRecordLostInACrashIsSentAfterTheRestart) {
 
 }  // namespace
 }  // namespace consensusd::engine
+
+namespace consensusd::engine {
+namespace {
+
+// Review (helper-5): a task that left review through a label change (a
+// consensus record, no review record) must not keep a stored review flag,
+// or after a restart its next need for review would send nothing.
+TEST_F(EngineOutputsTest, LeavingReviewWithALabelChangeIsStoredSoTheNextReviewIsSent) {
+  Settings().review.min_answers = 2;
+  Settings().review.min_confidence = 0.9;
+  Assign(0);
+  Answer("t1", "w1", "a");
+  Answer("t1", "w2", "b");  // a split: needs review
+  Commit();
+  ASSERT_TRUE(engine_->Task(kProject, "t1")->needs_review);
+  Deliver(CollectAll());
+  for (const char* w : {"w3", "w4", "w5", "w6"}) Answer("t1", w, "b");  // clearly b now
+  Commit();
+  ASSERT_FALSE(engine_->Task(kProject, "t1")->needs_review);
+  Deliver(CollectAll());
+  Commit();  // stores what was confirmed
+  Restart();
+  Assign(0);
+  Deliver(CollectAll());
+  for (const char* w : {"w7", "w8", "w9", "w10"}) Answer("t1", w, "a");  // split again
+  Commit();
+  ASSERT_TRUE(engine_->Task(kProject, "t1")->needs_review);
+  EXPECT_THAT(Keys(CollectAll(), Topic::kReview), ElementsAre("p/t1"));
+}
+
+// Review (helper-5): what this instance sent for a partition it lost is
+// stale (another instance published since), so a partition that comes back
+// publishes its tasks once again.
+TEST_F(EngineOutputsTest, APartitionThatComesBackPublishesItsTasksAgain) {
+  Assign(0);
+  Answer("t1", "w1", "a");
+  Commit();
+  Deliver(CollectAll());
+  ASSERT_TRUE(engine_->Revoke(0).ok());
+  Assign(0);
+  EXPECT_THAT(Keys(CollectAll()), ElementsAre("p/t1"));
+}
+
+}  // namespace
+}  // namespace consensusd::engine

@@ -60,6 +60,23 @@ TEST_F(EnginePartitionsTest, AssignReturnsTheStoredOffset) {
   EXPECT_THAT(engine_->Assign(1).value(), Optional(1));
 }
 
+// Review (helper-5): a replay consumes from the beginning again; a crash in
+// its middle must not resume below the position everything was applied up
+// to (the rejections there would go to the dead-letter topic twice).
+TEST_F(EnginePartitionsTest, StoredOffsetNeverMovesBackwards) {
+  Answer("t0", "w1", "a", 0);
+  Answer("t0", "w2", "a", 0);
+  Answer("t0", "w3", "a", 0);
+  Commit();
+  Restart();
+  ASSERT_THAT(engine_->Assign(0).value(), Optional(3));
+  next_offset_[0] = 0;  // a replay from the beginning
+  Answer("t0", "w1", "a", 0);
+  Commit();
+  Restart();
+  EXPECT_THAT(engine_->Assign(0).value(), Optional(3));
+}
+
 TEST_F(EnginePartitionsTest, AssignOfAPartitionWithoutOffsetStartsFromTheBeginning) {
   absl::StatusOr<std::optional<int64_t>> offset = engine_->Assign(7);
   ASSERT_TRUE(offset.ok()) << offset.status();
