@@ -203,11 +203,13 @@ void IngestLoop::SetPaused(bool paused) {
     return;
   }
   paused_ = paused;
-  if (paused) {
-    spdlog::warn("outputs: the producer's queue is full; consumption paused until it drains");
-  } else {
-    spdlog::info("outputs: the producer's queue drained; consumption resumed");
-  }
+  // Logged once a minute at most: while the brokers catch up, the queue may
+  // fill and drain many times a second.
+  const auto now = std::chrono::steady_clock::now();
+  if (!paused || now < next_pause_log_) return;
+  next_pause_log_ = now + std::chrono::minutes(1);
+  spdlog::warn("outputs: the producer's queue is full; consumption pauses until it drains "
+               "(consensusd_output_queue_messages)");
 }
 
 void IngestLoop::UpdateReady() {

@@ -109,6 +109,7 @@ class IngestLoop {
   absl::flat_hash_map<int32_t, int64_t> dead_lettered_below_;
   bool paused_ = false;
   bool closing_ = false;  // Run() is leaving the group
+  std::chrono::steady_clock::time_point next_pause_log_;
   absl::flat_hash_map<int32_t, prometheus::Gauge*> lag_gauges_;
   prometheus::Counter* consumed_counter_;
   bool brokers_down_ = false;
