@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CONSENSUSD := $(BUILD)/consensusd
 
-.PHONY: all deps build test demo demo-batch bench accuracy clean
+.PHONY: all deps build test demo demo-batch bench accuracy kafka clean
 
 all: build
 
@@ -32,6 +32,11 @@ bench: build
 
 accuracy: build
 	bash scripts/accuracy.sh $(CONSENSUSD) > docs/accuracy.md
+
+# A single-node Apache Kafka broker (KRaft) on a free loopback port, without Docker, until
+# Ctrl-C: its jars come from Maven Central once (deploy/kafka/kafka.sh; docs/operations.md).
+kafka: deps
+	bash deploy/kafka/kafka.sh run $(KAFKA_FLAGS)
 
 clean:
 	rm -rf $(BUILD)

@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libcpp-httplib-dev kcat prometheus curl chromium python3-websocket
+  openjdk-17-jre-headless maven
 )
 
 missing=()
