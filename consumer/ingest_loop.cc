@@ -119,7 +119,7 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
         if (status.ok() && batch_.empty()) status = engine_.Commit(batch_).status();
       }
       publisher_.Poll();
-      PumpOutputs();  // what sweeps and admin calls changed, and retries
+      if (message == nullptr) PumpOutputs();  // what sweeps and admin calls changed, and retries
     }
   }
   if (status.ok()) status = Commit();

@@ -17,8 +17,13 @@ absl::StatusOr<std::unique_ptr<OutputPublisher>> OutputPublisher::Create(
     metrics::ServiceMetrics& metrics) {
   std::unique_ptr<OutputPublisher> publisher(new OutputPublisher(topics, engine, metrics));
   OutputPublisher* p = publisher.get();
+  // message.max.bytes: the dead-letter topic gets a rejected message's
+  // original bytes, too_large ones included (over 1 MiB, SPEC 3.2), which
+  // librdkafka's default (1,000,000) would refuse to produce.
+  KafkaProperties props = {{"message.max.bytes", "100000000"}};
+  for (const auto& [k, v] : properties) props[k] = v;
   absl::StatusOr<std::unique_ptr<Producer>> producer = Producer::Create(
-      properties,
+      props,
       [p](void* opaque, bool delivered, rd_kafka_resp_err_t err) { p->OnDelivery(opaque, delivered, err); });
   if (!producer.ok()) return producer.status();
   publisher->producer_ = std::move(*producer);

@@ -9,13 +9,9 @@ namespace consensusd::consumer {
 
 absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const KafkaProperties& properties,
                                                            DeliveryFn on_delivery) {
-  // message.max.bytes: the dead-letter topic gets a rejected message's
-  // original bytes, too_large ones included (over 1 MiB, SPEC 3.2), which
-  // librdkafka's default (1,000,000) would refuse to produce.
   KafkaProperties props = {{"linger.ms", "20"},
                            {"compression.codec", "lz4"},
                            {"enable.idempotence", "true"},
-                           {"message.max.bytes", "100000000"},
                            {"queue.buffering.max.messages", "100000"}};
   for (const auto& [k, v] : properties) props[k] = v;
   absl::StatusOr<KafkaConf> conf = NewKafkaConf(props);
