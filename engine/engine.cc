@@ -219,6 +219,7 @@ absl::StatusOr<std::optional<int64_t>> Engine::Assign(int32_t partition) {
     loaded_.insert(partition);
     newly_owned = owned_.insert(partition).second;
   }
+  if (newly_owned) OnOwnershipChange(partition);
   if (newly_owned && !load) {
     // Tasks restored earlier were not published while the partition was not ours.
     for (Project* project : projects_.List()) {
@@ -232,11 +233,15 @@ absl::StatusOr<std::optional<int64_t>> Engine::Assign(int32_t partition) {
 }
 
 absl::Status Engine::Revoke(int32_t partition) {
+  bool was_loaded;
   {
     std::lock_guard<std::mutex> lock(partitions_mu_);
     owned_.erase(partition);
-    if (!loaded_.erase(partition)) return absl::OkStatus();
+    was_loaded = loaded_.erase(partition) > 0;
   }
+  // Its statistics now come from the topic (their last published state).
+  OnOwnershipChange(-1);
+  if (!was_loaded) return absl::OkStatus();
   // The store holds exactly what memory holds for this partition: drop those.
   Project* current = nullptr;
   std::unique_lock<std::mutex> lock;

@@ -56,6 +56,16 @@ struct EngineOptions {
   // per write); after a crash, the records of that last interval are sent
   // again. PersistPublished() stores it at once.
   int confirmed_write_interval_ms = 10000;
+  // Scale-out (SPEC 8): the consumer group, whose worker statistics are the
+  // only ones counted, and this process's name in the records it writes.
+  std::string group = "consensusd";
+  std::string instance = "consensusd";
+};
+
+// A worker-statistics record to produce (engine/worker_stats.h).
+struct StatsRecord {
+  std::string key;
+  std::string value;
 };
 
 // An input element the engine could not use (SPEC 3.2).
@@ -174,6 +184,19 @@ class Engine {
   // Stores what was confirmed since the last commit (shutdown).
   absl::Status PersistPublished();
 
+  // --- Worker statistics (scale-out, SPEC 8; engine/worker_stats.h) ---
+  // Appends the records of the owned partitions' statistics that changed since
+  // they were last sent, or that the topic holds otherwise (another instance
+  // wrote them); only `partition`'s when it is >= 0 (before a revocation).
+  void CollectWorkerStats(std::vector<StatsRecord>* out, int32_t partition = -1);
+  // Applies a record read from the statistics topic: the statistics of a
+  // partition this instance does not own are added into its worker model.
+  // Records of other groups are ignored. InvalidArgument if malformed.
+  absl::Status ApplyWorkerStats(std::string_view value);
+  // Forgets what was sent, so that the next collection sends everything of
+  // the owned partitions again (after a failed delivery).
+  void ResendWorkerStats();
+
   // --- Sweeps and admin ---
   // Sweeps, until `stop`: a project that has never been swept soon after its
   // first answer, and every changed project each sweep interval.
@@ -236,6 +259,14 @@ class Engine {
   static void Confirm(engine::Project& project, int32_t task);
   // Adds the confirmed state of every marked task to `batch`.
   void TakeConfirmed(storage::StateBatch& batch);
+  // REQUIRES: project.mu held. Sets the model's remote statistics of `worker`
+  // (-1: class counts) from the topic's records of partitions not owned.
+  void RecomputeRemote(Project& project, int32_t worker,
+                       const absl::flat_hash_set<int32_t>& owned);
+  // After an ownership change: every project's remote statistics, and what
+  // the topic holds for a newly owned partition as "sent".
+  void OnOwnershipChange(int32_t assigned);
+  absl::flat_hash_set<int32_t> OwnedSet() const;
 
   storage::StateStore& store_;
   ProjectSet projects_;

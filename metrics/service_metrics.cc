@@ -86,6 +86,22 @@ ServiceMetrics::ServiceMetrics() : registry_(std::make_shared<prometheus::Regist
                        .Help("Output records queued in the producer, not yet delivered.")
                        .Register(r)
                        .Add({});
+  worker_model_age_ = &prometheus::BuildGauge()
+                           .Name("consensusd_worker_model_age_seconds")
+                           .Help("Seconds since the worker-statistics topic was last read to its end: "
+                                 "the age of the worker model this instance uses.")
+                           .Register(r)
+                           .Add({});
+  worker_stats_records_ = &prometheus::BuildCounter()
+                               .Name("consensusd_worker_stats_records_total")
+                               .Help("Worker-statistics records sent and received (scale-out).")
+                               .Register(r);
+  WorkerStatsRecords("sent");
+  WorkerStatsRecords("received");
+}
+
+prometheus::Counter& ServiceMetrics::WorkerStatsRecords(std::string_view direction) {
+  return worker_stats_records_->Add({{"direction", S(direction)}});
 }
 
 prometheus::Counter& ServiceMetrics::DeliveryFailures(std::string_view topic) {

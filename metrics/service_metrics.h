@@ -49,6 +49,11 @@ class ServiceMetrics {
   prometheus::Counter& DeliveryFailures(std::string_view topic);
   // Messages in the output producer's queue, not yet delivered.
   prometheus::Gauge& OutputQueue() { return *output_queue_; }
+  // Scale-out (SPEC 8): seconds since the worker-statistics topic was last
+  // read to its end (the age of the worker model this instance uses), and the
+  // records sent and received.
+  prometheus::Gauge& WorkerModelAge() { return *worker_model_age_; }
+  prometheus::Counter& WorkerStatsRecords(std::string_view direction);
 
   // Replaces a project's task-confidence / worker-accuracy distribution with
   // the given values (each in [0, 1]).
@@ -85,6 +90,8 @@ class ServiceMetrics {
   prometheus::Gauge* state_bytes_;
   prometheus::Family<prometheus::Counter>* delivery_failures_;
   prometheus::Gauge* output_queue_;
+  prometheus::Gauge* worker_model_age_;
+  prometheus::Family<prometheus::Counter>* worker_stats_records_;
 
   std::mutex mu_;  // guards the replace-style updates below
   std::vector<std::pair<std::string, std::vector<prometheus::Gauge*>>> per_worker_;
