@@ -284,7 +284,7 @@ void IngestLoop::CheckBrokers() {
   // broker must answer, so it fails when none does (a timeout or a refused
   // connection), even when no message or error would arrive.
   const struct rd_kafka_metadata* metadata = nullptr;
-  if (rd_kafka_metadata(consumer_.get(), 0, nullptr, &metadata, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (rd_kafka_metadata(consumer_.get(), 0, nullptr, &metadata, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_metadata_destroy(metadata);
     SetBrokerState(broker_health_.Answered());
   } else {
@@ -308,7 +308,10 @@ void IngestLoop::SetBrokerState(bool changed) {
 void IngestLoop::OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
   auto* loop = static_cast<IngestLoop*>(opaque);
   if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) loop->all_brokers_down_ = true;
-  spdlog::warn("consumer: {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)), reason);
+  // A lost connection is retried by librdkafka (and logged by it); the rest,
+  // e.g. failed authentication, needs the operator.
+  const auto level = err == RD_KAFKA_RESP_ERR__TRANSPORT ? spdlog::level::debug : spdlog::level::warn;
+  spdlog::log(level, "consumer: {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)), reason);
 }
 
 void IngestLoop::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,

@@ -24,19 +24,29 @@ struct EventDeleter {
   void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
 };
 
-// Topic name -> partition count, of every topic the cluster lists.
-absl::StatusOr<absl::flat_hash_map<std::string, int>> ListTopics(rd_kafka_t* rk, int timeout_ms) {
+struct ClusterView {
+  absl::flat_hash_map<std::string, int> topics;  // name -> partition count
+  bool has_controller = false;  // the controller it reports is one of its brokers
+};
+
+// Every topic the cluster lists, and whether a controller can create topics.
+absl::StatusOr<ClusterView> DescribeCluster(rd_kafka_t* rk, int timeout_ms) {
   const rd_kafka_metadata_t* raw = nullptr;
   // All topics: asking for one by name may auto-create it on the broker.
   const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, /*all_topics=*/1, nullptr, &raw, timeout_ms);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaStatus(err, "listing the Kafka topics");
   std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter> metadata(raw);
-  absl::flat_hash_map<std::string, int> topics;
+  ClusterView view;
   for (int i = 0; i < metadata->topic_cnt; ++i) {
     const rd_kafka_metadata_topic_t& t = metadata->topics[i];
-    if (t.err == RD_KAFKA_RESP_ERR_NO_ERROR) topics[t.topic] = t.partition_cnt;
+    if (t.err == RD_KAFKA_RESP_ERR_NO_ERROR) view.topics[t.topic] = t.partition_cnt;
   }
-  return topics;
+  // (librdkafka's mock cluster reports controller 0, with brokers from 1.)
+  const int32_t controller = rd_kafka_controllerid(rk, 0);
+  for (int i = 0; i < metadata->broker_cnt; ++i) {
+    if (metadata->brokers[i].id == controller) view.has_controller = true;
+  }
+  return view;
 }
 
 }  // namespace
@@ -47,10 +57,11 @@ absl::StatusOr<std::vector<TopicOutcome>> CreateMissingTopics(const KafkaPropert
                                                               int timeout_ms) {
   absl::StatusOr<KafkaHandle> admin = NewKafkaHandle(RD_KAFKA_PRODUCER, properties);
   if (!admin.ok()) return admin.status();
-  absl::StatusOr<absl::flat_hash_map<std::string, int>> existing = ListTopics(admin->get(), timeout_ms);
-  if (!existing.ok()) return existing.status();
-  auto input = existing->find(input_topic);
-  const int input_partitions = input == existing->end() ? 1 : input->second;
+  absl::StatusOr<ClusterView> cluster = DescribeCluster(admin->get(), timeout_ms);
+  if (!cluster.ok()) return cluster.status();
+  const absl::flat_hash_map<std::string, int>& existing = cluster->topics;
+  auto input = existing.find(input_topic);
+  const int input_partitions = input == existing.end() ? 1 : input->second;
 
   std::vector<TopicOutcome> outcomes;
   std::vector<std::unique_ptr<rd_kafka_NewTopic_t, NewTopicDeleter>> owned;
@@ -59,7 +70,7 @@ absl::StatusOr<std::vector<TopicOutcome>> CreateMissingTopics(const KafkaPropert
   for (const TopicSpec& spec : specs) {
     TopicOutcome& outcome = outcomes.emplace_back();
     outcome.name = spec.name;
-    if (existing->contains(spec.name) || index.contains(spec.name)) continue;
+    if (existing.contains(spec.name) || index.contains(spec.name)) continue;
     outcome.partitions = spec.partitions == TopicSpec::kLikeInput ? input_partitions : spec.partitions;
     char err[512];
     rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(spec.name.c_str(), outcome.partitions,
@@ -80,6 +91,11 @@ absl::StatusOr<std::vector<TopicOutcome>> CreateMissingTopics(const KafkaPropert
     outcome.error = absl::UnknownError(absl::StrCat("creating topic ", spec.name, ": no result"));
   }
   if (requests.empty()) return outcomes;
+  // Topics are created through the controller. Without one (librdkafka's mock
+  // cluster, which has no Admin API either) the request would only time out.
+  if (!cluster->has_controller) {
+    return absl::UnimplementedError("the Kafka brokers report no controller: topics cannot be created");
+  }
 
   std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter> options(
       rd_kafka_AdminOptions_new(admin->get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
