@@ -219,7 +219,7 @@ void IngestLoop::SetPaused(bool paused) {
 }
 
 void IngestLoop::UpdateReady() {
-  ready_ = !closing_ && assigned_once_.load() && restoring_.empty() &&
+  ready_ = !closing_ && joined_.load() && restoring_.empty() &&
            broker_health_.state() == BrokerHealth::State::kUp;
 }
 
@@ -367,12 +367,16 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
     }
     if (paused_) SetPaused(true);  // the new partitions wait for the outputs too
     // The group coordinator answered.
+    joined_ = true;
     SetBrokerState(broker_health_.Answered());
     ExportPartitions();
     UpdateReady();
     return;
   }
-  // Revocation (or loss): commit what was consumed from these partitions first.
+  // Revocation (or loss): commit what was consumed from these partitions
+  // first. Both protocols follow it with an assignment (cooperative: at
+  // once, possibly empty; eager, or lost partitions: after rejoining).
+  joined_ = false;
   absl::Status status = Commit();
   if (!status.ok()) rebalance_status_ = status;
   for (int i = 0; i < partitions->cnt; ++i) {

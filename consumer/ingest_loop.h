@@ -79,8 +79,10 @@ class IngestLoop {
   // The group assigned partitions (none is fine), every one has caught up,
   // and the brokers answer.
   bool ready() const { return ready_.load(); }
-  // Whether the group has assigned partitions at least once.
-  bool joined() const { return assigned_once_.load(); }
+  // Whether the group has given this member its assignment (possibly empty),
+  // and no rebalance has taken partitions away since without giving the
+  // new assignment yet (e.g. after the session was lost in an outage).
+  bool joined() const { return joined_.load(); }
   BrokerHealth::State brokers() const { return brokers_state_.load(); }
   int64_t messages_consumed() const { return messages_consumed_.load(); }
   int64_t answers_committed() const { return answers_committed_.load(); }
@@ -145,6 +147,7 @@ class IngestLoop {
   std::atomic<bool> ready_{false};
   std::atomic<BrokerHealth::State> brokers_state_{BrokerHealth::State::kUnknown};
   std::atomic<bool> assigned_once_{false};
+  std::atomic<bool> joined_{false};
   std::atomic<int64_t> messages_consumed_{0};
   std::atomic<int64_t> answers_committed_{0};
   absl::Status rebalance_status_;

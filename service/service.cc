@@ -169,7 +169,7 @@ void Service::CreateOutputTopics() {
   }
   for (const TopicOutcome& o : *outcomes) {
     if (o.result == TopicOutcome::Result::kCreated) {
-      spdlog::info("kafka: created topic {} ({} partitions)", o.name, o.partitions);
+      spdlog::info("kafka: created topic {}, partitions: {}", o.name, o.partitions);
     } else if (o.result == TopicOutcome::Result::kFailed) {
       spdlog::warn("kafka: {}; create the topic yourself (docs/operations.md)", o.error.ToString());
     }
