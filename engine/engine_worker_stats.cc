@@ -14,7 +14,13 @@ absl::flat_hash_set<int32_t> Engine::OwnedSet() const {
 }
 
 void Engine::CollectWorkerStats(std::vector<StatsRecord>* out, int32_t partition) {
-  absl::flat_hash_set<int32_t> parts = OwnedSet();
+  // Only caught-up partitions: a partition being rebuilt would publish a
+  // part of its statistics over the complete ones its last owner published.
+  absl::flat_hash_set<int32_t> parts;
+  {
+    std::lock_guard<std::mutex> lock(partitions_mu_);
+    parts = ready_;
+  }
   if (partition >= 0) {
     if (!parts.contains(partition)) return;
     parts = {partition};

@@ -13,6 +13,7 @@
 #ifndef CONSENSUSD_METRICS_SERVICE_METRICS_H_
 #define CONSENSUSD_METRICS_SERVICE_METRICS_H_
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,6 +55,13 @@ class ServiceMetrics {
   // records sent and received.
   prometheus::Gauge& WorkerModelAge() { return *worker_model_age_; }
   prometheus::Counter& WorkerStatsRecords(std::string_view direction);
+  // 1 while the Kafka brokers answer, else 0 (0 until first reached).
+  prometheus::Gauge& KafkaBrokersUp() { return *kafka_brokers_up_; }
+
+  // Replaces the partition gauges with the owned partitions of `topic`
+  // (partition, ready): the counts by state (owned, restoring, ready) and one
+  // 0/1 series per owned partition; a partition no longer listed loses its series.
+  void SetPartitions(std::string_view topic, const std::vector<std::pair<int32_t, bool>>& owned);
 
   // Replaces a project's task-confidence / worker-accuracy distribution with
   // the given values (each in [0, 1]).
@@ -92,9 +100,15 @@ class ServiceMetrics {
   prometheus::Gauge* output_queue_;
   prometheus::Gauge* worker_model_age_;
   prometheus::Family<prometheus::Counter>* worker_stats_records_;
+  prometheus::Gauge* kafka_brokers_up_;
+  prometheus::Gauge* partitions_owned_;
+  prometheus::Gauge* partitions_restoring_;
+  prometheus::Gauge* partitions_ready_;
+  prometheus::Family<prometheus::Gauge>* partition_ready_;
 
   std::mutex mu_;  // guards the replace-style updates below
   std::vector<std::pair<std::string, std::vector<prometheus::Gauge*>>> per_worker_;
+  std::vector<prometheus::Gauge*> partition_ready_series_;
 };
 
 }  // namespace consensusd::metrics

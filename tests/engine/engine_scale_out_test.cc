@@ -60,7 +60,10 @@ class Instance {
     engine_ = std::make_unique<Engine>(
         *store_, [](std::string_view) { return ProjectSettings{}; }, &metrics_, options);
     EXPECT_TRUE(engine_->Restore().ok());
-    for (int32_t p : partitions_) EXPECT_TRUE(engine_->Assign(p).ok());
+    for (int32_t p : partitions_) {
+      EXPECT_TRUE(engine_->Assign(p).ok());
+      engine_->SetPartitionReady(p, true);
+    }
   }
 
   bool Owns(int32_t partition) const {
