@@ -388,6 +388,7 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
     assigned_at_.erase(partition);
     // Another instance owns it now. (Not when this one is leaving: its state
     // stays in memory until the process ends.)
+    if (status.ok() && options_.before_revoke) options_.before_revoke(partition);
     if (status.ok() && !closing_) {
       absl::Status released = engine_.Revoke(partition);
       if (!released.ok()) rebalance_status_ = released;

@@ -35,6 +35,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,10 @@ struct IngestOptions {
   std::string group = "consensusd";
   // Static membership (group.instance.id); empty = dynamic.
   std::string instance_id;
+  // Called with each partition being revoked, after what was consumed from
+  // it is committed and before it is released (scale-out: its worker
+  // statistics are published one last time). May be empty.
+  std::function<void(int32_t partition)> before_revoke;
   int commit_interval_ms = 20;
   int commit_max_messages = 50000;
   // Start every assigned partition at its beginning, ignoring stored offsets

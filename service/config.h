@@ -41,6 +41,10 @@ struct Config {
     std::string consensus_topic = "labels.consensus";
     std::string review_topic = "labels.review";
     std::string dlq_topic = "labels.dlq";
+    // Scale-out (SPEC 8): the compacted topic of per-partition worker
+    // statistics, and how often the owned partitions' changes are published.
+    std::string worker_stats_topic = "consensusd.worker-stats";
+    int worker_stats_interval_ms = 5000;
     // librdkafka properties passed as-is, except kReservedKafkaProperties.
     std::map<std::string, std::string> properties;
     int commit_interval_ms = 20;
@@ -121,6 +125,8 @@ void ForEachKey(C& c, F&& f) {
   f("kafka.consensus_topic", c.kafka.consensus_topic);
   f("kafka.review_topic", c.kafka.review_topic);
   f("kafka.dlq_topic", c.kafka.dlq_topic);
+  f("kafka.worker_stats_topic", c.kafka.worker_stats_topic);
+  f("kafka.worker_stats_interval_ms", c.kafka.worker_stats_interval_ms, Range{10});
   f("kafka.commit_interval_ms", c.kafka.commit_interval_ms, Range{1});
   f("kafka.commit_max_messages", c.kafka.commit_max_messages, Range{1});
   f("state.data_dir", c.state.data_dir);

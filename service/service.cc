@@ -1,9 +1,14 @@
 #include "service/service.h"
 
+#include <unistd.h>
+
+#include <random>
+
 
 #include "api/dashboard.h"
 #include "api/rest_api.h"
 #include "engine/reject_reason.h"
+#include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
 namespace consensusd::service {
@@ -40,6 +45,12 @@ std::unique_ptr<engine::Engine> NewEngine(const Config& config, storage::StateSt
   options.input_topic = config.kafka.labels_topic;
   options.sweep_interval_s = config.model.sweep_interval_s;
   options.per_worker_limit = config.metrics.per_worker_limit;
+  options.group = config.kafka.group;
+  // Unique per process: records of an earlier run count as another writer's.
+  char host[256] = "consensusd";
+  gethostname(host, sizeof host - 1);
+  options.instance = absl::StrCat(config.kafka.instance_id.empty() ? host : config.kafka.instance_id,
+                                  "-", getpid(), "-", std::random_device{}() % 1000000);
   return std::make_unique<engine::Engine>(
       store, [config](std::string_view name) { return ProjectSettingsOf(config, name); }, metrics,
       options);
@@ -126,7 +137,16 @@ absl::Status Service::Open() {
   if (!publisher.ok()) return publisher.status();
   publisher_ = std::move(*publisher);
 
+  consumer::WorkerStatsOptions stats;
+  stats.topic = config_.kafka.worker_stats_topic;
+  stats.interval_ms = config_.kafka.worker_stats_interval_ms;
+  absl::StatusOr<std::unique_ptr<consumer::WorkerStatsExchange>> exchange =
+      consumer::WorkerStatsExchange::Create(kafka, stats, *engine_, metrics_);
+  if (!exchange.ok()) return exchange.status();
+  exchange_ = std::move(*exchange);
+
   consumer::IngestOptions ingest;
+  ingest.before_revoke = [x = exchange_.get()](int32_t partition) { x->PublishPartition(partition); };
   ingest.topic = config_.kafka.labels_topic;
   ingest.group = config_.kafka.group;
   ingest.instance_id = config_.kafka.instance_id;
@@ -149,6 +169,7 @@ absl::Status Service::Open() {
     }
   });
   sweep_thread_ = std::thread([this] { engine_->RunSweeps(stop_); });
+  stats_thread_ = std::thread([this] { exchange_->Run(stats_stop_); });
   return absl::OkStatus();
 }
 
@@ -156,7 +177,7 @@ void Service::CreateOutputTopics() {
   using consumer::TopicOutcome;
   absl::StatusOr<std::vector<TopicOutcome>> outcomes =
       consumer::CreateMissingTopics(KafkaPropertiesOf(config_), config_.kafka.labels_topic,
-                                    OutputTopicSpecs(config_, kWorkerStatsTopic), 10000);
+                                    OutputTopicSpecs(config_, config_.kafka.worker_stats_topic), 10000);
   if (absl::IsUnimplemented(outcomes.status())) {
     spdlog::info("kafka: the brokers cannot create topics (an embedded mock cluster?): "
                  "the output topics are used as they are");
@@ -197,12 +218,14 @@ api::Readiness Service::Readiness() const {
     case consumer::BrokerHealth::State::kDown: r.brokers = "down"; break;
     case consumer::BrokerHealth::State::kUnknown: r.brokers = "unknown"; break;
   }
-  r.ready = loop_->ready() && r.partitions_restoring == 0;
+  r.ready = loop_->ready() && r.partitions_restoring == 0 && exchange_->caught_up();
   if (r.ready) return r;
   if (r.brokers != "up") {
     r.reason = r.brokers == "down" ? "the Kafka brokers do not answer" : "connecting to Kafka";
   } else if (!loop_->joined()) {
     r.reason = "waiting for partitions from the consumer group";
+  } else if (!exchange_->caught_up()) {
+    r.reason = "reading the worker statistics";
   } else {
     r.reason = "partitions restoring";
   }
@@ -217,6 +240,9 @@ absl::Status Service::Wait() {
   waited_ = true;
   if (ingest_thread_.joinable()) ingest_thread_.join();
   if (sweep_thread_.joinable()) sweep_thread_.join();
+  // After the ingest loop, whose revocations publish statistics one last time.
+  stats_stop_ = true;
+  if (stats_thread_.joinable()) stats_thread_.join();
   if (publisher_) {
     absl::Status flushed = publisher_->Flush(10000);
     if (!flushed.ok()) spdlog::warn("outputs: {}", flushed.ToString());
@@ -227,6 +253,7 @@ absl::Status Service::Wait() {
   }
   if (http_) http_->Stop();
   loop_.reset();
+  exchange_.reset();
   publisher_.reset();
   engine_.reset();
   if (store_) {

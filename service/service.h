@@ -27,6 +27,7 @@
 #include "api/http_server.h"
 #include "consumer/ingest_loop.h"
 #include "consumer/output_publisher.h"
+#include "consumer/worker_stats_exchange.h"
 #include "consumer/topic_setup.h"
 #include "engine/engine.h"
 #include "metrics/service_metrics.h"
@@ -74,6 +75,7 @@ class Service {
   std::unique_ptr<storage::StateStore> store_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<consumer::OutputPublisher> publisher_;
+  std::unique_ptr<consumer::WorkerStatsExchange> exchange_;
   std::unique_ptr<consumer::IngestLoop> loop_;
   std::unique_ptr<api::HttpServer> http_;
   std::atomic<bool> stop_{false};
@@ -81,7 +83,8 @@ class Service {
   std::condition_variable stop_cv_;
   std::atomic<bool> restored_{false};
   std::atomic<bool> ingest_started_{false};  // loop_ is set
-  std::thread ingest_thread_, sweep_thread_;
+  std::atomic<bool> stats_stop_{false};  // set after the ingest loop has stopped
+  std::thread ingest_thread_, sweep_thread_, stats_thread_;
   absl::Status ingest_status_;
   bool waited_ = false;
 };
@@ -91,10 +94,6 @@ engine::ProjectSettings ProjectSettingsOf(const Config& config, std::string_view
 
 // librdkafka properties of the config: kafka.properties plus bootstrap.servers.
 consumer::KafkaProperties KafkaPropertiesOf(const Config& config);
-
-// The name of the worker-statistics topic (SPEC 8).
-// TODO(merge): config.kafka.worker_stats_topic once that key exists.
-inline constexpr char kWorkerStatsTopic[] = "consensusd.worker-stats";
 
 // The output topics `serve` creates when missing (docs/operations.md): the
 // consensus and review topics compacted, with the input topic's partition

@@ -1,0 +1,188 @@
+#include "consumer/worker_stats_exchange.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace consensusd::consumer {
+
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<WorkerStatsExchange>> WorkerStatsExchange::Create(
+    const KafkaProperties& properties, const WorkerStatsOptions& options, engine::Engine& engine,
+    metrics::ServiceMetrics& metrics) {
+  std::unique_ptr<WorkerStatsExchange> x(new WorkerStatsExchange(options, engine, metrics));
+  // The reader: assigned partitions, never a group member and nothing
+  // committed (librdkafka wants a group.id even so); the end of each
+  // partition is reported, to know when the topic has been read.
+  KafkaProperties reader = properties;
+  reader.erase("group.instance.id");
+  reader["group.id"] = "consensusd-worker-stats-reader";
+  reader["enable.auto.commit"] = "false";
+  reader["enable.auto.offset.store"] = "false";
+  reader["enable.partition.eof"] = "true";
+  reader["auto.offset.reset"] = "earliest";
+  reader["fetch.wait.max.ms"] = "100";
+  absl::StatusOr<KafkaHandle> handle = NewKafkaHandle(RD_KAFKA_CONSUMER, reader);
+  if (!handle.ok()) return handle.status();
+  x->reader_ = std::move(*handle);
+  rd_kafka_poll_set_consumer(x->reader_.get());
+  WorkerStatsExchange* self = x.get();
+  absl::StatusOr<std::unique_ptr<Producer>> producer =
+      Producer::Create(properties, [self](void*, bool delivered, rd_kafka_resp_err_t err) {
+        if (delivered) return;
+        self->metrics_.DeliveryFailures(self->options_.topic).Increment();
+        if (!self->resend_.exchange(true)) {
+          spdlog::warn("worker statistics: a record was not delivered ({}); all are sent again",
+                       rd_kafka_err2str(err));
+        }
+      });
+  if (!producer.ok()) return producer.status();
+  x->producer_ = std::move(*producer);
+  return x;
+}
+
+WorkerStatsExchange::WorkerStatsExchange(const WorkerStatsOptions& options, engine::Engine& engine,
+                                         metrics::ServiceMetrics& metrics)
+    : options_(options), engine_(engine), metrics_(metrics), current_at_ms_(SteadyMs()) {}
+
+WorkerStatsExchange::~WorkerStatsExchange() {
+  if (reader_ != nullptr) rd_kafka_consumer_close(reader_.get());
+}
+
+double WorkerStatsExchange::model_age_seconds() const {
+  return static_cast<double>(SteadyMs() - current_at_ms_.load()) / 1000.0;
+}
+
+void WorkerStatsExchange::Run(const std::atomic<bool>& stop) {
+  using Clock = std::chrono::steady_clock;
+  const auto interval = std::chrono::milliseconds(options_.interval_ms);
+  auto next_publish = Clock::now() + interval;
+  auto next_check = Clock::now();
+  while (!stop.load()) {
+    const auto now = Clock::now();
+    if (now >= next_check) {
+      next_check = now + std::chrono::seconds(1);
+      if (!assigned_) assigned_ = AssignTopic();
+      if (assigned_ && AtEnd()) {
+        current_at_ms_ = SteadyMs();
+        if (!caught_up_.exchange(true)) spdlog::info("worker statistics: {} read", options_.topic);
+      }
+      metrics_.WorkerModelAge().Set(model_age_seconds());
+    }
+    if (now >= next_publish) {
+      next_publish = now + interval;
+      Publish(-1);
+    }
+    producer_->Poll(0);
+    if (!assigned_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    for (int i = 0; i < 1000; ++i) {  // a bounded burst, then the clock again
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(reader_.get(), i == 0 ? 100 : 0);
+      if (m == nullptr) break;
+      Handle(*m);
+      rd_kafka_message_destroy(m);
+    }
+  }
+  Publish(-1);
+  absl::Status flushed = producer_->Flush(10000);
+  if (!flushed.ok()) spdlog::warn("worker statistics: {}", flushed.ToString());
+}
+
+void WorkerStatsExchange::PublishPartition(int32_t partition) { Publish(partition); }
+
+void WorkerStatsExchange::Publish(int32_t partition) {
+  if (resend_.exchange(false)) engine_.ResendWorkerStats();
+  std::vector<engine::StatsRecord> records;
+  engine_.CollectWorkerStats(&records, partition);
+  for (const engine::StatsRecord& r : records) {
+    absl::Status s = producer_->Send(options_.topic, r.key, r.value);
+    if (!s.ok()) {
+      // A full queue (or a bad topic): everything goes again next time.
+      metrics_.DeliveryFailures(options_.topic).Increment();
+      resend_ = true;
+      spdlog::warn("worker statistics: {}", s.ToString());
+      break;
+    }
+    metrics_.WorkerStatsRecords("sent").Increment();
+  }
+}
+
+bool WorkerStatsExchange::AssignTopic() {
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(reader_.get(), options_.topic.c_str(), nullptr);
+  const struct rd_kafka_metadata* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(reader_.get(), 0, topic, &md, 2000);
+  rd_kafka_topic_destroy(topic);
+  int partitions = 0;
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && md->topics[0].err == 0) {
+    partitions = md->topics[0].partition_cnt;
+  }
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  if (partitions <= 0) return false;  // not created yet: the first record creates it
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  const rd_kafka_resp_err_t assigned = rd_kafka_assign(reader_.get(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (assigned != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("worker statistics: assigning {}: {}", options_.topic, rd_kafka_err2str(assigned));
+    return false;
+  }
+  position_.assign(partitions, -1);
+  spdlog::info("worker statistics: reading {} ({} partitions)", options_.topic, partitions);
+  return true;
+}
+
+void WorkerStatsExchange::Handle(const rd_kafka_message_t& m) {
+  if (m.partition < 0 || m.partition >= static_cast<int32_t>(position_.size())) return;
+  if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    position_[m.partition] = m.offset;
+    return;
+  }
+  if (m.err) {
+    spdlog::debug("worker statistics: {}", rd_kafka_message_errstr(&m));
+    return;
+  }
+  position_[m.partition] = m.offset + 1;
+  if (m.payload == nullptr) return;  // a tombstone
+  metrics_.WorkerStatsRecords("received").Increment();
+  absl::Status s = engine_.ApplyWorkerStats(
+      std::string_view(static_cast<const char*>(m.payload), m.len));
+  if (!s.ok()) {
+    // Not ours to fix: logged once a minute at most, and skipped.
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_invalid_log_) {
+      next_invalid_log_ = now + std::chrono::minutes(1);
+      spdlog::warn("worker statistics: skipped a record at {}[{}]@{}: {}", options_.topic,
+                   m.partition, m.offset, s.ToString());
+    }
+  }
+}
+
+bool WorkerStatsExchange::AtEnd() {
+  for (int32_t p = 0; p < static_cast<int32_t>(position_.size()); ++p) {
+    int64_t low = 0, high = 0;
+    if (rd_kafka_query_watermark_offsets(reader_.get(), options_.topic.c_str(), p, &low, &high,
+                                         1000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return false;  // the brokers do not answer: the model ages
+    }
+    if (high > low && position_[p] < high) return false;
+  }
+  return true;
+}
+
+}  // namespace consensusd::consumer
