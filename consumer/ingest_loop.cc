@@ -64,6 +64,7 @@ absl::StatusOr<std::unique_ptr<IngestLoop>> IngestLoop::Create(
   if (!conf.ok()) return conf.status();
   std::unique_ptr<IngestLoop> loop(new IngestLoop(options, engine, publisher, metrics));
   rd_kafka_conf_set_rebalance_cb(conf->get(), &IngestLoop::OnRebalance);
+  rd_kafka_conf_set_error_cb(conf->get(), &IngestLoop::OnError);
   rd_kafka_conf_set_opaque(conf->get(), loop.get());
   absl::StatusOr<KafkaHandle> consumer = NewKafkaHandle(RD_KAFKA_CONSUMER, std::move(*conf));
   if (!consumer.ok()) return consumer.status();
@@ -210,6 +211,15 @@ void IngestLoop::SetPaused(bool paused) {
   next_pause_log_ = now + std::chrono::minutes(1);
   spdlog::warn("outputs: the producer's queue is full; consumption pauses until it drains "
                "(consensusd_output_queue_messages)");
+}
+
+void IngestLoop::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  IngestLoop* loop = static_cast<IngestLoop*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+    loop->brokers_down_ = true;
+    loop->UpdateReady();
+  }
+  spdlog::warn("consumer: {}", reason);
 }
 
 void IngestLoop::UpdateReady() {
