@@ -133,17 +133,7 @@ class CompactionTest : public ::testing::Test {
         },
         seconds(60), seconds(1)))
         << AnswerCountDiff(s, expected) << group.Diagnostics();
-    double sweeps = -1;
-    ASSERT_TRUE(WaitUntil(
-        [&] {
-          const double now = integration::SumMetric(group.at(0).Metrics(),
-                                                    "consensusd_em_sweeps_total");
-          const bool settled = now > 0 && now == sweeps;
-          sweeps = now;
-          return settled;
-        },
-        seconds(60), milliseconds(1500)))
-        << group.Diagnostics();
+    ASSERT_TRUE(WaitSweepsSettled(group.at(0), seconds(60))) << group.Diagnostics();
     ASSERT_EQ(group.StopAll(), "") << group.Diagnostics();
   }
 

@@ -38,7 +38,8 @@
 
 namespace consensusd::kafka_tests {
 
-inline const std::string kKafkaScript = std::string(CONSENSUSD_SOURCE_DIR) + "/deploy/kafka/kafka.sh";
+inline const std::string kKafkaScript =
+    std::string(CONSENSUSD_SOURCE_DIR) + "/deploy/kafka/kafka.sh";
 
 class RealKafka {
  public:

@@ -100,19 +100,7 @@ class ScaleOutTest : public ::testing::Test {
       return "the reference instance did not count every answer once:\n" +
              AnswerCountDiff(s, *expected_answers_) + one.Diagnostics();
     }
-    // The background sweeps (every second) change the consensus until the
-    // last one has seen every answer; then their count stops moving.
-    double sweeps = -1;
-    if (!WaitUntil(
-            [&] {
-              const double now = integration::SumMetric(one.at(0).Metrics(),
-                                                        "consensusd_em_sweeps_total",
-                                                        {{"project", "reference"}});
-              const bool settled = now > 0 && now == sweeps;
-              sweeps = now;
-              return settled;
-            },
-            seconds(60), milliseconds(1500))) {
+    if (!WaitSweepsSettled(one.at(0), seconds(60))) {
       return "the reference instance's sweeps did not settle\n" + one.Diagnostics();
     }
     *reference_ = one.Snapshot().tasks;
@@ -330,7 +318,9 @@ TEST_F(ScaleOutTest, BrokerRestartMidStreamIsNotReadyThenResumesByItself) {
   std::vector<bool> seen_not_ready(3, false);
   const bool all_not_ready = WaitUntil(
       [&] {
-        for (size_t i = 0; i < 3; ++i) seen_not_ready[i] = seen_not_ready[i] || !group_->at(i).Ready();
+        for (size_t i = 0; i < 3; ++i) {
+          seen_not_ready[i] = seen_not_ready[i] || !group_->at(i).Ready();
+        }
         return std::count(seen_not_ready.begin(), seen_not_ready.end(), true) == 3;
       },
       seconds(30), milliseconds(200));

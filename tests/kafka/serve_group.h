@@ -81,7 +81,10 @@ class ServeGroup {
   // `sets`: more --set KEY=VALUE for every instance.
   ServeGroup(const TempDir& dir, GroupTopics topics, std::string project,
              std::vector<std::string> sets = {})
-      : dir_(dir), topics_(std::move(topics)), project_(std::move(project)), sets_(std::move(sets)) {}
+      : dir_(dir),
+        topics_(std::move(topics)),
+        project_(std::move(project)),
+        sets_(std::move(sets)) {}
 
   // Starts one more instance (state in instance-<i>/, log instance-<i>.log)
   // and waits until it listens; nullptr if it does not.
@@ -165,9 +168,10 @@ class ServeGroup {
     std::string text;
     for (size_t i = 0; i < instances_.size(); ++i) {
       ServeProcess& s = *instances_[i];
-      absl::StrAppend(&text, "--- instance ", i,
-                      killed_[i] ? " (killed by the test)" : (s.running() ? " (running)" : " (exited)"),
-                      ", last lines of its log:\n", Tail(s.Log(), lines));
+      const char* state =
+          killed_[i] ? " (killed by the test)" : (s.running() ? " (running)" : " (exited)");
+      absl::StrAppend(&text, "--- instance ", i, state, ", last lines of its log:\n",
+                      Tail(s.Log(), lines));
     }
     return text;
   }
@@ -227,6 +231,21 @@ class ServeGroup {
   std::vector<bool> killed_;  // parallel to instances_
 };
 
+// Waits until the instance's background sweeps (model.sweep_interval_s=1)
+// have settled: each sweep may change the consensus until one has seen every
+// answer, and then their count stops moving.
+inline bool WaitSweepsSettled(ServeProcess& s, std::chrono::steady_clock::duration timeout) {
+  double sweeps = -1;
+  return tests::WaitUntil(
+      [&] {
+        const double now = integration::SumMetric(s.Metrics(), "consensusd_em_sweeps_total");
+        const bool settled = now > 0 && now == sweeps;
+        sweeps = now;
+        return settled;
+      },
+      timeout, std::chrono::milliseconds(1500));
+}
+
 // Where the snapshot's answers differ from `expected` (task -> answers in the
 // input): an instance that did not answer, tasks exported twice, missing,
 // unexpected or with another answer count. Empty when every answer is
@@ -253,7 +272,9 @@ inline std::string AnswerCountDiff(const GroupSnapshot& s,
   auto report = [&](const std::vector<std::string>& tasks, const char* what) {
     if (tasks.empty()) return;
     absl::StrAppend(&diff, tasks.size(), " tasks ", what, ", e.g.");
-    for (size_t i = 0; i < std::min(limit, tasks.size()); ++i) absl::StrAppend(&diff, " ", tasks[i]);
+    for (size_t i = 0; i < std::min(limit, tasks.size()); ++i) {
+      absl::StrAppend(&diff, " ", tasks[i]);
+    }
     diff += "\n";
   };
   report(missing, "missing");
