@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 
 namespace consensusd::api {
 
@@ -65,19 +66,26 @@ void HttpServer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void RegisterHealthRoutes(httplib::Server& server, std::function<bool()> ready,
+std::string ReadinessJson(const Readiness& r) {
+  nlohmann::json body = {{"ready", r.ready},
+                         {"partitions",
+                          {{"owned", r.partitions_owned},
+                           {"restoring", r.partitions_restoring},
+                           {"ready", r.partitions_ready}}},
+                         {"brokers", r.brokers}};
+  if (!r.ready) body["reason"] = r.reason;
+  return body.dump() + "\n";
+}
+
+void RegisterHealthRoutes(httplib::Server& server, std::function<Readiness()> readiness,
                           std::function<std::string()> render_metrics) {
   server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}\n", "application/json");
   });
-  server.Get("/readyz", [ready](const httplib::Request&, httplib::Response& res) {
-    if (ready()) {
-      res.set_content("{\"ready\":true}\n", "application/json");
-    } else {
-      res.status = 503;
-      res.set_content("{\"ready\":false,\"error\":\"restoring state or waiting for partitions\"}\n",
-                      "application/json");
-    }
+  server.Get("/readyz", [readiness](const httplib::Request&, httplib::Response& res) {
+    const Readiness r = readiness();
+    if (!r.ready) res.status = 503;
+    res.set_content(ReadinessJson(r), "application/json");
   });
   server.Get("/metrics", [render_metrics](const httplib::Request&, httplib::Response& res) {
     res.set_content(render_metrics(), "text/plain; version=0.0.4; charset=utf-8");

@@ -2,7 +2,7 @@
 // that a bad address fails early, serving on its own threads until Stop().
 //
 //   auto server = HttpServer::Bind("127.0.0.1:0", /*max_body_bytes=*/1 << 20);
-//   RegisterHealthRoutes((*server)->routes(), ready_fn, metrics_fn);
+//   RegisterHealthRoutes((*server)->routes(), readiness_fn, metrics_fn);
 //   (*server)->Start();   // (*server)->address() is "127.0.0.1:<port>"
 #ifndef CONSENSUSD_API_HTTP_SERVER_H_
 #define CONSENSUSD_API_HTTP_SERVER_H_
@@ -42,9 +42,24 @@ class HttpServer {
   std::thread thread_;
 };
 
-// GET /healthz (200 while running), GET /readyz (200 when ready(), else 503),
-// GET /metrics (Prometheus text format from render_metrics()).
-void RegisterHealthRoutes(httplib::Server& server, std::function<bool()> ready,
+// What GET /readyz reports (SPEC 5.3, docs/api.md).
+struct Readiness {
+  bool ready = false;
+  std::string reason;  // why not, when not ready
+  int partitions_owned = 0;
+  int partitions_restoring = 0;
+  int partitions_ready = 0;
+  std::string brokers = "unknown";  // "up", "down" or "unknown" (not reached yet)
+};
+
+// {"ready":false,"partitions":{"owned":2,"restoring":1,"ready":1},"brokers":"up",
+//  "reason":"..."} (reason only when not ready), one line.
+std::string ReadinessJson(const Readiness& readiness);
+
+// GET /healthz (200 while running), GET /readyz (200 when readiness().ready,
+// else 503; the body is ReadinessJson), GET /metrics (Prometheus text format
+// from render_metrics()).
+void RegisterHealthRoutes(httplib::Server& server, std::function<Readiness()> readiness,
                           std::function<std::string()> render_metrics);
 
 }  // namespace consensusd::api

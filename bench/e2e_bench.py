@@ -6,6 +6,7 @@ same topic in the same run; then ingest latency at a fixed input rate.
 usage: e2e_bench.py CONSENSUSD_BINARY [--answers N] [--rate R] [--seconds S]
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 
@@ -76,13 +78,19 @@ class Serve:
         threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
         self.base = f"http://{address}"
         self.started = time.time()
-        # Ready: state restored and partitions assigned (the group join takes ~3 s on the mock).
+        # Joined: state restored and partitions assigned (the group join takes ~3 s on the
+        # mock). /readyz turns 200 only once every partition has caught up; its body says
+        # when the partitions are assigned.
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
                 with urllib.request.urlopen(f"{self.base}/readyz", timeout=5) as r:
                     if r.status == 200:
                         break
+            except urllib.error.HTTPError as e:
+                body = json.loads(e.read() or b"{}")
+                if body.get("partitions", {}).get("owned", 0) > 0:
+                    break
             except Exception:
                 pass
             time.sleep(0.05)

@@ -63,8 +63,8 @@ std::vector<int32_t> ChunkBounds(const AnswerMatrix& m, int64_t doubles_per_part
 //   log_pi_[(w*K + l)*K + k]  log P(w answers l | true class k); 0 for excluded workers
 class EmFit {
  public:
-  EmFit(const AnswerMatrix& m, const AggregateOptions& o, const std::vector<bool>& excluded)
-      : m_(m), o_(o), K_(m.num_classes), excluded_(excluded) {
+  EmFit(const AnswerMatrix& m, const AggregateOptions& o, const FitContext& context)
+      : m_(m), o_(o), K_(m.num_classes), excluded_(context.excluded), context_(context) {
     excluded_.resize(m.num_workers, false);
     const int64_t partial = int64_t{m.num_workers} * K_ * K_ + K_;
     bounds_ = ChunkBounds(m, partial);
@@ -92,6 +92,9 @@ class EmFit {
     for (int32_t w : m.worker) {
       included_answers_ += excluded_[w] ? 0 : 1;
       ++worker_answers_[w];
+    }
+    if (!context.extra_answers.empty()) {
+      for (int32_t w = 0; w < m.num_workers; ++w) worker_answers_[w] += context.extra_answers[w];
     }
   }
 
@@ -147,6 +150,14 @@ class EmFit {
       for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += counts[i];
       for (int k = 0; k < K_; ++k) class_counts_[k] += counts[counts_.size() + k];
       ll += partial_ll_[c];
+    }
+    // The answers fitted elsewhere count in every M-step, after the local
+    // sums and in the same order, so the result does not depend on threads.
+    if (!context_.extra_counts.empty()) {
+      for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += context_.extra_counts[i];
+    }
+    if (!context_.extra_class_counts.empty()) {
+      for (int k = 0; k < K_; ++k) class_counts_[k] += context_.extra_class_counts[k];
     }
     return ll;
   }
@@ -276,6 +287,7 @@ class EmFit {
   const AggregateOptions& o_;
   const int K_;
   std::vector<bool> excluded_;
+  const FitContext& context_;
   std::vector<int32_t> bounds_;
   std::vector<char> active_;  // task has gold or an answer of an included worker
   std::vector<char> fitted_;  // active and counted in the fit (not PredictedOnly)
@@ -415,6 +427,22 @@ int32_t ArgMax(std::span<const double> posterior, std::span<const double> class_
 
 absl::StatusOr<Model> Aggregate(const AnswerMatrix& m, const AggregateOptions& o,
                                 const std::vector<bool>& excluded) {
+  FitContext context;
+  context.excluded = excluded;
+  return Aggregate(m, o, context);
+}
+
+absl::StatusOr<Model> Aggregate(const AnswerMatrix& m, const AggregateOptions& o,
+                                const FitContext& context) {
+  const std::vector<bool>& excluded = context.excluded;
+  const size_t kk = static_cast<size_t>(m.num_classes) * m.num_classes;
+  if ((!context.extra_counts.empty() && context.extra_counts.size() != kk * m.num_workers) ||
+      (!context.extra_class_counts.empty() &&
+       context.extra_class_counts.size() != static_cast<size_t>(m.num_classes)) ||
+      (!context.extra_answers.empty() &&
+       context.extra_answers.size() != static_cast<size_t>(m.num_workers))) {
+    return absl::InvalidArgumentError("fit context: a vector does not match the answers' sizes");
+  }
   if (m.num_classes < 1) return absl::InvalidArgumentError("no classes: the answers hold no labels");
   if (!(o.prior >= 0)) return absl::InvalidArgumentError("prior must be >= 0");
   if (!(o.diagonal_prior >= 0)) return absl::InvalidArgumentError("diagonal prior must be >= 0");
@@ -447,7 +475,7 @@ absl::StatusOr<Model> Aggregate(const AnswerMatrix& m, const AggregateOptions& o
     }
     case Method::kDawidSkene:
     case Method::kOneCoin: {
-      EmFit fit(m, o, excluded);
+      EmFit fit(m, o, context);
       fit.Run(std::move(votes), model);
       break;
     }

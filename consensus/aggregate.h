@@ -113,6 +113,24 @@ struct Model {
 absl::StatusOr<Model> Aggregate(const AnswerMatrix& answers, const AggregateOptions& options,
                                 const std::vector<bool>& excluded = {});
 
+// What an EM fit of part of the answers knows about the rest (scale-out: the
+// tasks of other input partitions, fitted elsewhere). Every vector is empty
+// or fully sized.
+struct FitContext {
+  std::vector<bool> excluded;  // per worker, as for Aggregate
+  // Sufficient statistics of the answers held elsewhere, added in every
+  // M-step: expected counts [w][l][k] (num_workers x K x K, the layout of
+  // parameters.h), class counts (K) and answers per worker (for onecoin_below).
+  std::vector<double> extra_counts;
+  std::vector<double> extra_class_counts;
+  std::vector<int64_t> extra_answers;
+};
+
+// Aggregate with a context. Only ds and onecoin use the extra counts; mv and
+// wawa ignore them.
+absl::StatusOr<Model> Aggregate(const AnswerMatrix& answers, const AggregateOptions& options,
+                                const FitContext& context);
+
 // The index of the largest entry of `posterior`; ties go per `tie_break`
 // (class priors within a relative 1e-9 of each other count as equal).
 int32_t ArgMax(std::span<const double> posterior, std::span<const double> class_prior,

@@ -26,7 +26,8 @@ double WorkerAccuracy(std::span<const double> confusion, std::span<const double>
 
 std::vector<WorkerReport> ReportWorkers(const AnswerMatrix& m, const Model& model,
                                         const QualityThresholds& thresholds,
-                                        const std::vector<bool>& excluded) {
+                                        const std::vector<bool>& excluded,
+                                        const std::vector<int64_t>& extra_answers) {
   std::vector<WorkerReport> out(m.num_workers);
   std::vector<int64_t> agree(m.num_workers, 0);
   for (int32_t t = 0; t < m.num_tasks; ++t) {
@@ -46,6 +47,7 @@ std::vector<WorkerReport> ReportWorkers(const AnswerMatrix& m, const Model& mode
     r.accuracy = WorkerAccuracy(model.Confusion(w), model.class_prior);
     r.spam_score = SpamScore(model.Confusion(w), model.num_classes);
     r.agreement = r.answers > 0 ? static_cast<double>(agree[w]) / r.answers : 0.0;
+    if (w < static_cast<int32_t>(extra_answers.size())) r.answers += extra_answers[w];
     r.excluded = w < static_cast<int32_t>(excluded.size()) && excluded[w];
     r.flagged = r.answers >= thresholds.min_answers &&
                 (r.accuracy < thresholds.min_accuracy || r.spam_score > thresholds.max_spam_score);

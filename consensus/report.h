@@ -50,9 +50,13 @@ double SpamScore(std::span<const double> confusion, int32_t num_classes);
 // Accuracy under class priors: sum_k prior[k] * confusion[k][k].
 double WorkerAccuracy(std::span<const double> confusion, std::span<const double> class_prior);
 
+// `extra_answers`, if not empty, holds per worker the answers counted
+// elsewhere (scale-out): they add to `answers` (and count for flagging); the
+// agreement and gold figures are over the local answers.
 std::vector<WorkerReport> ReportWorkers(const AnswerMatrix& answers, const Model& model,
                                         const QualityThresholds& thresholds,
-                                        const std::vector<bool>& excluded = {});
+                                        const std::vector<bool>& excluded = {},
+                                        const std::vector<int64_t>& extra_answers = {});
 
 bool NeedsReview(double confidence, int64_t answers, const ReviewThresholds& thresholds);
 

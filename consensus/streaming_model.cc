@@ -38,6 +38,10 @@ int32_t StreamingModel::InternWorker(std::string_view name) {
     counts_.insert(counts_.end(), static_cast<size_t>(K_) * K_, 0.0);
     worker_answers_.push_back(0);
     excluded_.push_back(false);
+    if (has_remote_) {
+      remote_counts_.insert(remote_counts_.end(), static_cast<size_t>(K_) * K_, 0.0);
+      remote_answers_.push_back(0);
+    }
   }
   return id;
 }
@@ -65,18 +69,25 @@ void StreamingModel::GrowClasses(int32_t new_k) {
       for (int k = 0; k < new_k; ++k) posterior[t * new_k + k] = 1.0 / new_k;
     }
   }
-  std::vector<double> counts(static_cast<size_t>(num_workers()) * new_k * new_k, 0.0);
-  for (int32_t w = 0; w < num_workers(); ++w) {
-    for (int l = 0; l < old_k; ++l) {
-      for (int k = 0; k < old_k; ++k) {
-        counts[(static_cast<size_t>(w) * new_k + l) * new_k + k] =
-            counts_[(static_cast<size_t>(w) * old_k + l) * old_k + k];
+  auto grow = [&](const std::vector<double>& from) {
+    std::vector<double> to(static_cast<size_t>(num_workers()) * new_k * new_k, 0.0);
+    for (int32_t w = 0; w < num_workers(); ++w) {
+      for (int l = 0; l < old_k; ++l) {
+        for (int k = 0; k < old_k; ++k) {
+          to[(static_cast<size_t>(w) * new_k + l) * new_k + k] =
+              from[(static_cast<size_t>(w) * old_k + l) * old_k + k];
+        }
       }
     }
-  }
+    return to;
+  };
   posterior_ = std::move(posterior);
-  counts_ = std::move(counts);
+  counts_ = grow(counts_);
   class_counts_.resize(new_k, 0.0);
+  if (has_remote_) {
+    remote_counts_ = grow(remote_counts_);
+    remote_class_counts_.resize(new_k, 0.0);
+  }
   K_ = new_k;
 }
 
@@ -88,16 +99,58 @@ bool StreamingModel::Active(int32_t task) const {
   return false;
 }
 
+bool StreamingModel::Counted(int32_t task) const {
+  if (K_ == 0 || !Active(task)) return false;
+  int64_t counted = 0;
+  for (const TaskAnswer& a : answers_[task]) counted += excluded_[a.worker] ? 0 : 1;
+  return !PredictedOnly(options_.fit, counted, gold_[task] != kNoGold);
+}
+
 bool StreamingModel::OneCoin(int32_t worker) const {
   return options_.fit.method == Method::kOneCoin ||
-         worker_answers_[worker] < options_.fit.onecoin_below;
+         worker_answers_[worker] + RemoteAnswers(worker) < options_.fit.onecoin_below;
+}
+
+const double* StreamingModel::ParameterCounts(int32_t worker, double* scratch) const {
+  const size_t kk = static_cast<size_t>(K_) * K_;
+  const double* local = counts_.data() + worker * kk;
+  if (!has_remote_) return local;
+  const double* remote = remote_counts_.data() + worker * kk;
+  for (size_t i = 0; i < kk; ++i) scratch[i] = local[i] + remote[i];
+  return scratch;
+}
+
+void StreamingModel::ParameterClassCounts(double* out) const {
+  for (int k = 0; k < K_; ++k) out[k] = class_counts_[k] + (has_remote_ ? remote_class_counts_[k] : 0.0);
+}
+
+void StreamingModel::EnsureRemote() {
+  if (has_remote_) return;
+  has_remote_ = true;
+  remote_counts_.assign(counts_.size(), 0.0);
+  remote_answers_.assign(num_workers(), 0);
+  remote_class_counts_.assign(K_, 0.0);
+}
+
+void StreamingModel::SetRemoteWorker(int32_t worker, std::span<const double> counts,
+                                     int64_t answers) {
+  EnsureRemote();
+  const size_t kk = static_cast<size_t>(K_) * K_;
+  std::copy(counts.begin(), counts.begin() + std::min(kk, counts.size()),
+            remote_counts_.begin() + worker * kk);
+  remote_answers_[worker] = answers;
+  ++version_;
+}
+
+void StreamingModel::SetRemoteClassCounts(std::span<const double> class_counts) {
+  EnsureRemote();
+  std::copy(class_counts.begin(), class_counts.begin() + std::min<size_t>(K_, class_counts.size()),
+            remote_class_counts_.begin());
+  ++version_;
 }
 
 void StreamingModel::Contribute(int32_t task, double sign) {
-  if (K_ == 0 || !Active(task)) return;
-  int64_t counted = 0;
-  for (const TaskAnswer& a : answers_[task]) counted += excluded_[a.worker] ? 0 : 1;
-  if (PredictedOnly(options_.fit, counted, gold_[task] != kNoGold)) return;
+  if (!Counted(task)) return;
   const double* p = posterior_.data() + static_cast<size_t>(task) * K_;
   for (int k = 0; k < K_; ++k) class_counts_[k] += sign * p[k];
   for (const TaskAnswer& a : answers_[task]) {
@@ -115,19 +168,29 @@ void StreamingModel::EStep(int32_t task) {
   }
   // In probability space (no logs on the hot path): P(k) prod_a P(l_a | k),
   // rescaled whenever it gets small so that it cannot underflow.
-  ClassPriorProbabilities(class_counts_.data(), K_, options_.fit.prior, p);
   const WorkerPrior prior = WorkerPriorOf(options_.fit);
   double likelihood[kMaxStackClasses];
-  std::vector<double> heap;
+  double sum_stack[16 * 16];  // local + remote counts of one worker, K <= 16
+  std::vector<double> heap, sum_heap;
   double* l = likelihood;
+  double* scratch = sum_stack;
   if (K_ > kMaxStackClasses) {
     heap.resize(K_);
     l = heap.data();
   }
+  if (has_remote_ && K_ > 16) {
+    sum_heap.resize(static_cast<size_t>(K_) * K_);
+    scratch = sum_heap.data();
+  }
+  if (has_remote_) {
+    ParameterClassCounts(scratch);
+    ClassPriorProbabilities(scratch, K_, options_.fit.prior, p);
+  } else {
+    ClassPriorProbabilities(class_counts_.data(), K_, options_.fit.prior, p);
+  }
   for (const TaskAnswer& a : answers_[task]) {
     if (excluded_[a.worker]) continue;
-    WorkerLikelihood(counts_.data() + static_cast<size_t>(a.worker) * K_ * K_, K_, prior,
-                     OneCoin(a.worker), a.label, l);
+    WorkerLikelihood(ParameterCounts(a.worker, scratch), K_, prior, OneCoin(a.worker), a.label, l);
     double max = 0;
     for (int k = 0; k < K_; ++k) max = std::max(max, p[k] *= l[k]);
     if (max > 0 && max < 1e-150) {
@@ -218,12 +281,21 @@ AnswerMatrix StreamingModel::Snapshot() const {
 }
 
 SweepInput StreamingModel::PrepareSweep() const {
-  return SweepInput{Snapshot(), excluded_, version_};
+  SweepInput input;
+  input.answers = Snapshot();
+  input.context.excluded = excluded_;
+  input.version = version_;
+  if (has_remote_) {
+    input.context.extra_counts = remote_counts_;
+    input.context.extra_class_counts = remote_class_counts_;
+    input.context.extra_answers = remote_answers_;
+  }
+  return input;
 }
 
 absl::StatusOr<Model> StreamingModel::RunSweep(const SweepInput& input) const {
   if (input.answers.num_classes == 0) return Model{};
-  return Aggregate(input.answers, options_.fit, input.excluded);
+  return Aggregate(input.answers, options_.fit, input.context);
 }
 
 void StreamingModel::InstallSweep(const SweepInput& input, const Model& fitted) {
@@ -265,7 +337,9 @@ std::span<const double> StreamingModel::Posterior(int32_t task) const {
 std::vector<double> StreamingModel::ClassPrior() const {
   std::vector<double> prior(K_);
   if (K_ == 0) return prior;
-  ClassLogPrior(class_counts_.data(), K_, options_.fit.prior, prior.data());
+  std::vector<double> counts(K_);
+  ParameterClassCounts(counts.data());
+  ClassLogPrior(counts.data(), K_, options_.fit.prior, prior.data());
   for (double& p : prior) p = std::exp(p);
   return prior;
 }
@@ -284,8 +358,9 @@ std::vector<double> StreamingModel::Confusion(int32_t worker) const {
   std::vector<double> out(static_cast<size_t>(K_) * K_);
   std::vector<double> log_pi(out.size());
   const double* lp = log_pi.data();
-  WorkerLogConfusion(counts_.data() + static_cast<size_t>(worker) * K_ * K_, K_,
-                     WorkerPriorOf(options_.fit), OneCoin(worker), log_pi.data());
+  std::vector<double> scratch(out.size());
+  WorkerLogConfusion(ParameterCounts(worker, scratch.data()), K_, WorkerPriorOf(options_.fit),
+                     OneCoin(worker), log_pi.data());
   for (int k = 0; k < K_; ++k) {
     for (int l = 0; l < K_; ++l) out[k * K_ + l] = std::exp(lp[l * K_ + k]);
   }

@@ -21,6 +21,15 @@
 // without logs. Parameters are derived from the counts with the same formulas
 // as batch EM (parameters.h).
 //
+// Scale-out: when the answers of a project are split among instances (by input
+// partition), each instance's model holds its own tasks and adds, as "remote"
+// statistics, the other partitions' per-worker counts, class counts and answer
+// counts (SetRemoteWorker, SetRemoteClassCounts). Parameters are then derived
+// from local + remote counts everywhere (updates, sweeps, views); a sweep
+// still starts from the majority vote of the local answers, as a single
+// instance's does (see docs/scaling.md). Without remote statistics nothing
+// changes.
+//
 // Not thread-safe: the caller serialises access. A sweep can run without the
 // caller's lock: PrepareSweep() (locked) copies the answers, RunSweep() (no
 // lock) fits, InstallSweep() (locked) installs the result and re-applies the
@@ -56,7 +65,7 @@ struct TaskAnswer {
 // A copy of the state a sweep fits, taken under the caller's lock.
 struct SweepInput {
   AnswerMatrix answers;
-  std::vector<bool> excluded;
+  FitContext context;    // exclusions, remote statistics, warm start
   uint64_t version = 0;  // the model's update counter when the copy was taken
 };
 
@@ -84,6 +93,14 @@ class StreamingModel {
   // flag only; returns whether it changed. Posteriors are exact again after
   // the next full sweep (which the caller must run).
   bool MarkExcluded(int32_t worker, bool excluded);
+
+  // Remote statistics (see above). `counts` is K x K in the [l][k] layout of
+  // parameters.h, in this model's class ids. Posteriors follow at the next
+  // update of each task and exactly after the next full sweep.
+  // REQUIRES: counts.size() == K * K; class_counts.size() == K.
+  void SetRemoteWorker(int32_t worker, std::span<const double> counts, int64_t answers);
+  void SetRemoteClassCounts(std::span<const double> class_counts);
+  bool has_remote() const { return has_remote_; }
 
   // Bulk loading (restoring state): stores without updating any statistics.
   // REQUIRES: a full sweep after the last Load* call and before any other use.
@@ -113,6 +130,13 @@ class StreamingModel {
   bool Excluded(int32_t worker) const { return excluded_[worker]; }
   // Answers the worker has stored (excluded or not).
   int64_t WorkerAnswers(int32_t worker) const { return worker_answers_[worker]; }
+  // Answers of the worker counted elsewhere (remote statistics).
+  int64_t RemoteAnswers(int32_t worker) const {
+    return has_remote_ ? remote_answers_[worker] : 0;
+  }
+  // Whether the task's posterior counts in the worker statistics: it has gold
+  // or an included answer, and is not left out as a single-answer task.
+  bool Counted(int32_t task) const;
   std::vector<double> ClassPrior() const;
   // P(answer l | true class k) as a K x K row-major matrix [k][l].
   std::vector<double> Confusion(int32_t worker) const;
@@ -121,6 +145,7 @@ class StreamingModel {
   // The model's view as a batch Model (posteriors, labels, priors, confusions).
   Model ToModel() const;
   uint64_t version() const { return version_; }
+  const StreamingOptions& options() const { return options_; }
 
  private:
   void GrowClasses(int32_t new_k);
@@ -136,6 +161,11 @@ class StreamingModel {
   void UpdateTask(int32_t task, Change change);
   bool Active(int32_t task) const;
   bool OneCoin(int32_t worker) const;
+  // The counts parameters come from: local, plus remote when there is any
+  // (summed into `scratch`, K x K).
+  const double* ParameterCounts(int32_t worker, double* scratch) const;
+  void ParameterClassCounts(double* out) const;
+  void EnsureRemote();
   void RecountFromPosteriors();
 
   static constexpr int kMaxStackClasses = 64;
@@ -155,6 +185,11 @@ class StreamingModel {
   std::vector<bool> excluded_;
   // Per class.
   std::vector<double> class_counts_;
+  // Remote statistics (empty until the first Set*Remote* call).
+  bool has_remote_ = false;
+  std::vector<double> remote_counts_;  // num_workers x K x K
+  std::vector<int64_t> remote_answers_;
+  std::vector<double> remote_class_counts_;
   int64_t num_answers_ = 0;
   uint64_t version_ = 0;
   int last_sweep_iterations_ = 0;

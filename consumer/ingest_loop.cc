@@ -60,6 +60,9 @@ absl::StatusOr<std::unique_ptr<IngestLoop>> IngestLoop::Create(
   props["enable.auto.commit"] = "false";
   props["enable.auto.offset.store"] = "false";
   props["enable.partition.eof"] = "true";  // readiness: a fetch has reached the end
+  // With cooperative-sticky, a static member restarted within
+  // session.timeout.ms gets its partitions back without a rebalance.
+  if (!options.instance_id.empty()) props["group.instance.id"] = options.instance_id;
   absl::StatusOr<KafkaConf> conf = NewKafkaConf(props);
   if (!conf.ok()) return conf.status();
   std::unique_ptr<IngestLoop> loop(new IngestLoop(options, engine, publisher, metrics));
@@ -101,6 +104,10 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
       HandleMessage(*message);
       rd_kafka_message_destroy(message);
     }
+    if (all_brokers_down_.load(std::memory_order_relaxed) && all_brokers_down_.exchange(false)) {
+      SetBrokerState(broker_health_.AllBrokersDown());
+    }
+    if (query_ends_) QueryRestoreEnds();  // of the partitions just assigned
     if (!rebalance_status_.ok()) status = rebalance_status_;
     const int64_t pending = batch_.messages();
     if (status.ok() && pending > 0) {
@@ -116,6 +123,7 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
         last_housekeeping = now;
         UpdateLag();
         CheckBrokers();
+        QueryRestoreEnds();
         // While idle, what Kafka confirmed is still stored now and then.
         if (status.ok() && batch_.empty()) status = engine_.Commit(batch_).status();
       }
@@ -141,22 +149,16 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
 void IngestLoop::HandleMessage(const rd_kafka_message_t& m) {
   if (m.err) {
     if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      consuming_ = true;  // a fetch reached the end of a partition
-      UpdateReady();
+      // A fetch reached the end of the partition (m.offset is that end).
+      if (m.offset >= 0) next_offset_[m.partition] = std::max(next_offset_[m.partition], m.offset);
+      if (restoring_.ReachedEnd(m.partition)) MarkReady(m.partition, "reached its end");
       return;
     }
-    if (m.err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || m.err == RD_KAFKA_RESP_ERR__TRANSPORT) {
-      brokers_down_ = true;
-      UpdateReady();
-    }
+    if (m.err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) SetBrokerState(broker_health_.AllBrokersDown());
     spdlog::warn("consumer: {}", rd_kafka_message_errstr(&m));
     return;
   }
-  if (brokers_down_ || !consuming_) {
-    brokers_down_ = false;
-    consuming_ = true;
-    UpdateReady();
-  }
+  if (broker_health_.state() != BrokerHealth::State::kUp) SetBrokerState(broker_health_.Answered());
   consumed_counter_->Increment();
   ++messages_consumed_;
   if (batch_.messages() == 0) first_pending_ = std::chrono::steady_clock::now();
@@ -167,6 +169,9 @@ void IngestLoop::HandleMessage(const rd_kafka_message_t& m) {
   engine_.EndMessage(batch_, m.partition, m.offset + 1, rd_kafka_message_timestamp(&m, nullptr));
   pending_offsets_[m.partition] = m.offset + 1;
   next_offset_[m.partition] = m.offset + 1;
+  if (!restoring_.empty() && restoring_.Consumed(m.partition, m.offset + 1)) {
+    MarkReady(m.partition, "caught up");
+  }
 }
 
 absl::Status IngestLoop::Commit() {
@@ -223,7 +228,49 @@ void IngestLoop::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaq
 }
 
 void IngestLoop::UpdateReady() {
-  ready_ = assigned_once_.load() && consuming_ && !brokers_down_;
+  ready_ = !closing_ && joined_.load() && restoring_.empty() &&
+           broker_health_.state() == BrokerHealth::State::kUp;
+}
+
+void IngestLoop::MarkReady(int32_t partition, const char* how) {
+  engine_.SetPartitionReady(partition, true);
+  double seconds = 0;
+  if (auto it = assigned_at_.find(partition); it != assigned_at_.end()) {
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - it->second).count();
+    assigned_at_.erase(it);
+  }
+  spdlog::info("consumer: {}[{}] is ready: {} {:.1f}s after its assignment", options_.topic,
+               partition, how, seconds);
+  ExportPartitions();
+  UpdateReady();
+}
+
+void IngestLoop::ExportPartitions() {
+  std::vector<std::pair<int32_t, bool>> owned;
+  for (const engine::OwnedPartition& p : engine_.OwnedPartitions()) owned.emplace_back(p.partition, p.ready);
+  metrics_.SetPartitions(options_.topic, owned);
+}
+
+void IngestLoop::QueryRestoreEnds() {
+  query_ends_ = false;
+  if (broker_health_.state() == BrokerHealth::State::kDown) return;
+  for (const int32_t partition : restoring_.WithoutEnd()) {
+    // A short timeout: this runs on the loop thread (an unreachable broker
+    // is retried at the next housekeeping; the end-of-partition event may
+    // make the partition ready first).
+    int64_t low = 0, high = 0;
+    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        consumer_.get(), options_.topic.c_str(), partition, &low, &high, 1000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::debug("consumer: the end of {}[{}]: {}", options_.topic, partition, rd_kafka_err2str(err));
+      return;  // the others too, probably: not now
+    }
+    if (restoring_.SetEnd(partition, low, high)) {
+      MarkReady(partition, "at its end");
+    } else {
+      spdlog::info("consumer: {}[{}] restores up to offset {}", options_.topic, partition, high);
+    }
+  }
 }
 
 void IngestLoop::UpdateLag() {
@@ -242,14 +289,38 @@ void IngestLoop::UpdateLag() {
 }
 
 void IngestLoop::CheckBrokers() {
-  if (!brokers_down_) return;
+  // Metadata of the locally known topics from any broker: a request that a
+  // broker must answer, so it fails when none does (a timeout or a refused
+  // connection), even when no message or error would arrive.
   const struct rd_kafka_metadata* metadata = nullptr;
-  if (rd_kafka_metadata(consumer_.get(), 0, nullptr, &metadata, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (rd_kafka_metadata(consumer_.get(), 0, nullptr, &metadata, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_metadata_destroy(metadata);
-    brokers_down_ = false;
-    UpdateReady();
-    spdlog::info("consumer: brokers reachable again");
+    SetBrokerState(broker_health_.Answered());
+  } else {
+    SetBrokerState(broker_health_.ProbeFailed());
   }
+}
+
+void IngestLoop::SetBrokerState(bool changed) {
+  if (!changed) return;
+  const BrokerHealth::State state = broker_health_.state();
+  brokers_state_ = state;
+  metrics_.KafkaBrokersUp().Set(state == BrokerHealth::State::kUp ? 1 : 0);
+  if (state == BrokerHealth::State::kDown) {
+    spdlog::warn("consumer: the Kafka brokers do not answer; not ready until they do");
+  } else {
+    spdlog::info("consumer: the Kafka brokers answer");
+  }
+  UpdateReady();
+}
+
+void IngestLoop::OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
+  auto* loop = static_cast<IngestLoop*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) loop->all_brokers_down_ = true;
+  // A lost connection is retried by librdkafka (and logged by it); the rest,
+  // e.g. failed authentication, needs the operator.
+  const auto level = err == RD_KAFKA_RESP_ERR__TRANSPORT ? spdlog::level::debug : spdlog::level::warn;
+  spdlog::log(level, "consumer: {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)), reason);
 }
 
 void IngestLoop::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -283,6 +354,11 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
       if (std::find(assigned_.begin(), assigned_.end(), p.partition) == assigned_.end()) {
         assigned_.push_back(p.partition);
       }
+      // Restoring until the consumer reaches the partition's end as it is now
+      // (queried after the assignment, from the loop).
+      restoring_.Assigned(p.partition, p.offset >= 0 ? p.offset : -1);
+      query_ends_ = true;
+      assigned_at_[p.partition] = std::chrono::steady_clock::now();
       spdlog::info("consumer: assigned {}[{}] from offset {}", options_.topic, p.partition,
                    stored->has_value() ? std::to_string(**stored) : std::string("beginning"));
     }
@@ -299,11 +375,17 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
       if (absl::Status s = engine_.ReleaseUnassigned(assigned_); !s.ok()) rebalance_status_ = s;
     }
     if (paused_) SetPaused(true);  // the new partitions wait for the outputs too
-    if (assigned_.empty()) consuming_ = true;  // nothing to fetch: consuming is trivially true
+    // The group coordinator answered.
+    joined_ = true;
+    SetBrokerState(broker_health_.Answered());
+    ExportPartitions();
     UpdateReady();
     return;
   }
-  // Revocation (or loss): commit what was consumed from these partitions first.
+  // Revocation (or loss): commit what was consumed from these partitions
+  // first. Both protocols follow it with an assignment (cooperative: at
+  // once, possibly empty; eager, or lost partitions: after rejoining).
+  joined_ = false;
   absl::Status status = Commit();
   if (!status.ok()) rebalance_status_ = status;
   for (int i = 0; i < partitions->cnt; ++i) {
@@ -311,6 +393,8 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
     assigned_.erase(std::remove(assigned_.begin(), assigned_.end(), partition), assigned_.end());
     next_offset_.erase(partition);
     dead_lettered_below_.erase(partition);
+    restoring_.Revoked(partition);
+    assigned_at_.erase(partition);
     // Another instance owns it now. (Not when this one is leaving: its state
     // stays in memory until the process ends.)
     if (status.ok() && !closing_) {
@@ -325,6 +409,8 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
   } else {
     rd_kafka_assign(consumer_.get(), nullptr);
   }
+  if (!closing_) ExportPartitions();
+  UpdateReady();
 }
 
 }  // namespace consensusd::consumer

@@ -20,7 +20,15 @@
 // nothing waits and nothing is dropped. A failed state commit stops the loop
 // with an error: the process must restart from the committed state.
 //
-// Thread-safety: Run() on one thread; ready(), counters from any thread.
+// Readiness: each assigned partition restores (Engine::SetPartitionReady is
+// false, its outputs wait) until the consumer reaches the partition's end as
+// it was at assignment (RestoringPartitions); the loop is ready when it has
+// joined the group, no partition restores and the brokers answer. Broker
+// health comes from librdkafka's all-brokers-down error and a metadata probe
+// every second (short timeout), so an outage shows within a few seconds even
+// when no message arrives.
+//
+// Thread-safety: Run() on one thread; ready(), brokers(), counters from any thread.
 #ifndef CONSENSUSD_CONSUMER_INGEST_LOOP_H_
 #define CONSENSUSD_CONSUMER_INGEST_LOOP_H_
 
@@ -37,6 +45,7 @@
 #include "consumer/kafka_client.h"
 #include "consumer/message_decoder.h"
 #include "consumer/output_publisher.h"
+#include "consumer/readiness.h"
 #include "engine/engine.h"
 #include "metrics/service_metrics.h"
 
@@ -45,6 +54,8 @@ namespace consensusd::consumer {
 struct IngestOptions {
   std::string topic = "labels";
   std::string group = "consensusd";
+  // Static membership (group.instance.id); empty = dynamic.
+  std::string instance_id;
   int commit_interval_ms = 20;
   int commit_max_messages = 50000;
   // Start every assigned partition at its beginning, ignoring stored offsets
@@ -65,9 +76,14 @@ class IngestLoop {
   // an error if state cannot be committed.
   absl::Status Run(const std::atomic<bool>& stop);
 
-  // Partitions assigned, fetching (a message or the end of a partition seen)
-  // and brokers reachable.
+  // The group assigned partitions (none is fine), every one has caught up,
+  // and the brokers answer.
   bool ready() const { return ready_.load(); }
+  // Whether the group has given this member its assignment (possibly empty),
+  // and no rebalance has taken partitions away since without giving the
+  // new assignment yet (e.g. after the session was lost in an outage).
+  bool joined() const { return joined_.load(); }
+  BrokerHealth::State brokers() const { return brokers_state_.load(); }
   int64_t messages_consumed() const { return messages_consumed_.load(); }
   int64_t answers_committed() const { return answers_committed_.load(); }
 
@@ -80,7 +96,16 @@ class IngestLoop {
   absl::Status Commit();
   void UpdateLag();
   void UpdateReady();
+  // Probes the brokers (metadata, short timeout) and updates their state.
   void CheckBrokers();
+  void SetBrokerState(bool changed);
+  // Queries the end of each restoring partition whose end is unknown.
+  void QueryRestoreEnds();
+  // The partition caught up: its outputs may go.
+  void MarkReady(int32_t partition, const char* how);
+  // The partition gauges from the engine's owned partitions.
+  void ExportPartitions();
+  static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   // Pumps outputs; pauses the assigned partitions while the producer is full.
   void PumpOutputs();
   void SetPaused(bool paused);
@@ -115,11 +140,17 @@ class IngestLoop {
   std::chrono::steady_clock::time_point next_pause_log_;
   absl::flat_hash_map<int32_t, prometheus::Gauge*> lag_gauges_;
   prometheus::Counter* consumed_counter_;
-  bool brokers_down_ = false;
-  bool consuming_ = false;
+  RestoringPartitions restoring_;
+  bool query_ends_ = false;  // partitions were assigned: query their ends
+  absl::flat_hash_map<int32_t, std::chrono::steady_clock::time_point> assigned_at_;
+  BrokerHealth broker_health_;
+  // Set by the error callback (librdkafka's threads or the poll), taken by the loop.
+  std::atomic<bool> all_brokers_down_{false};
 
   std::atomic<bool> ready_{false};
+  std::atomic<BrokerHealth::State> brokers_state_{BrokerHealth::State::kUnknown};
   std::atomic<bool> assigned_once_{false};
+  std::atomic<bool> joined_{false};
   std::atomic<int64_t> messages_consumed_{0};
   std::atomic<int64_t> answers_committed_{0};
   absl::Status rebalance_status_;

@@ -218,25 +218,60 @@ absl::StatusOr<std::optional<int64_t>> Engine::Assign(int32_t partition) {
     std::lock_guard<std::mutex> lock(partitions_mu_);
     loaded_.insert(partition);
     newly_owned = owned_.insert(partition).second;
+    ready_.erase(partition);  // restoring until the consumer has caught up
   }
-  if (newly_owned && !load) {
-    // Tasks restored earlier were not published while the partition was not ours.
-    for (Project* project : projects_.List()) {
-      std::lock_guard<std::mutex> project_lock(project->mu);
-      for (int32_t t = 0; t < static_cast<int32_t>(project->task_partition.size()); ++t) {
-        if (project->task_partition[t] == partition) project->Touch(t, -1);
-      }
-    }
-  }
+  if (newly_owned) OnOwnershipChange(partition);
   return *offset;
 }
 
+void Engine::SetPartitionReady(int32_t partition, bool ready) {
+  {
+    std::lock_guard<std::mutex> lock(partitions_mu_);
+    if (!ready) {
+      ready_.erase(partition);
+      return;
+    }
+    if (!owned_.contains(partition) || !ready_.insert(partition).second) return;
+  }
+  // Its tasks were not published while it restored (nor while it was not
+  // ours): mark them all; CollectOutputs sends those whose consensus differs
+  // from what was last sent. (Project locks after partitions_mu_ is released:
+  // the lock order is a project's mu, then partitions_mu_.)
+  for (Project* project : projects_.List()) {
+    std::lock_guard<std::mutex> project_lock(project->mu);
+    for (int32_t t = 0; t < static_cast<int32_t>(project->task_partition.size()); ++t) {
+      if (project->task_partition[t] == partition) project->Touch(t, -1);
+    }
+  }
+}
+
+bool Engine::PartitionReady(int32_t partition) const {
+  std::lock_guard<std::mutex> lock(partitions_mu_);
+  return ready_.contains(partition);
+}
+
+std::vector<OwnedPartition> Engine::OwnedPartitions() const {
+  std::vector<OwnedPartition> out;
+  {
+    std::lock_guard<std::mutex> lock(partitions_mu_);
+    for (const int32_t p : owned_) out.push_back({p, ready_.contains(p)});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const OwnedPartition& a, const OwnedPartition& b) { return a.partition < b.partition; });
+  return out;
+}
+
 absl::Status Engine::Revoke(int32_t partition) {
+  bool was_loaded;
   {
     std::lock_guard<std::mutex> lock(partitions_mu_);
     owned_.erase(partition);
-    if (!loaded_.erase(partition)) return absl::OkStatus();
+    ready_.erase(partition);
+    was_loaded = loaded_.erase(partition) > 0;
   }
+  // Its statistics now come from the topic (their last published state).
+  OnOwnershipChange(-1);
+  if (!was_loaded) return absl::OkStatus();
   // The store holds exactly what memory holds for this partition: drop those.
   Project* current = nullptr;
   std::unique_lock<std::mutex> lock;
@@ -290,9 +325,9 @@ absl::Status Engine::ReleaseUnassigned(const std::vector<int32_t>& assigned) {
 
 // --- Outputs ---
 
-bool Engine::OwnsTask(const Project& project, int32_t task) const {
+bool Engine::PublishesTask(const Project& project, int32_t task) const {
   const int32_t partition = project.task_partition[task];
-  return partition < 0 || owned_.contains(partition);
+  return partition < 0 || ready_.contains(partition);
 }
 
 OutputRecord& OutputBatch::Add() {
@@ -327,7 +362,8 @@ bool Engine::CollectOutputs(size_t max_records, OutputBatch* out) {
       if (out->size() >= max_records) break;  // (a task may add a second record)
       const int32_t task = project->dirty_tasks[done];
       project->dirty[task] = 0;
-      if (!OwnsTask(*project, task)) continue;
+      // Not ours, or restoring: SetPartitionReady marks it again when ready.
+      if (!PublishesTask(*project, task)) continue;
       const int32_t label = model.Label(task);
       const bool listed = TaskListed(*project, task);
       if (label < 0 || (!listed && project->sent_label[task] < 0)) continue;

@@ -14,9 +14,15 @@
 //   engine.CollectOutputs(room, &records);               // then produce them, unlocked
 //   std::optional<TaskView> t = engine.Task("p", "t-1"); // any thread
 //
+// Partitions: an assigned partition is owned but restoring (its tasks are not
+// published, so that a partition being rebuilt from the input topic does not
+// publish half-rebuilt labels) until SetPartitionReady(p, true); then its
+// changed tasks are published. Revoke ends both.
+//
 // Thread-safety: every public method may be called from any thread, except
 // that one IngestBatch is used by one thread at a time and partition calls
-// (Assign, Revoke, ReleaseUnassigned) come from the thread that commits.
+// (Assign, SetPartitionReady, Revoke, ReleaseUnassigned) come from the thread
+// that commits.
 // Locking is private: each project has a mutex, held briefly; sweeps fit
 // without it. No method does network I/O, and none waits on a producer.
 #ifndef CONSENSUSD_ENGINE_ENGINE_H_
@@ -56,6 +62,16 @@ struct EngineOptions {
   // per write); after a crash, the records of that last interval are sent
   // again. PersistPublished() stores it at once.
   int confirmed_write_interval_ms = 10000;
+  // Scale-out (SPEC 8): the consumer group, whose worker statistics are the
+  // only ones counted, and this process's name in the records it writes.
+  std::string group = "consensusd";
+  std::string instance = "consensusd";
+};
+
+// A worker-statistics record to produce (engine/worker_stats.h).
+struct StatsRecord {
+  std::string key;
+  std::string value;
 };
 
 // An input element the engine could not use (SPEC 3.2).
@@ -115,6 +131,13 @@ class OutputBatch {
   size_t size_ = 0;  // records_[0, size_) are this collection's
 };
 
+// An input partition assigned to this instance (SPEC 8): restoring from
+// assignment until the consumer has caught up with it, then ready.
+struct OwnedPartition {
+  int32_t partition = -1;
+  bool ready = false;
+};
+
 enum class WorkerSort { kAnswers, kAccuracy, kSpam };
 
 // CSV or JSONL consensus labels (SPEC 5.1, 5.3); the same bytes for the HTTP
@@ -152,8 +175,17 @@ class Engine {
 
   // --- Partitions (the committing thread) ---
   // Takes ownership of a partition: loads its stored state unless loaded, and
-  // returns where to resume (nullopt: from the beginning).
+  // returns where to resume (nullopt: from the beginning). The partition is
+  // restoring (not ready) until SetPartitionReady(partition, true).
   absl::StatusOr<std::optional<int64_t>> Assign(int32_t partition);
+  // Marks an owned partition ready (caught up: its tasks are published from
+  // now on, each changed one once) or restoring again. Ignored for a
+  // partition not owned.
+  void SetPartitionReady(int32_t partition, bool ready);
+  // Whether the partition is owned and ready (any thread).
+  bool PartitionReady(int32_t partition) const;
+  // The owned partitions, by partition (any thread).
+  std::vector<OwnedPartition> OwnedPartitions() const;
   // Releases a partition: its answers and gold leave memory (they stay
   // stored) and its tasks are no longer published here. REQUIRES: everything
   // consumed from it is committed.
@@ -173,6 +205,19 @@ class Engine {
   void OnDelivered(const OutputRecord::Ticket& ticket, bool delivered);
   // Stores what was confirmed since the last commit (shutdown).
   absl::Status PersistPublished();
+
+  // --- Worker statistics (scale-out, SPEC 8; engine/worker_stats.h) ---
+  // Appends the records of the ready partitions' statistics that changed since
+  // they were last sent, or that the topic holds otherwise (another instance
+  // wrote them); only `partition`'s when it is >= 0 (before a revocation).
+  void CollectWorkerStats(std::vector<StatsRecord>* out, int32_t partition = -1);
+  // Applies a record read from the statistics topic: the statistics of a
+  // partition this instance does not own are added into its worker model.
+  // Records of other groups are ignored. InvalidArgument if malformed.
+  absl::Status ApplyWorkerStats(std::string_view value);
+  // Forgets what was sent, so that the next collection sends everything of
+  // the owned partitions again (after a failed delivery).
+  void ResendWorkerStats();
 
   // --- Sweeps and admin ---
   // Sweeps, until `stop`: a project that has never been swept soon after its
@@ -230,12 +275,21 @@ class Engine {
 
  private:
   engine::Project& ProjectFor(IngestBatch& batch, std::string_view name);
-  // REQUIRES: partitions_mu_ held.
-  bool OwnsTask(const engine::Project& project, int32_t task) const;
+  // Whether the task's partition is ready here (tasks without a partition
+  // always are). REQUIRES: partitions_mu_ held.
+  bool PublishesTask(const engine::Project& project, int32_t task) const;
   // REQUIRES: project.mu held. Marks the task's confirmed state for storing.
   static void Confirm(engine::Project& project, int32_t task);
   // Adds the confirmed state of every marked task to `batch`.
   void TakeConfirmed(storage::StateBatch& batch);
+  // REQUIRES: project.mu held. Sets the model's remote statistics of `worker`
+  // (-1: class counts) from the topic's records of partitions not owned.
+  void RecomputeRemote(Project& project, int32_t worker,
+                       const absl::flat_hash_set<int32_t>& owned);
+  // After an ownership change: every project's remote statistics, and what
+  // the topic holds for a newly owned partition as "sent".
+  void OnOwnershipChange(int32_t assigned);
+  absl::flat_hash_set<int32_t> OwnedSet() const;
 
   storage::StateStore& store_;
   ProjectSet projects_;
@@ -247,6 +301,7 @@ class Engine {
   mutable std::mutex partitions_mu_;
   absl::flat_hash_set<int32_t> loaded_;  // partitions whose state is in memory
   absl::flat_hash_set<int32_t> owned_;   // assigned to this instance
+  absl::flat_hash_set<int32_t> ready_;   // owned and caught up; a subset of owned_
 
   // The stored next offset per partition (the committing thread only).
   absl::flat_hash_map<int32_t, int64_t> stored_offset_;

@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "consensus/report.h"
 #include "consensus/streaming_model.h"
+#include "engine/worker_stats.h"
 
 namespace consensusd::engine {
 
@@ -85,6 +86,8 @@ struct Project {
   std::vector<char> dirty;
   // The last sweep's report (null before the first sweep).
   std::shared_ptr<const ProjectReport> report;
+  // Worker statistics of other partitions, and what this instance sent (SPEC 8).
+  ProjectExchange exchange;
 
   // REQUIRES: mu held. Sizes the per-task vectors for a new task id and marks
   // it dirty; partition -1 keeps the known one.

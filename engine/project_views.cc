@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "consensus/aggregate.h"
+#include "consensus/parameters.h"
 #include "consensus/report.h"
 
 namespace consensusd::engine {
@@ -80,11 +82,53 @@ TaskView TaskViewOf(const Project& project, int32_t task) {
   return v;
 }
 
+namespace {
+
+// Scale-out: the worker model as the statistics topic holds it, the sum of
+// every partition's latest record (this instance's own included, as read
+// back), so that every instance that has read the same records shows the
+// same figures. False for a single instance (no statistics from elsewhere:
+// the live model is shown) or a worker the topic does not hold yet.
+// `confusion` is K x K [k][l].
+bool PublishedWorker(const Project& project, int32_t worker, std::vector<double>* confusion,
+                     std::vector<double>* class_prior, int64_t* answers) {
+  const consensus::StreamingModel& m = project.model;
+  const ProjectExchange& x = project.exchange;
+  const int32_t K = m.num_classes();
+  if (!m.has_remote() || K == 0) return false;
+  auto entries = x.topic_workers.find(worker);
+  if (entries == x.topic_workers.end()) return false;
+  const size_t kk = static_cast<size_t>(K) * K;
+  std::vector<double> counts(kk, 0.0), class_counts(K, 0.0), log_pi(kk), log_prior(K);
+  *answers = 0;
+  for (const auto& [partition, e] : entries->second) {
+    AddStats(e, K, /*matrix=*/true, counts.data());
+    *answers += e.answers;
+  }
+  for (const auto& [partition, e] : x.topic_classes) AddStats(e, K, /*matrix=*/false, class_counts.data());
+  const consensus::AggregateOptions& fit = m.options().fit;
+  const bool onecoin = fit.method == consensus::Method::kOneCoin || *answers < fit.onecoin_below;
+  consensus::WorkerLogConfusion(counts.data(), K, consensus::WorkerPriorOf(fit), onecoin, log_pi.data());
+  consensus::ClassLogPrior(class_counts.data(), K, fit.prior, log_prior.data());
+  confusion->assign(kk, 0.0);
+  class_prior->assign(K, 0.0);
+  for (int32_t k = 0; k < K; ++k) {
+    (*class_prior)[k] = std::exp(log_prior[k]);
+    for (int32_t l = 0; l < K; ++l) (*confusion)[k * K + l] = std::exp(log_pi[l * K + k]);
+  }
+  return true;
+}
+
+}  // namespace
+
 WorkerRow WorkerRowOf(const Project& project, int32_t worker) {
   const consensus::StreamingModel& m = project.model;
   WorkerRow r;
   r.worker = m.workers().Name(worker);
   r.excluded = m.Excluded(worker);
+  std::vector<double> confusion, class_prior;
+  int64_t published_answers = 0;
+  const bool published = PublishedWorker(project, worker, &confusion, &class_prior, &published_answers);
   const ProjectReport* report = project.report.get();
   if (report != nullptr && worker < static_cast<int32_t>(report->workers.size())) {
     const consensus::WorkerReport& w = report->workers[worker];
@@ -95,14 +139,25 @@ WorkerRow WorkerRowOf(const Project& project, int32_t worker) {
     r.agreement = w.agreement;
     r.spam_score = w.spam_score;
     r.flagged = w.flagged;
+    if (published) {
+      r.answers = published_answers;
+      r.accuracy = consensus::WorkerAccuracy(confusion, class_prior);
+      r.spam_score = consensus::SpamScore(confusion, m.num_classes());
+      const consensus::QualityThresholds& q = project.settings.quality;
+      r.flagged = r.answers >= q.min_answers &&
+                  (r.accuracy < q.min_accuracy || r.spam_score > q.max_spam_score);
+    }
     return r;
   }
   // Not in a sweep yet: the live model's estimates (agreement and gold
   // accuracy come with the next sweep).
-  r.answers = m.WorkerAnswers(worker);
+  r.answers = published ? published_answers : m.WorkerAnswers(worker);
   if (m.num_classes() > 0) {
-    const std::vector<double> confusion = m.Confusion(worker);
-    r.accuracy = consensus::WorkerAccuracy(confusion, m.ClassPrior());
+    if (!published) {
+      confusion = m.Confusion(worker);
+      class_prior = m.ClassPrior();
+    }
+    r.accuracy = consensus::WorkerAccuracy(confusion, class_prior);
     r.spam_score = consensus::SpamScore(confusion, m.num_classes());
   }
   return r;
@@ -114,7 +169,11 @@ WorkerView WorkerViewOf(const Project& project, int32_t worker) {
   static_cast<WorkerRow&>(v) = WorkerRowOf(project, worker);
   v.project = project.name;
   v.classes = m.classes().names();
-  const std::vector<double> confusion = m.Confusion(worker);
+  std::vector<double> confusion, class_prior;
+  int64_t answers;
+  if (!PublishedWorker(project, worker, &confusion, &class_prior, &answers)) {
+    confusion = m.Confusion(worker);
+  }
   const int32_t K = m.num_classes();
   for (int32_t k = 0; k < K; ++k) {
     v.confusion.emplace_back(confusion.begin() + k * K, confusion.begin() + (k + 1) * K);

@@ -61,7 +61,7 @@ std::shared_ptr<const ProjectReport> Sweeper::BuildReport(const Project& project
   report->sweep_unix_ms = NowMs();
   report->tasks = m.num_tasks;
   report->answers = m.num_answers();
-  report->krippendorff_alpha = consensus::KrippendorffAlpha(m, input.excluded);
+  report->krippendorff_alpha = consensus::KrippendorffAlpha(m, input.context.excluded);
   if (m.num_classes == 0) return report;
   double confidence_sum = 0;
   for (int32_t t = 0; t < m.num_tasks; ++t) {
@@ -70,7 +70,9 @@ std::shared_ptr<const ProjectReport> Sweeper::BuildReport(const Project& project
     report->tasks_needing_review += consensus::NeedsReview(c, m.TaskSize(t), project.settings.review);
   }
   report->mean_confidence = m.num_tasks > 0 ? confidence_sum / m.num_tasks : 0.0;
-  report->workers = consensus::ReportWorkers(m, fitted, project.settings.quality, input.excluded);
+  // Scale-out: a worker's answers in other instances' partitions count too.
+  report->workers = consensus::ReportWorkers(m, fitted, project.settings.quality,
+                                             input.context.excluded, input.context.extra_answers);
   for (const consensus::WorkerReport& r : report->workers) report->workers_flagged += r.flagged;
   return report;
 }

@@ -86,6 +86,60 @@ ServiceMetrics::ServiceMetrics() : registry_(std::make_shared<prometheus::Regist
                        .Help("Output records queued in the producer, not yet delivered.")
                        .Register(r)
                        .Add({});
+  worker_model_age_ = &prometheus::BuildGauge()
+                           .Name("consensusd_worker_model_age_seconds")
+                           .Help("Seconds since the worker-statistics topic was last read to its end: "
+                                 "the age of the worker model this instance uses.")
+                           .Register(r)
+                           .Add({});
+  worker_stats_records_ = &prometheus::BuildCounter()
+                               .Name("consensusd_worker_stats_records_total")
+                               .Help("Worker-statistics records sent and received (scale-out).")
+                               .Register(r);
+  WorkerStatsRecords("sent");
+  WorkerStatsRecords("received");
+  kafka_brokers_up_ = &prometheus::BuildGauge()
+                           .Name("consensusd_kafka_brokers_up")
+                           .Help("1 while the Kafka brokers answer the consumer, else 0.")
+                           .Register(r)
+                           .Add({});
+  auto& partitions = prometheus::BuildGauge()
+                         .Name("consensusd_partitions")
+                         .Help("Input partitions assigned to this instance (owned), by state: "
+                               "restoring (catching up) or ready.")
+                         .Register(r);
+  partitions_owned_ = &partitions.Add({{"state", "owned"}});
+  partitions_restoring_ = &partitions.Add({{"state", "restoring"}});
+  partitions_ready_ = &partitions.Add({{"state", "ready"}});
+  partition_ready_ = &prometheus::BuildGauge()
+                          .Name("consensusd_partition_ready")
+                          .Help("1 when the owned input partition has caught up and publishes, "
+                                "0 while it restores.")
+                          .Register(r);
+}
+
+
+prometheus::Counter& ServiceMetrics::WorkerStatsRecords(std::string_view direction) {
+  return worker_stats_records_->Add({{"direction", S(direction)}});
+}
+
+
+void ServiceMetrics::SetPartitions(std::string_view topic,
+                                   const std::vector<std::pair<int32_t, bool>>& owned) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (prometheus::Gauge* g : partition_ready_series_) partition_ready_->Remove(g);
+  partition_ready_series_.clear();
+  int ready = 0;
+  for (const auto& [partition, is_ready] : owned) {
+    prometheus::Gauge& g =
+        partition_ready_->Add({{"topic", S(topic)}, {"partition", std::to_string(partition)}});
+    g.Set(is_ready ? 1 : 0);
+    partition_ready_series_.push_back(&g);
+    ready += is_ready;
+  }
+  partitions_owned_->Set(static_cast<double>(owned.size()));
+  partitions_ready_->Set(ready);
+  partitions_restoring_->Set(static_cast<double>(owned.size()) - ready);
 }
 
 prometheus::Counter& ServiceMetrics::DeliveryFailures(std::string_view topic) {

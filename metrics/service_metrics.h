@@ -13,6 +13,7 @@
 #ifndef CONSENSUSD_METRICS_SERVICE_METRICS_H_
 #define CONSENSUSD_METRICS_SERVICE_METRICS_H_
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,6 +50,18 @@ class ServiceMetrics {
   prometheus::Counter& DeliveryFailures(std::string_view topic);
   // Messages in the output producer's queue, not yet delivered.
   prometheus::Gauge& OutputQueue() { return *output_queue_; }
+  // Scale-out (SPEC 8): seconds since the worker-statistics topic was last
+  // read to its end (the age of the worker model this instance uses), and the
+  // records sent and received.
+  prometheus::Gauge& WorkerModelAge() { return *worker_model_age_; }
+  prometheus::Counter& WorkerStatsRecords(std::string_view direction);
+  // 1 while the Kafka brokers answer, else 0 (0 until first reached).
+  prometheus::Gauge& KafkaBrokersUp() { return *kafka_brokers_up_; }
+
+  // Replaces the partition gauges with the owned partitions of `topic`
+  // (partition, ready): the counts by state (owned, restoring, ready) and one
+  // 0/1 series per owned partition; a partition no longer listed loses its series.
+  void SetPartitions(std::string_view topic, const std::vector<std::pair<int32_t, bool>>& owned);
 
   // Replaces a project's task-confidence / worker-accuracy distribution with
   // the given values (each in [0, 1]).
@@ -85,9 +98,17 @@ class ServiceMetrics {
   prometheus::Gauge* state_bytes_;
   prometheus::Family<prometheus::Counter>* delivery_failures_;
   prometheus::Gauge* output_queue_;
+  prometheus::Gauge* worker_model_age_;
+  prometheus::Family<prometheus::Counter>* worker_stats_records_;
+  prometheus::Gauge* kafka_brokers_up_;
+  prometheus::Gauge* partitions_owned_;
+  prometheus::Gauge* partitions_restoring_;
+  prometheus::Gauge* partitions_ready_;
+  prometheus::Family<prometheus::Gauge>* partition_ready_;
 
   std::mutex mu_;  // guards the replace-style updates below
   std::vector<std::pair<std::string, std::vector<prometheus::Gauge*>>> per_worker_;
+  std::vector<prometheus::Gauge*> partition_ready_series_;
 };
 
 }  // namespace consensusd::metrics

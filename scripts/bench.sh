@@ -3,6 +3,8 @@
 #   bash scripts/bench.sh [BUILD_DIR]     (what `make bench` runs; BUILD_DIR defaults to build)
 # Extra flags for Google Benchmark go in BENCH_FLAGS, e.g.
 #   BENCH_FLAGS=--benchmark_filter=BM_DsIteration bash scripts/bench.sh build
+# and extra flags for the scale-out benchmark in SCALE_FLAGS, e.g.
+#   SCALE_FLAGS='--answers 200000 --rounds 1' bash scripts/bench.sh build
 # Each section prints a header and its results; add new sections (e.g. the
 # end-to-end Kafka throughput) as functions and list them in main().
 set -euo pipefail
@@ -62,11 +64,21 @@ end_to_end() {
   /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../bench/e2e_bench.py" "$build/consensusd"
 }
 
+# Scale-out (SPEC sections 8 and 9): 1M single-answer messages on a real
+# single-node Kafka broker (deploy/kafka/kafka.sh, Java), consumed by one and by
+# two instances in one group, next to kcat -C; docs/scaling.md reads the numbers.
+scale_out() {
+  section "scale-out on a real Kafka broker (bench/scale_bench.py)"
+  # shellcheck disable=SC2086  # SCALE_FLAGS is a list of flags
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../bench/scale_bench.py" "$build/consensusd" ${SCALE_FLAGS:-}
+}
+
 main() {
   machine_info
   aggregation
   state_store
   end_to_end
+  scale_out
 }
 
 main

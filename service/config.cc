@@ -107,6 +107,7 @@ absl::Status Config::Validate() const {
     require(name != "bootstrap.servers" && name != "metadata.broker.list",
             key + " cannot be set: use kafka.brokers (--brokers)");
     require(name != "group.id", key + " cannot be set: use kafka.group (--group)");
+    require(name != "group.instance.id", key + " cannot be set: use kafka.instance_id");
     require(std::ranges::find(kReservedKafkaProperties, name) == std::end(kReservedKafkaProperties),
             key + " cannot be set: consensusd manages it (offsets are stored with the state; "
                   "partitions are assigned cooperative-sticky)");

@@ -35,6 +35,8 @@ struct Config {
   struct Kafka {
     std::string brokers;  // required
     std::string group = "consensusd";
+    // Static group membership (group.instance.id); empty = dynamic.
+    std::string instance_id;
     std::string labels_topic = "labels";
     std::string consensus_topic = "labels.consensus";
     std::string review_topic = "labels.review";
@@ -114,6 +116,7 @@ void ForEachKey(C& c, F&& f) {
   constexpr Range kPositive{.min = 0, .above = true}, kMegabytes{1, 1 << 20};
   f("kafka.brokers", c.kafka.brokers);
   f("kafka.group", c.kafka.group);
+  f("kafka.instance_id", c.kafka.instance_id);
   f("kafka.labels_topic", c.kafka.labels_topic);
   f("kafka.consensus_topic", c.kafka.consensus_topic);
   f("kafka.review_topic", c.kafka.review_topic);
@@ -145,7 +148,7 @@ void ForEachKey(C& c, F&& f) {
 
 // librdkafka properties that a key owns or consensusd's guarantees need (SPEC 6, 8).
 inline constexpr std::string_view kReservedKafkaProperties[] = {
-    "bootstrap.servers",   "metadata.broker.list",     "group.id",
+    "bootstrap.servers",   "metadata.broker.list",     "group.id",  "group.instance.id",
     "enable.auto.commit",  "enable.auto.offset.store", "auto.offset.reset",
     "partition.assignment.strategy"};
 

@@ -14,6 +14,15 @@ consumer::KafkaProperties KafkaPropertiesOf(const Config& config) {
   return props;
 }
 
+std::vector<consumer::TopicSpec> OutputTopicSpecs(const Config& config,
+                                                  const std::string& worker_stats_topic) {
+  using consumer::TopicSpec;
+  return {{.name = config.kafka.consensus_topic, .partitions = TopicSpec::kLikeInput, .compacted = true},
+          {.name = config.kafka.review_topic, .partitions = TopicSpec::kLikeInput, .compacted = true},
+          {.name = config.kafka.dlq_topic, .partitions = 1, .compacted = false},
+          {.name = worker_stats_topic, .partitions = 1, .compacted = true}};
+}
+
 engine::ProjectSettings ProjectSettingsOf(const Config& config, std::string_view project) {
   const ProjectConfig& p = config.ForProject(project);
   engine::ProjectSettings s;
@@ -91,7 +100,7 @@ absl::Status Service::Open() {
   if (!http.ok()) return http.status();
   http_ = std::move(*http);
   api::RegisterHealthRoutes(
-      http_->routes(), [this] { return ready(); }, [this] { return metrics_.Render(); });
+      http_->routes(), [this] { return Readiness(); }, [this] { return metrics_.Render(); });
   api::ApiContext api;
   api.engine = engine_.get();
   api.admin_token = config_.http.admin_token;
@@ -120,6 +129,7 @@ absl::Status Service::Open() {
   consumer::IngestOptions ingest;
   ingest.topic = config_.kafka.labels_topic;
   ingest.group = config_.kafka.group;
+  ingest.instance_id = config_.kafka.instance_id;
   ingest.commit_interval_ms = config_.kafka.commit_interval_ms;
   ingest.commit_max_messages = config_.kafka.commit_max_messages;
   ingest.replay_from_start = replay_from_start_;
@@ -127,7 +137,11 @@ absl::Status Service::Open() {
       consumer::IngestLoop::Create(kafka, ingest, *engine_, *publisher_, metrics_);
   if (!loop.ok()) return loop.status();
   loop_ = std::move(*loop);
+  ingest_started_ = true;
   ingest_thread_ = std::thread([this] {
+    // Before anything is produced: a producer's first record would otherwise
+    // let the broker auto-create the topic with its defaults (not compacted).
+    CreateOutputTopics();
     ingest_status_ = loop_->Run(stop_);
     if (!ingest_status_.ok()) {
       spdlog::error("ingest stopped: {}", ingest_status_.ToString());
@@ -136,6 +150,63 @@ absl::Status Service::Open() {
   });
   sweep_thread_ = std::thread([this] { engine_->RunSweeps(stop_); });
   return absl::OkStatus();
+}
+
+void Service::CreateOutputTopics() {
+  using consumer::TopicOutcome;
+  absl::StatusOr<std::vector<TopicOutcome>> outcomes =
+      consumer::CreateMissingTopics(KafkaPropertiesOf(config_), config_.kafka.labels_topic,
+                                    OutputTopicSpecs(config_, kWorkerStatsTopic), 10000);
+  if (absl::IsUnimplemented(outcomes.status())) {
+    spdlog::info("kafka: the brokers cannot create topics (an embedded mock cluster?): "
+                 "the output topics are used as they are");
+    return;
+  }
+  if (!outcomes.ok()) {
+    spdlog::warn("kafka: the output topics were not checked ({}); create any that is missing "
+                 "(docs/operations.md)", outcomes.status().ToString());
+    return;
+  }
+  for (const TopicOutcome& o : *outcomes) {
+    if (o.result == TopicOutcome::Result::kCreated) {
+      spdlog::info("kafka: created topic {}, partitions: {}", o.name, o.partitions);
+    } else if (o.result == TopicOutcome::Result::kFailed) {
+      spdlog::warn("kafka: {}; create the topic yourself (docs/operations.md)", o.error.ToString());
+    }
+  }
+}
+
+api::Readiness Service::Readiness() const {
+  api::Readiness r;
+  if (engine_ != nullptr && restored_.load()) {
+    for (const engine::OwnedPartition& p : engine_->OwnedPartitions()) {
+      ++r.partitions_owned;
+      ++(p.ready ? r.partitions_ready : r.partitions_restoring);
+    }
+  }
+  if (!restored_.load()) {
+    r.reason = "loading the state";
+    return r;
+  }
+  if (!ingest_started_.load() || stop_.load()) {
+    r.reason = stop_.load() ? "stopping" : "starting";
+    return r;
+  }
+  switch (loop_->brokers()) {
+    case consumer::BrokerHealth::State::kUp: r.brokers = "up"; break;
+    case consumer::BrokerHealth::State::kDown: r.brokers = "down"; break;
+    case consumer::BrokerHealth::State::kUnknown: r.brokers = "unknown"; break;
+  }
+  r.ready = loop_->ready() && r.partitions_restoring == 0;
+  if (r.ready) return r;
+  if (r.brokers != "up") {
+    r.reason = r.brokers == "down" ? "the Kafka brokers do not answer" : "connecting to Kafka";
+  } else if (!loop_->joined()) {
+    r.reason = "waiting for partitions from the consumer group";
+  } else {
+    r.reason = "partitions restoring";
+  }
+  return r;
 }
 
 absl::Status Service::Wait() {

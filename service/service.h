@@ -20,12 +20,14 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "api/http_server.h"
 #include "consumer/ingest_loop.h"
 #include "consumer/output_publisher.h"
+#include "consumer/topic_setup.h"
 #include "engine/engine.h"
 #include "metrics/service_metrics.h"
 #include "service/config.h"
@@ -49,7 +51,11 @@ class Service {
   // order. Returns the ingest loop's error, if any.
   absl::Status Wait();
 
-  bool ready() const { return restored_.load() && loop_ != nullptr && loop_->ready(); }
+  // What /readyz reports: ready once the state is restored, the group has
+  // assigned partitions, every owned partition has caught up and the brokers
+  // answer.
+  api::Readiness Readiness() const;
+  bool ready() const { return Readiness().ready; }
   const std::string& http_address() const { return http_->address(); }
   engine::Engine& engine() { return *engine_; }
   metrics::ServiceMetrics& metrics() { return metrics_; }
@@ -59,6 +65,8 @@ class Service {
  private:
   Service(const Config& config, bool replay_from_start);
   absl::Status Open();
+  // Creates the output topics the cluster lacks (a warning if it cannot).
+  void CreateOutputTopics();
 
   const Config config_;
   const bool replay_from_start_;
@@ -72,6 +80,7 @@ class Service {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   std::atomic<bool> restored_{false};
+  std::atomic<bool> ingest_started_{false};  // loop_ is set
   std::thread ingest_thread_, sweep_thread_;
   absl::Status ingest_status_;
   bool waited_ = false;
@@ -82,6 +91,17 @@ engine::ProjectSettings ProjectSettingsOf(const Config& config, std::string_view
 
 // librdkafka properties of the config: kafka.properties plus bootstrap.servers.
 consumer::KafkaProperties KafkaPropertiesOf(const Config& config);
+
+// The name of the worker-statistics topic (SPEC 8).
+// TODO(merge): config.kafka.worker_stats_topic once that key exists.
+inline constexpr char kWorkerStatsTopic[] = "consensusd.worker-stats";
+
+// The output topics `serve` creates when missing (docs/operations.md): the
+// consensus and review topics compacted, with the input topic's partition
+// count; the dead-letter topic with one partition and the broker's defaults;
+// the worker-statistics topic compacted, with one partition.
+std::vector<consumer::TopicSpec> OutputTopicSpecs(const Config& config,
+                                                  const std::string& worker_stats_topic);
 
 // An engine over `store` with the config's project settings and sweep options.
 std::unique_ptr<engine::Engine> NewEngine(const Config& config, storage::StateStore& store,

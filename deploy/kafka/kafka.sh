@@ -220,10 +220,11 @@ start() {
       { read -r port; read -r cport; } < <(free_ports 2)
     fi
     write_config "$port" "$cport"
-    # A cluster id is 16 random bytes in URL-safe base64 without padding (what random-uuid prints).
+    # A cluster id is 16 random bytes in URL-safe base64 without padding (what random-uuid prints);
+    # it may start with "-", hence --cluster-id=ID rather than -t ID.
     cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
     say "formatting $dir/logs (cluster id $cid)"
-    if ! kjava kafka.tools.StorageTool format --standalone -t "$cid" -c "$dir/server.properties" \
+    if ! kjava kafka.tools.StorageTool format --standalone --cluster-id="$cid" -c "$dir/server.properties" \
         >"$dir/format.log" 2>&1; then
       cat "$dir/format.log" >&2
       die "formatting $dir/logs failed (see above)"

@@ -72,7 +72,8 @@ TEST(HttpServerTest, HealthRoutesAnswerForLivenessReadinessAndMetrics) {
   ASSERT_NE(server, nullptr);
   std::atomic<bool> ready{false};
   RegisterHealthRoutes(
-      server->routes(), [&] { return ready.load(); }, [] { return std::string("up 1\n"); });
+      server->routes(), [&] { return Readiness{.ready = ready.load()}; },
+      [] { return std::string("up 1\n"); });
   StartAndWait(*server);
   httplib::Client client("http://" + server->address());
   httplib::Result healthz = client.Get("/healthz");
@@ -97,12 +98,47 @@ TEST(HttpServerTest, StopEndsServing) {
   std::unique_ptr<HttpServer> server = BindOrDie("127.0.0.1:0");
   ASSERT_NE(server, nullptr);
   RegisterHealthRoutes(
-      server->routes(), [] { return true; }, [] { return std::string(); });
+      server->routes(), [] { return Readiness{.ready = true}; }, [] { return std::string(); });
   StartAndWait(*server);
   server->Stop();
   httplib::Client client("http://" + server->address());
   client.set_connection_timeout(1, 0);
   EXPECT_FALSE(client.Get("/healthz"));
+}
+
+TEST(HttpServerTest, ReadyzBodySaysWhichPartitionsRestoreAndWhetherBrokersAnswer) {
+  std::unique_ptr<HttpServer> server = BindOrDie("127.0.0.1:0");
+  ASSERT_NE(server, nullptr);
+  std::atomic<bool> restoring{true};
+  RegisterHealthRoutes(
+      server->routes(),
+      [&] {
+        const int r = restoring.load() ? 1 : 0;
+        return Readiness{.ready = r == 0,
+                         .reason = r ? "partitions restoring" : "",
+                         .partitions_owned = 3,
+                         .partitions_restoring = r,
+                         .partitions_ready = 3 - r,
+                         .brokers = "up"};
+      },
+      [] { return std::string(); });
+  StartAndWait(*server);
+  httplib::Client client("http://" + server->address());
+  httplib::Result not_ready = client.Get("/readyz");
+  ASSERT_TRUE(not_ready);
+  EXPECT_EQ(not_ready->status, 503);
+  EXPECT_EQ(not_ready->body,
+            "{\"brokers\":\"up\",\"partitions\":{\"owned\":3,\"ready\":2,\"restoring\":1},"
+            "\"ready\":false,\"reason\":\"partitions restoring\"}\n");
+  EXPECT_THAT(not_ready->get_header_value("Content-Type"), HasSubstr("application/json"));
+  restoring = false;
+  httplib::Result ready = client.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_EQ(ready->body,
+            "{\"brokers\":\"up\",\"partitions\":{\"owned\":3,\"ready\":3,\"restoring\":0},"
+            "\"ready\":true}\n");
+  server->Stop();
 }
 
 // Binds, starts and at once stops a server, 20 times, under alarm(5): a Stop()

@@ -86,6 +86,7 @@ void AssignWhileCollectingOutputsIn(const std::string& dir) {
   for (int32_t partition = 0; partition < kPartitions; ++partition) {
     std::this_thread::sleep_for(std::chrono::microseconds(500));
     if (!engine.Assign(partition).ok()) std::abort();
+    engine.SetPartitionReady(partition, true);  // re-marks the partition's tasks
   }
   stop = true;
   producer.join();

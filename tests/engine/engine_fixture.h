@@ -131,9 +131,12 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s;
   }
 
+  // Assigns the partition and marks it ready (caught up), as the ingest loop
+  // does once the consumer reaches the partition's end.
   void Assign(int32_t partition) {
     absl::StatusOr<std::optional<int64_t>> offset = engine_->Assign(partition);
     ASSERT_TRUE(offset.ok()) << offset.status();
+    engine_->SetPartitionReady(partition, true);
   }
 
   // Label and confidence of every listed task of the project, by task id.

@@ -1,6 +1,7 @@
 // Engine partitions: Assign returns where to resume, Revoke and
 // ReleaseUnassigned drop a partition's answers and gold from memory (they stay
-// stored), and a later Assign brings them back.
+// stored), and a later Assign brings them back. An assigned partition is
+// restoring, and its tasks are not published, until it is marked ready.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,7 +15,23 @@ namespace consensusd::engine {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 using ::testing::Optional;
+
+// The consensus keys of every record waiting, collected and confirmed.
+std::vector<std::string> PublishedKeys(Engine& engine) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 100; ++i) {
+    std::vector<OutputRecord> records;
+    const bool more = engine.CollectOutputs(1000, &records);
+    for (const OutputRecord& r : records) {
+      if (r.ticket.topic == OutputRecord::Topic::kConsensus) keys.push_back(r.key);
+      engine.OnDelivered(r.ticket, /*delivered=*/true);
+    }
+    if (!more) break;
+  }
+  return keys;
+}
 
 class EnginePartitionsTest : public EngineTest {
  protected:
@@ -89,6 +106,78 @@ TEST_F(EnginePartitionsTest, AssignAfterRestartReturnsTheStoredOffset) {
   Commit();
   Restart();
   EXPECT_THAT(engine_->Assign(4).value(), Optional(2));
+}
+
+TEST_F(EnginePartitionsTest, AnAssignedPartitionIsRestoringUntilMarkedReady) {
+  ASSERT_TRUE(engine_->Assign(3).ok());
+  EXPECT_FALSE(engine_->PartitionReady(3));
+  ASSERT_EQ(engine_->OwnedPartitions().size(), 1u);
+  EXPECT_EQ(engine_->OwnedPartitions()[0].partition, 3);
+  EXPECT_FALSE(engine_->OwnedPartitions()[0].ready);
+  engine_->SetPartitionReady(3, true);
+  EXPECT_TRUE(engine_->PartitionReady(3));
+  EXPECT_TRUE(engine_->OwnedPartitions()[0].ready);
+}
+
+TEST_F(EnginePartitionsTest, OwnedPartitionsAreListedInPartitionOrder) {
+  for (const int32_t p : {5, 0, 2}) ASSERT_TRUE(engine_->Assign(p).ok());
+  engine_->SetPartitionReady(2, true);
+  std::vector<std::pair<int32_t, bool>> listed;
+  for (const OwnedPartition& p : engine_->OwnedPartitions()) listed.emplace_back(p.partition, p.ready);
+  EXPECT_THAT(listed, ElementsAre(std::pair(0, false), std::pair(2, true), std::pair(5, false)));
+}
+
+TEST_F(EnginePartitionsTest, APartitionNotOwnedCannotBeReady) {
+  engine_->SetPartitionReady(4, true);
+  EXPECT_FALSE(engine_->PartitionReady(4));
+  EXPECT_THAT(engine_->OwnedPartitions(), IsEmpty());
+}
+
+TEST_F(EnginePartitionsTest, RevokeEndsReadiness) {
+  Assign(1);
+  ASSERT_TRUE(engine_->PartitionReady(1));
+  ASSERT_TRUE(engine_->Revoke(1).ok());
+  EXPECT_FALSE(engine_->PartitionReady(1));
+  EXPECT_THAT(engine_->OwnedPartitions(), IsEmpty());
+  ASSERT_TRUE(engine_->Assign(1).ok());
+  EXPECT_FALSE(engine_->PartitionReady(1)) << "a partition assigned again restores again";
+}
+
+TEST_F(EnginePartitionsTest, OutputsOfARestoringPartitionAreWithheldUntilItIsReady) {
+  ASSERT_TRUE(engine_->Assign(0).ok());
+  Assign(1);  // and ready
+  FeedThreePartitions();
+  EXPECT_THAT(PublishedKeys(*engine_), ElementsAre("p/t1"));
+  EXPECT_THAT(PublishedKeys(*engine_), IsEmpty()) << "withheld records came out while restoring";
+  engine_->SetPartitionReady(0, true);
+  EXPECT_THAT(PublishedKeys(*engine_), ElementsAre("p/t0"));
+}
+
+TEST_F(EnginePartitionsTest, AReadyPartitionPublishesOnlyWhatChangedSinceItWasLastSent) {
+  Assign(0);
+  FeedThreePartitions();
+  ASSERT_THAT(PublishedKeys(*engine_), ElementsAre("p/t0"));
+  engine_->SetPartitionReady(0, false);
+  Answer("t9", "w3", "b", 0);
+  Commit();
+  EXPECT_THAT(PublishedKeys(*engine_), IsEmpty());
+  engine_->SetPartitionReady(0, true);
+  EXPECT_THAT(PublishedKeys(*engine_), ElementsAre("p/t9")) << "t0 did not change";
+}
+
+TEST_F(EnginePartitionsTest, RestoredPartitionIsPublishedOnlyOnceReady) {
+  Assign(0);
+  Assign(1);
+  FeedThreePartitions();
+  Restart();  // what was sent and confirmed is not stored yet
+  ASSERT_TRUE(engine_->ReleaseUnassigned({0, 1}).ok());
+  ASSERT_TRUE(engine_->Assign(0).ok());
+  ASSERT_TRUE(engine_->Assign(1).ok());
+  EXPECT_THAT(PublishedKeys(*engine_), IsEmpty());
+  engine_->SetPartitionReady(1, true);
+  EXPECT_THAT(PublishedKeys(*engine_), ElementsAre("p/t1"));
+  engine_->SetPartitionReady(0, true);
+  EXPECT_THAT(PublishedKeys(*engine_), ElementsAre("p/t0"));
 }
 
 TEST_F(EnginePartitionsTest, RevokeDropsThePartitionsAnswersAndGoldFromMemory) {

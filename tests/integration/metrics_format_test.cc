@@ -26,7 +26,11 @@ const char* const kSpecFamilies[] = {"consensusd_messages_consumed_total",
                                      "consensusd_task_confidence",
                                      "consensusd_worker_accuracy",
                                      "consensusd_worker_accuracy_by_worker",
-                                     "consensusd_state_bytes"};
+                                     "consensusd_state_bytes",
+                                     // docs/metrics.md: readiness
+                                     "consensusd_partitions",
+                                     "consensusd_partition_ready",
+                                     "consensusd_kafka_brokers_up"};
 
 // The families declared by # TYPE lines, with their types.
 std::map<std::string, std::string> DeclaredFamilies(const std::string& text) {
@@ -107,6 +111,10 @@ TEST(MetricsFormatTest, MetricsPassPromtoolAndEveryFamilyHasSamples) {
   EXPECT_EQ(SumMetric(samples, "consensusd_messages_rejected_total", {{"reason", "missing_field"}}),
             1);
   EXPECT_GE(SumMetric(samples, "consensusd_em_sweeps_total", {{"project", "default"}}), 1);
+  EXPECT_EQ(SumMetric(samples, "consensusd_partitions", {{"state", "owned"}}), 2);
+  EXPECT_EQ(SumMetric(samples, "consensusd_partitions", {{"state", "ready"}}), 2);
+  EXPECT_EQ(SumMetric(samples, "consensusd_partition_ready", {{"topic", "labels"}}), 2);
+  EXPECT_EQ(SumMetric(samples, "consensusd_kafka_brokers_up"), 1);
   ASSERT_EQ(serve.Stop(), 0) << serve.Log();
 }
 

@@ -38,6 +38,8 @@ std::string RenderPopulated() {
   m.SetWorkerAccuracy("p", {0.7, 0.95});
   m.SetWorkerAccuracyByWorker("p", {{"ann-1", 0.7}, {"ann \"2\"", 0.95}});
   m.StateBytes().Set(1234);
+  m.KafkaBrokersUp().Set(1);
+  m.SetPartitions("labels", {{0, true}, {1, false}});
   return m.Render();
 }
 
@@ -62,7 +64,8 @@ TEST(ServiceMetrics, ExportsEveryMetricOfTheSpec) {
         "consensusd_ingest_latency_seconds", "consensusd_em_sweeps_total",
         "consensusd_em_sweep_duration_seconds", "consensusd_tasks", "consensusd_workers",
         "consensusd_workers_flagged", "consensusd_tasks_needing_review", "consensusd_task_confidence",
-        "consensusd_worker_accuracy", "consensusd_worker_accuracy_by_worker", "consensusd_state_bytes"}) {
+        "consensusd_worker_accuracy", "consensusd_worker_accuracy_by_worker", "consensusd_state_bytes",
+        "consensusd_partitions", "consensusd_partition_ready", "consensusd_kafka_brokers_up"}) {
     EXPECT_TRUE(names.count(name)) << name;
   }
 }
@@ -88,6 +91,43 @@ TEST(ServiceMetrics, PerWorkerSeriesAreReplacedNotAccumulated) {
   const std::string text = m.Render();
   EXPECT_EQ(text.find("worker=\"a\""), std::string::npos);
   EXPECT_NE(text.find("worker=\"c\""), std::string::npos);
+}
+
+TEST(ServiceMetrics, PartitionGaugesExistFromTheStartAtZero) {
+  const std::string text = ServiceMetrics().Render();
+  for (const char* state : {"owned", "restoring", "ready"}) {
+    EXPECT_NE(text.find(std::string("consensusd_partitions{state=\"") + state + "\"} 0"),
+              std::string::npos)
+        << state << "\n" << text;
+  }
+  EXPECT_NE(text.find("consensusd_kafka_brokers_up 0"), std::string::npos) << text;
+}
+
+TEST(ServiceMetrics, PartitionGaugesCountOwnedPartitionsByState) {
+  ServiceMetrics m;
+  m.SetPartitions("labels", {{0, true}, {1, false}, {2, true}});
+  const std::string text = m.Render();
+  EXPECT_NE(text.find("consensusd_partitions{state=\"owned\"} 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("consensusd_partitions{state=\"restoring\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("consensusd_partitions{state=\"ready\"} 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("consensusd_partition_ready{partition=\"1\",topic=\"labels\"} 0"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("consensusd_partition_ready{partition=\"2\",topic=\"labels\"} 1"),
+            std::string::npos)
+      << text;
+}
+
+TEST(ServiceMetrics, ARevokedPartitionLosesItsReadySeries) {
+  ServiceMetrics m;
+  m.SetPartitions("labels", {{0, true}, {1, true}});
+  m.SetPartitions("labels", {{1, true}});
+  const std::string text = m.Render();
+  EXPECT_EQ(text.find("partition=\"0\""), std::string::npos) << text;
+  EXPECT_NE(text.find("consensusd_partition_ready{partition=\"1\",topic=\"labels\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("consensusd_partitions{state=\"owned\"} 1"), std::string::npos) << text;
 }
 
 // Every metric a deploy/ query names must be one the service exports.

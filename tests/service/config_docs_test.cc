@@ -32,6 +32,7 @@ Config Unusual() {
   Config c;
   c.kafka.brokers = "a:1,b:2";
   c.kafka.group = "null";
+  c.kafka.instance_id = "consensusd-0";
   c.kafka.labels_topic = "in";
   c.kafka.consensus_topic = "123";
   c.kafka.review_topic = "true";

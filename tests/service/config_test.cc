@@ -67,6 +67,7 @@ TEST_F(ConfigTest, DefaultsMatchSpec) {
   absl::StatusOr<Config> config = LoadFlags({});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->kafka.group, "consensusd");
+  EXPECT_EQ(config->kafka.instance_id, "");
   EXPECT_EQ(config->kafka.labels_topic, "labels");
   EXPECT_EQ(config->kafka.consensus_topic, "labels.consensus");
   EXPECT_EQ(config->kafka.review_topic, "labels.review");
@@ -423,6 +424,8 @@ TEST_F(ConfigTest, ValidationNamesTheKeyTheRangeAndTheValue) {
       {"kafka.properties.bootstrap.servers", "x",
        "kafka.properties.bootstrap.servers cannot be set: use kafka.brokers"},
       {"kafka.properties.group.id", "x", "kafka.properties.group.id cannot be set: use kafka.group"},
+      {"kafka.properties.group.instance.id", "x",
+       "kafka.properties.group.instance.id cannot be set: use kafka.instance_id"},
       {"kafka.properties.enable.auto.commit", "true",
        "kafka.properties.enable.auto.commit cannot be set: consensusd manages it"},
   };

@@ -1,0 +1,211 @@
+// Engine: the worker-statistics exchange of scale-out (SPEC 8). See
+// engine/worker_stats.h for the records and docs/scaling.md for the design.
+#include <algorithm>
+
+#include "engine/engine.h"
+#include "engine/worker_stats.h"
+#include "spdlog/spdlog.h"
+
+namespace consensusd::engine {
+
+absl::flat_hash_set<int32_t> Engine::OwnedSet() const {
+  std::lock_guard<std::mutex> lock(partitions_mu_);
+  return owned_;
+}
+
+void Engine::CollectWorkerStats(std::vector<StatsRecord>* out, int32_t partition) {
+  // Only caught-up partitions: a partition being rebuilt would publish a
+  // part of its statistics over the complete ones its last owner published.
+  absl::flat_hash_set<int32_t> parts;
+  {
+    std::lock_guard<std::mutex> lock(partitions_mu_);
+    parts = ready_;
+  }
+  if (partition >= 0) {
+    if (!parts.contains(partition)) return;
+    parts = {partition};
+  }
+  if (parts.empty()) return;
+  WorkerStatsRecord record;
+  record.group = options_.group;
+  record.instance = options_.instance;
+  for (Project* project : projects_.List()) {
+    std::lock_guard<std::mutex> lock(project->mu);
+    const consensus::StreamingModel& m = project->model;
+    const int32_t K = m.num_classes();
+    if (K == 0) continue;
+    const size_t kk = static_cast<size_t>(K) * K;
+    // This instance's statistics per (partition, worker), as the M-step sums them.
+    absl::flat_hash_map<uint64_t, PartitionStats> live;
+    auto entry = [&](int32_t p, int32_t w) -> PartitionStats& {
+      PartitionStats& e = live[ExchangeKey(p, w)];
+      if (e.counts.empty()) {
+        e.num_classes = K;
+        e.counts.assign(w < 0 ? K : kk, 0.0);
+      }
+      return e;
+    };
+    for (int32_t t = 0; t < m.num_tasks(); ++t) {
+      const int32_t p = t < static_cast<int32_t>(project->task_partition.size())
+                            ? project->task_partition[t]
+                            : -1;
+      if (p < 0 || !parts.contains(p)) continue;
+      const auto answers = m.Answers(t);
+      for (const consensus::TaskAnswer& a : answers) ++entry(p, a.worker).answers;
+      if (!m.Counted(t)) continue;
+      const auto post = m.Posterior(t);
+      double* classes = entry(p, -1).counts.data();
+      for (int k = 0; k < K; ++k) classes[k] += post[k];
+      for (const consensus::TaskAnswer& a : answers) {
+        double* cell = entry(p, a.worker).counts.data() + static_cast<size_t>(a.label) * K;
+        for (int k = 0; k < K; ++k) cell[k] += post[k];
+      }
+    }
+    // What is gone since (a worker's last answer there retracted) is sent as zeros.
+    for (const auto& [key, sent] : project->exchange.sent) {
+      const int32_t p = static_cast<int32_t>(key >> 32);
+      const int32_t w = static_cast<int32_t>(key & 0xffffffffu) - 1;
+      if (parts.contains(p) && !live.contains(key)) entry(p, w);
+    }
+    record.project = project->name;
+    record.classes.clear();
+    for (int32_t k = 0; k < K; ++k) record.classes.push_back(m.classes().Name(k));
+    for (auto& [key, stats] : live) {
+      auto sent = project->exchange.sent.find(key);
+      if (sent != project->exchange.sent.end() && !StatsDiffer(sent->second, stats)) continue;
+      record.partition = static_cast<int32_t>(key >> 32);
+      const int32_t w = static_cast<int32_t>(key & 0xffffffffu) - 1;
+      record.has_worker = w >= 0;
+      if (record.has_worker) {
+        record.worker = m.workers().Name(w);
+        record.answers = stats.answers;
+        record.counts.assign(kk, 0.0);  // [k][l] from the model's [l][k]
+        for (int l = 0; l < K; ++l) {
+          for (int k = 0; k < K; ++k) record.counts[k * K + l] = stats.counts[l * K + k];
+        }
+      } else {
+        record.class_counts = stats.counts;
+      }
+      StatsRecord& r = out->emplace_back();
+      r.key = WorkerStatsKey(project->name, record.has_worker ? &record.worker : nullptr,
+                             record.partition);
+      AppendWorkerStatsJson(record, r.value);
+      stats.instance = options_.instance;
+      project->exchange.sent[key] = std::move(stats);
+    }
+  }
+}
+
+absl::Status Engine::ApplyWorkerStats(std::string_view value) {
+  WorkerStatsRecord r;
+  if (absl::Status s = DecodeWorkerStats(value, &r); !s.ok()) return s;
+  if (r.group != options_.group) return absl::OkStatus();
+  const absl::flat_hash_set<int32_t> owned = OwnedSet();
+  Project& project = projects_.Get(r.project);
+  std::lock_guard<std::mutex> lock(project.mu);
+  consensus::StreamingModel& m = project.model;
+  std::vector<int32_t> ids;
+  ids.reserve(r.classes.size());
+  for (const std::string& name : r.classes) {
+    absl::StatusOr<int32_t> id = m.InternClass(name);
+    if (!id.ok()) return id.status();
+    ids.push_back(*id);
+  }
+  const int32_t K = m.num_classes();
+  const size_t rk = r.classes.size();
+  PartitionStats e;
+  e.num_classes = K;
+  e.instance = r.instance;
+  int32_t worker = -1;
+  if (r.has_worker) {
+    worker = m.InternWorker(r.worker);
+    e.answers = r.answers;
+    e.counts.assign(static_cast<size_t>(K) * K, 0.0);
+    for (size_t k = 0; k < rk; ++k) {
+      for (size_t l = 0; l < rk; ++l) e.counts[ids[l] * K + ids[k]] += r.counts[k * rk + l];
+    }
+  } else {
+    e.counts.assign(K, 0.0);
+    for (size_t k = 0; k < rk; ++k) e.counts[ids[k]] += r.class_counts[k];
+  }
+  ProjectExchange& x = project.exchange;
+  if (owned.contains(r.partition) && r.instance != options_.instance) {
+    // Another instance wrote a partition this one owns (an old owner's last
+    // record, or a previous run of this process): the topic holds that now.
+    x.sent[ExchangeKey(r.partition, worker)] = e;
+  }
+  if (worker >= 0) {
+    x.topic_workers[worker][r.partition] = std::move(e);
+  } else {
+    x.topic_classes[r.partition] = std::move(e);
+  }
+  if (!owned.contains(r.partition)) RecomputeRemote(project, worker, owned);
+  return absl::OkStatus();
+}
+
+void Engine::RecomputeRemote(Project& project, int32_t worker,
+                             const absl::flat_hash_set<int32_t>& owned) {
+  consensus::StreamingModel& m = project.model;
+  const int32_t K = m.num_classes();
+  const ProjectExchange& x = project.exchange;
+  const std::map<int32_t, PartitionStats>* entries = nullptr;
+  if (worker < 0) {
+    entries = &x.topic_classes;
+  } else if (auto it = x.topic_workers.find(worker); it != x.topic_workers.end()) {
+    entries = &it->second;
+  }
+  std::vector<double> sum(worker < 0 ? K : static_cast<size_t>(K) * K, 0.0);
+  int64_t answers = 0;
+  bool any = false;
+  if (entries != nullptr) {
+    for (const auto& [partition, e] : *entries) {  // in partition order: the same sum everywhere
+      if (owned.contains(partition)) continue;
+      AddStats(e, K, worker >= 0, sum.data());
+      answers += e.answers;
+      any = true;
+    }
+  }
+  // A single instance (it owns every partition) keeps its model as it is.
+  if (!any && !m.has_remote()) return;
+  if (worker < 0) {
+    m.SetRemoteClassCounts(sum);
+  } else {
+    m.SetRemoteWorker(worker, sum, answers);
+  }
+}
+
+void Engine::OnOwnershipChange(int32_t assigned) {
+  const absl::flat_hash_set<int32_t> owned = OwnedSet();
+  for (Project* project : projects_.List()) {
+    std::lock_guard<std::mutex> lock(project->mu);
+    ProjectExchange& x = project->exchange;
+    if (assigned >= 0) {
+      // Compare what this instance will send for it with what the topic holds.
+      for (auto it = x.sent.begin(); it != x.sent.end();) {
+        auto next = std::next(it);
+        if (static_cast<int32_t>(it->first >> 32) == assigned) x.sent.erase(it);
+        it = next;
+      }
+      for (const auto& [worker, entries] : x.topic_workers) {
+        if (auto e = entries.find(assigned); e != entries.end()) {
+          x.sent[ExchangeKey(assigned, worker)] = e->second;
+        }
+      }
+      if (auto e = x.topic_classes.find(assigned); e != x.topic_classes.end()) {
+        x.sent[ExchangeKey(assigned, -1)] = e->second;
+      }
+    }
+    if (!project->model.has_remote() && x.topic_workers.empty() && x.topic_classes.empty()) continue;
+    for (const auto& [worker, entries] : x.topic_workers) RecomputeRemote(*project, worker, owned);
+    RecomputeRemote(*project, -1, owned);
+  }
+}
+
+void Engine::ResendWorkerStats() {
+  for (Project* project : projects_.List()) {
+    std::lock_guard<std::mutex> lock(project->mu);
+    project->exchange.sent.clear();
+  }
+}
+
+}  // namespace consensusd::engine

@@ -1,0 +1,241 @@
+// Readiness (SPEC 5.3, 6, 8) on the embedded Kafka, the service in process:
+// each assigned partition restores until the consumer has caught up with it
+// and publishes nothing meanwhile; /readyz says so in its body and the
+// partition gauges agree; a broker outage turns /readyz 503 within seconds,
+// and it is 200 again once the brokers are back.
+
+#include <httplib.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "consumer/label_message.h"
+#include "consumer/producer.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "service/kafka_topics.h"
+#include "service/service.h"
+#include "tests/integration/harness.h"
+
+namespace consensusd::integration {
+namespace {
+
+using service::Config;
+using service::EmbeddedKafka;
+using service::Service;
+
+// `tasks` tasks with 3 answers each, one message per answer, keyed by task,
+// each in its own batch (so that small fetches take many round trips).
+void PublishAnswers(const std::string& brokers, int tasks) {
+  absl::StatusOr<std::unique_ptr<consumer::Producer>> producer = consumer::Producer::Create(
+      {{"bootstrap.servers", brokers}, {"linger.ms", "0"}, {"batch.num.messages", "1"}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  std::string value;
+  for (int t = 0; t < tasks; ++t) {
+    for (int w = 0; w < 3; ++w) {
+      const std::string task = absl::StrCat("t", t);
+      value.clear();
+      consumer::AppendLabelMessage(
+          {.project = "p", .task = task, .worker = absl::StrCat("w", w), .label = w == 2 ? "b" : "a"},
+          value);
+      ASSERT_TRUE((*producer)->SendWaiting("labels", task, value).ok());
+    }
+  }
+  ASSERT_TRUE((*producer)->Flush(30000).ok());
+}
+
+Config TestConfig(const EmbeddedKafka& kafka, const std::string& data_dir, const std::string& group) {
+  Config config;
+  config.kafka.brokers = kafka.bootstraps();
+  config.kafka.group = group;
+  config.state.data_dir = data_dir;
+  config.http.address = "127.0.0.1:0";
+  config.model.sweep_interval_s = 1;
+  // A broker that comes back is found within a second (librdkafka backs off up to 10 s).
+  config.kafka.properties["reconnect.backoff.max.ms"] = "500";
+  return config;
+}
+
+struct ReadyzAnswer {
+  int status = 0;
+  nlohmann::json body;
+};
+
+ReadyzAnswer GetReadyz(const Service& s) {
+  httplib::Client client(s.http_address());
+  client.set_read_timeout(5, 0);
+  httplib::Result r = client.Get("/readyz");
+  if (!r) return {};
+  return {r->status, nlohmann::json::parse(r->body, nullptr, false)};
+}
+
+double Metric(Service& s, const std::string& name, const std::map<std::string, std::string>& labels = {}) {
+  return SumMetric(ParseMetrics(s.metrics().Render()), name, labels);
+}
+
+TEST(ReadinessTest, PartitionsRestoreWithoutPublishingThenTurnReady) {
+  TempDir dir;
+  absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(1);
+  ASSERT_TRUE(kafka.ok()) << kafka.status();
+  EmbeddedKafka& k = **kafka;
+  ASSERT_TRUE(k.CreateServiceTopics("labels", 2).ok());
+  PublishAnswers(k.bootstraps(), 200);
+  Config config = TestConfig(k, dir.File("state"), "restore");
+  // Small fetches, each 20 ms away: the restore takes seconds.
+  config.kafka.properties["max.partition.fetch.bytes"] = "1";
+  ASSERT_EQ(rd_kafka_mock_broker_set_rtt(k.cluster(), -1, 20), RD_KAFKA_RESP_ERR_NO_ERROR);
+  absl::StatusOr<std::unique_ptr<Service>> service = Service::Start(config);
+  ASSERT_TRUE(service.ok()) << service.status();
+  Service& s = **service;
+
+  // Restoring: 503, both partitions owned and restoring, nothing published.
+  ReadyzAnswer restoring;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        restoring = GetReadyz(s);
+        // A quarter of the answers applied and committed while restoring.
+        return restoring.body.is_object() && restoring.body["partitions"]["owned"] == 2 &&
+               s.answers_committed() >= 150;
+      },
+      seconds(30), std::chrono::milliseconds(20)))
+      << restoring.body.dump();
+  std::this_thread::sleep_for(seconds(1));  // what was sent is delivered
+  const size_t published = ReadWholePartition(k.bootstraps(), "labels.consensus", 0, seconds(10)).size();
+  const ReadyzAnswer after = GetReadyz(s);
+  ASSERT_EQ(after.body["partitions"]["restoring"], 2)
+      << "the restore ended too soon for this test: " << after.body.dump();
+  EXPECT_EQ(after.status, 503);
+  EXPECT_EQ(after.body["ready"], false);
+  EXPECT_EQ(after.body["partitions"]["ready"], 0);
+  EXPECT_EQ(after.body["brokers"], "up");
+  EXPECT_EQ(after.body["reason"], "partitions restoring");
+  EXPECT_EQ(published, 0u) << "a restoring partition published";
+  EXPECT_EQ(Metric(s, "consensusd_partitions", {{"state", "restoring"}}), 2);
+
+  // Caught up: 200, both ready, and every task is published.
+  ReadyzAnswer ready;
+  ASSERT_TRUE(WaitUntil([&] { return (ready = GetReadyz(s)).status == 200; }, seconds(120)))
+      << ready.body.dump();
+  EXPECT_EQ(ready.body, nlohmann::json::parse(
+                            R"({"ready":true,"partitions":{"owned":2,"restoring":0,"ready":2},"brokers":"up"})"));
+  EXPECT_TRUE(WaitUntil([&] { return s.answers_committed() == 600; }, seconds(10)));
+  EXPECT_EQ(Metric(s, "consensusd_partitions", {{"state", "owned"}}), 2);
+  EXPECT_EQ(Metric(s, "consensusd_partitions", {{"state", "ready"}}), 2);
+  EXPECT_EQ(Metric(s, "consensusd_partitions", {{"state", "restoring"}}), 0);
+  for (const char* p : {"0", "1"}) {
+    EXPECT_EQ(Metric(s, "consensusd_partition_ready", {{"topic", "labels"}, {"partition", p}}), 1) << p;
+  }
+  EXPECT_EQ(Metric(s, "consensusd_kafka_brokers_up"), 1);
+  ASSERT_EQ(rd_kafka_mock_broker_set_rtt(k.cluster(), -1, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
+  std::map<std::string, std::string> latest;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        for (const KafkaRecord& r : ReadWholePartition(k.bootstraps(), "labels.consensus", 0, seconds(10))) {
+          latest[r.key] = r.value;
+        }
+        return latest.size() == 200;
+      },
+      seconds(60), seconds(1)))
+      << latest.size() << " of 200 tasks published";
+  s.RequestStop();
+  EXPECT_TRUE(s.Wait().ok());
+}
+
+TEST(ReadinessTest, AnEmptyTopicIsReadyAtOnce) {
+  TempDir dir;
+  absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(1);
+  ASSERT_TRUE(kafka.ok()) << kafka.status();
+  EmbeddedKafka& k = **kafka;
+  ASSERT_TRUE(k.CreateServiceTopics("labels", 3).ok());
+  absl::StatusOr<std::unique_ptr<Service>> service =
+      Service::Start(TestConfig(k, dir.File("state"), "empty"));
+  ASSERT_TRUE(service.ok()) << service.status();
+  Service& s = **service;
+  ReadyzAnswer r;
+  ASSERT_TRUE(WaitUntil([&] { return (r = GetReadyz(s)).status == 200; }, seconds(30))) << r.body.dump();
+  EXPECT_EQ(r.body["partitions"]["owned"], 3);
+  EXPECT_EQ(r.body["partitions"]["ready"], 3);
+  s.RequestStop();
+  EXPECT_TRUE(s.Wait().ok());
+}
+
+TEST(ReadinessTest, BrokerOutageTurnsReadyzNotReadyWithinSecondsAndBackAfterwards) {
+  TempDir dir;
+  absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(1);
+  ASSERT_TRUE(kafka.ok()) << kafka.status();
+  EmbeddedKafka& k = **kafka;
+  ASSERT_TRUE(k.CreateServiceTopics("labels", 2).ok());
+  PublishAnswers(k.bootstraps(), 20);
+  absl::StatusOr<std::unique_ptr<Service>> service =
+      Service::Start(TestConfig(k, dir.File("state"), "outage"));
+  ASSERT_TRUE(service.ok()) << service.status();
+  Service& s = **service;
+  ASSERT_TRUE(WaitUntil([&] { return GetReadyz(s).status == 200; }, seconds(30)));
+
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(k.cluster(), -1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  const auto down = Clock::now();
+  ReadyzAnswer r;
+  ASSERT_TRUE(WaitUntil([&] { return (r = GetReadyz(s)).status == 503; }, seconds(15)))
+      << r.body.dump();
+  const double to_503 = std::chrono::duration<double>(Clock::now() - down).count();
+  std::printf("readyz 503 %.1f s after the broker went down\n", to_503);
+  EXPECT_LT(to_503, 5);
+  EXPECT_EQ(r.body["brokers"], "down");
+  EXPECT_EQ(r.body["reason"], "the Kafka brokers do not answer");
+  EXPECT_EQ(Metric(s, "consensusd_kafka_brokers_up"), 0);
+  httplib::Client client(s.http_address());
+  httplib::Result projects = client.Get("/v1/projects/p");
+  EXPECT_TRUE(projects && projects->status == 200) << "the API answers during the outage";
+
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(k.cluster(), -1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  const auto up = Clock::now();
+  ASSERT_TRUE(WaitUntil([&] { return (r = GetReadyz(s)).status == 200; }, seconds(60)))
+      << r.body.dump();
+  std::printf("readyz 200 %.1f s after the broker came back\n",
+              std::chrono::duration<double>(Clock::now() - up).count());
+  EXPECT_EQ(r.body["brokers"], "up");
+  EXPECT_EQ(Metric(s, "consensusd_kafka_brokers_up"), 1);
+  // And it consumes again.
+  PublishAnswers(k.bootstraps(), 21);
+  EXPECT_TRUE(WaitUntil([&] { return s.answers_committed() == 60 + 63; }, seconds(30)))
+      << s.answers_committed();
+  s.RequestStop();
+  EXPECT_TRUE(s.Wait().ok());
+}
+
+// A broker that hangs rather than refuses: no error arrives, the probe times out.
+TEST(ReadinessTest, BrokersThatStopAnsweringTurnReadyzNotReady) {
+  TempDir dir;
+  absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(1);
+  ASSERT_TRUE(kafka.ok()) << kafka.status();
+  EmbeddedKafka& k = **kafka;
+  ASSERT_TRUE(k.CreateServiceTopics("labels", 1).ok());
+  absl::StatusOr<std::unique_ptr<Service>> service =
+      Service::Start(TestConfig(k, dir.File("state"), "slow"));
+  ASSERT_TRUE(service.ok()) << service.status();
+  Service& s = **service;
+  ASSERT_TRUE(WaitUntil([&] { return GetReadyz(s).status == 200; }, seconds(30)));
+
+  ASSERT_EQ(rd_kafka_mock_broker_set_rtt(k.cluster(), -1, 4000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  const auto slow = Clock::now();
+  ReadyzAnswer r;
+  ASSERT_TRUE(WaitUntil([&] { return (r = GetReadyz(s)).status == 503; }, seconds(15)))
+      << r.body.dump();
+  const double to_503 = std::chrono::duration<double>(Clock::now() - slow).count();
+  std::printf("readyz 503 %.1f s after the broker stopped answering\n", to_503);
+  EXPECT_LT(to_503, 8);  // two probes of 1 s, a second apart, and some slack
+  EXPECT_EQ(r.body["brokers"], "down");
+
+  ASSERT_EQ(rd_kafka_mock_broker_set_rtt(k.cluster(), -1, 0), RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_TRUE(WaitUntil([&] { return (r = GetReadyz(s)).status == 200; }, seconds(30)))
+      << r.body.dump();
+  s.RequestStop();
+  EXPECT_TRUE(s.Wait().ok());
+}
+
+}  // namespace
+}  // namespace consensusd::integration
