@@ -218,15 +218,6 @@ void IngestLoop::SetPaused(bool paused) {
                "(consensusd_output_queue_messages)");
 }
 
-void IngestLoop::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
-  IngestLoop* loop = static_cast<IngestLoop*>(opaque);
-  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-    loop->brokers_down_ = true;
-    loop->UpdateReady();
-  }
-  spdlog::warn("consumer: {}", reason);
-}
-
 void IngestLoop::UpdateReady() {
   ready_ = !closing_ && joined_.load() && restoring_.empty() &&
            broker_health_.state() == BrokerHealth::State::kUp;

@@ -109,9 +109,6 @@ class IngestLoop {
   // Pumps outputs; pauses the assigned partitions while the producer is full.
   void PumpOutputs();
   void SetPaused(bool paused);
-  // librdkafka's error events (all brokers down) reach the error callback,
-  // not rd_kafka_consumer_poll; it runs in the loop's thread, inside the poll.
-  static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* partitions, void* opaque);
   void Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
