@@ -4,12 +4,17 @@
 # Java and Maven from Debian's packages (deploy/install-deps.sh).
 #
 #   kafka.sh fetch                          fetch the jars once per machine (idempotent)
-#   kafka.sh start [--dir DIR] [--port N] [--fresh]
+#   kafka.sh start [--dir DIR] [--port N] [--fresh] [--property KEY=VALUE]... [--owner PID]
 #                                           format DIR (first time), start the broker in the
 #                                           background, wait until it answers; prints the
-#                                           bootstrap address as the last line of stdout
+#                                           bootstrap address as the last line of stdout;
+#                                           --property adds a broker setting to
+#                                           server.properties for this start (repeatable,
+#                                           e.g. --property log.cleaner.backoff.ms=500);
+#                                           --owner stops the broker once process PID is
+#                                           gone (test harnesses: no broker outlives a crash)
 #   kafka.sh stop [--dir DIR]               SIGTERM, then SIGKILL after KAFKA_STOP_TIMEOUT s
-#   kafka.sh run [--dir DIR] [--port N] [--fresh]
+#   kafka.sh run [--dir DIR] [--port N] [--fresh] [--property KEY=VALUE]...
 #                                           start, print how to point consensusd at it, wait
 #                                           for Ctrl-C, stop (what `make kafka` runs)
 #   kafka.sh status [--dir DIR]             print the address if the broker runs (exit 1 if not)
@@ -135,7 +140,7 @@ log_tail() {
   tail -n 10 "$dir/kafka.out" >&2 2>/dev/null || true
 }
 
-write_config() {  # write_config PORT CONTROLLER_PORT
+write_config() {  # write_config PORT CONTROLLER_PORT: server.properties, then --property's
   local port=$1 cport=$2
   mkdir -p "$dir/logs"
   cat >"$dir/server.properties" <<EOF
@@ -160,6 +165,9 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.retention.hours=168
 EOF
+  if ((${#properties[@]})); then
+    printf '%s\n' "# From --property (a later line wins):" "${properties[@]}" >>"$dir/server.properties"
+  fi
   cat >"$dir/log4j2.properties" <<EOF
 # Written by deploy/kafka/kafka.sh: the broker logs to $dir/kafka.log.
 status = warn
@@ -249,6 +257,12 @@ start() {
     sleep 1
   done
   echo "$addr" >"$dir/kafka.addr"
+  if [[ -n $owner ]]; then
+    # The guard has a session of its own, so it outlives this script and the owner.
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; exec bash "$2" stop --dir "$3"' \
+      owner-guard "$owner" "$here/kafka.sh" "$dir" </dev/null >/dev/null 2>&1 &
+    say "the broker stops when process $owner ends"
+  fi
   say "ready after $((SECONDS - t0))s; stop it with 'bash deploy/kafka/kafka.sh stop --dir $dir'"
   echo "$addr"
 }
@@ -303,12 +317,19 @@ EOF
 
 # --- command line --------------------------------------------------------------------------
 
+add_property() {  # add_property KEY=VALUE
+  [[ $1 =~ ^[A-Za-z0-9._-]+=.*$ ]] || die "--property needs KEY=VALUE, not '$1'"
+  properties+=("$1")
+}
+
 (($# >= 1)) || usage
 cmd=$1
 shift
 dir=$default_dir
 port=
 fresh=0
+properties=()
+owner=
 while (($#)); do
   case $1 in
     --dir) (($# >= 2)) || die "--dir needs a directory"; dir=$2; shift 2 ;;
@@ -316,11 +337,16 @@ while (($#)); do
     --port) (($# >= 2)) || die "--port needs a number"; port=$2; shift 2 ;;
     --port=*) port=${1#--port=}; shift ;;
     --fresh) fresh=1; shift ;;
+    --property) (($# >= 2)) || die "--property needs KEY=VALUE"; add_property "$2"; shift 2 ;;
+    --property=*) add_property "${1#--property=}"; shift ;;
+    --owner) (($# >= 2)) || die "--owner needs a process id"; owner=$2; shift 2 ;;
+    --owner=*) owner=${1#--owner=}; shift ;;
     -h | --help) usage ;;
     *) die "unknown argument '$1' (see 'kafka.sh --help')" ;;
   esac
 done
 [[ -z $port || $port =~ ^[0-9]+$ ]] || die "--port must be a number, not '$port'"
+[[ -z $owner || $owner =~ ^[0-9]+$ ]] || die "--owner must be a process id, not '$owner'"
 case $cmd in
   start | run) mkdir -p "$dir" ;;
 esac

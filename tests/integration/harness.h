@@ -108,23 +108,36 @@ inline ProduceResult ParseProduceReport(int exit_code, const std::string& err) {
   return p;
 }
 
-// `consensusd produce --brokers <kafka> --topic <topic> <file> <extra...>`.
-inline ProduceResult Produce(const MockKafka& kafka, const std::string& topic,
+// `consensusd produce --brokers <brokers> --topic <topic> <file> <extra...>`.
+inline ProduceResult Produce(const std::string& brokers, const std::string& topic,
                              const std::string& file, const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> args = {"produce", "--brokers", kafka.bootstrap(),
-                                   "--topic", topic,       file};
+  std::vector<std::string> args = {"produce", "--brokers", brokers, "--topic", topic, file};
   args.insert(args.end(), extra.begin(), extra.end());
   const RunResult r = RunConsensusd(args);
   return ParseProduceReport(r.exit_code, r.err);
 }
+inline ProduceResult Produce(const MockKafka& kafka, const std::string& topic,
+                             const std::string& file, const std::vector<std::string>& extra = {}) {
+  return Produce(kafka.bootstrap(), topic, file, extra);
+}
 
-// The arguments of `consensusd serve` for one instance on `kafka`.
+// The arguments of `consensusd serve` for one instance, and its environment.
 struct ServeArgs {
   std::string brokers, topic, group, data_dir;
   std::string config_file;        // optional --config
   std::vector<std::string> sets;  // --set KEY=VALUE
+  std::vector<std::string> env;   // NAME=VALUE added to the environment
   bool replay = false;
 
+  ServeArgs(std::string brokers, std::string topic, std::string group, std::string data_dir,
+            std::vector<std::string> sets)
+      : brokers(std::move(brokers)),
+        topic(std::move(topic)),
+        group(std::move(group)),
+        data_dir(std::move(data_dir)),
+        sets(std::move(sets)) {}
+
+  // An instance on `kafka`.
   ServeArgs(const MockKafka& kafka, std::string topic, std::string group, std::string data_dir)
       : brokers(kafka.bootstrap()),
         topic(topic),
@@ -157,7 +170,8 @@ class ServeProcess {
   ServeProcess(const ServeArgs& args, std::string log_path)
       : log_path_(std::move(log_path)),
         process_(args.Argv(),
-                 {Redirect::Null(), Redirect::File(log_path_), Redirect::File(log_path_)}) {}
+                 {Redirect::Null(), Redirect::File(log_path_), Redirect::File(log_path_)},
+                 args.env) {}
   ~ServeProcess() { process_.Kill(); }
 
   // Waits for the "http: listening on HOST:PORT" log line.
@@ -198,6 +212,11 @@ class ServeProcess {
   // SIGTERM, then the exit code (nullopt if it did not exit in time).
   std::optional<int> Stop(Clock::duration timeout = seconds(40)) {
     process_.Signal(SIGTERM);
+    return process_.WaitExit(timeout);
+  }
+  // The same in two steps, to stop several at once.
+  void Signal(int sig) { process_.Signal(sig); }
+  std::optional<int> WaitExit(Clock::duration timeout = seconds(40)) {
     return process_.WaitExit(timeout);
   }
   // kill -9.

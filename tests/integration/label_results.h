@@ -53,10 +53,11 @@ inline TaskResults ReadLabelsCsv(const std::string& path) {
   return results;
 }
 
-// Reads an `export --format jsonl` file.
-inline TaskResults ReadLabelsJsonl(const std::string& path) {
+// Parses an export in the jsonl format (`export --format jsonl`, the HTTP
+// export with format=jsonl).
+inline TaskResults ParseLabelsJsonl(const std::string& text) {
   TaskResults results;
-  std::ifstream in(path);
+  std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
     const nlohmann::json j = nlohmann::json::parse(line);
@@ -68,6 +69,14 @@ inline TaskResults ReadLabelsJsonl(const std::string& path) {
     if (!j.at("gold").is_null()) r.gold = j.at("gold").get<std::string>();
   }
   return results;
+}
+
+// Reads an `export --format jsonl` file.
+inline TaskResults ReadLabelsJsonl(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseLabelsJsonl(text.str());
 }
 
 // task -> label of a task,label CSV (gold.csv), read as the product reads it.
