@@ -8,6 +8,7 @@
 // project. The reference, one instance on the same answers, runs once.
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -189,6 +190,9 @@ class ScaleOutTest : public ::testing::Test {
                                                  agreement >= kMinLabelAgreement;
                                         },
                                         seconds(60), seconds(1));
+    std::printf("scale-out: worker accuracies differ by up to %.3g between the instances; labels "
+                "agree with one instance's on %.4f of %zu tasks\n",
+                spread, agreement, s.tasks.size());
     EXPECT_TRUE(agreed) << "worker accuracies differ by up to " << spread
                         << " between the instances (workers listed: " << WorkerCounts(s)
                         << "); the labels agree with one instance's on " << agreement
