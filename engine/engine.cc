@@ -269,8 +269,6 @@ absl::Status Engine::Revoke(int32_t partition) {
     ready_.erase(partition);
     was_loaded = loaded_.erase(partition) > 0;
   }
-  // Its statistics now come from the topic (their last published state).
-  OnOwnershipChange(-1);
   if (!was_loaded) return absl::OkStatus();
   // The store holds exactly what memory holds for this partition: drop those.
   Project* current = nullptr;
@@ -305,6 +303,9 @@ absl::Status Engine::Revoke(int32_t partition) {
       project->sent_review[t] = project->acked_review[t] = 0;
     }
   }
+  // Its tasks left the model: its worker statistics now come from the topic
+  // (the last ones published).
+  OnOwnershipChange(-1);
   return s;
 }
 

@@ -283,13 +283,15 @@ class Engine {
   // Adds the confirmed state of every marked task to `batch`.
   void TakeConfirmed(storage::StateBatch& batch);
   // REQUIRES: project.mu held. Sets the model's remote statistics of `worker`
-  // (-1: class counts) from the topic's records of partitions not owned.
+  // (-1: class counts) from the topic's records of the partitions that are not
+  // `local` (whose tasks are not in this model: not loaded).
   void RecomputeRemote(Project& project, int32_t worker,
-                       const absl::flat_hash_set<int32_t>& owned);
+                       const absl::flat_hash_set<int32_t>& local);
   // After an ownership change: every project's remote statistics, and what
   // the topic holds for a newly owned partition as "sent".
   void OnOwnershipChange(int32_t assigned);
   absl::flat_hash_set<int32_t> OwnedSet() const;
+  absl::flat_hash_set<int32_t> LocalSet() const;  // loaded_
 
   storage::StateStore& store_;
   ProjectSet projects_;

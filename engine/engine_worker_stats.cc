@@ -13,6 +13,11 @@ absl::flat_hash_set<int32_t> Engine::OwnedSet() const {
   return owned_;
 }
 
+absl::flat_hash_set<int32_t> Engine::LocalSet() const {
+  std::lock_guard<std::mutex> lock(partitions_mu_);
+  return loaded_;
+}
+
 void Engine::CollectWorkerStats(std::vector<StatsRecord>* out, int32_t partition) {
   // Only caught-up partitions: a partition being rebuilt would publish a
   // part of its statistics over the complete ones its last owner published.
@@ -100,7 +105,7 @@ absl::Status Engine::ApplyWorkerStats(std::string_view value) {
   WorkerStatsRecord r;
   if (absl::Status s = DecodeWorkerStats(value, &r); !s.ok()) return s;
   if (r.group != options_.group) return absl::OkStatus();
-  const absl::flat_hash_set<int32_t> owned = OwnedSet();
+  const absl::flat_hash_set<int32_t> owned = OwnedSet(), local = LocalSet();
   Project& project = projects_.Get(r.project);
   std::lock_guard<std::mutex> lock(project.mu);
   consensus::StreamingModel& m = project.model;
@@ -139,12 +144,12 @@ absl::Status Engine::ApplyWorkerStats(std::string_view value) {
   } else {
     x.topic_classes[r.partition] = std::move(e);
   }
-  if (!owned.contains(r.partition)) RecomputeRemote(project, worker, owned);
+  if (!local.contains(r.partition)) RecomputeRemote(project, worker, local);
   return absl::OkStatus();
 }
 
 void Engine::RecomputeRemote(Project& project, int32_t worker,
-                             const absl::flat_hash_set<int32_t>& owned) {
+                             const absl::flat_hash_set<int32_t>& local) {
   consensus::StreamingModel& m = project.model;
   const int32_t K = m.num_classes();
   const ProjectExchange& x = project.exchange;
@@ -159,7 +164,7 @@ void Engine::RecomputeRemote(Project& project, int32_t worker,
   bool any = false;
   if (entries != nullptr) {
     for (const auto& [partition, e] : *entries) {  // in partition order: the same sum everywhere
-      if (owned.contains(partition)) continue;
+      if (local.contains(partition)) continue;  // its tasks are in the local counts
       AddStats(e, K, worker >= 0, sum.data());
       answers += e.answers;
       any = true;
@@ -175,7 +180,7 @@ void Engine::RecomputeRemote(Project& project, int32_t worker,
 }
 
 void Engine::OnOwnershipChange(int32_t assigned) {
-  const absl::flat_hash_set<int32_t> owned = OwnedSet();
+  const absl::flat_hash_set<int32_t> local = LocalSet();
   for (Project* project : projects_.List()) {
     std::lock_guard<std::mutex> lock(project->mu);
     ProjectExchange& x = project->exchange;
@@ -196,8 +201,8 @@ void Engine::OnOwnershipChange(int32_t assigned) {
       }
     }
     if (!project->model.has_remote() && x.topic_workers.empty() && x.topic_classes.empty()) continue;
-    for (const auto& [worker, entries] : x.topic_workers) RecomputeRemote(*project, worker, owned);
-    RecomputeRemote(*project, -1, owned);
+    for (const auto& [worker, entries] : x.topic_workers) RecomputeRemote(*project, worker, local);
+    RecomputeRemote(*project, -1, local);
   }
 }
 
