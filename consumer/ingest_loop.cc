@@ -68,6 +68,7 @@ absl::StatusOr<std::unique_ptr<IngestLoop>> IngestLoop::Create(
   std::unique_ptr<IngestLoop> loop(new IngestLoop(options, engine, publisher, metrics));
   rd_kafka_conf_set_rebalance_cb(conf->get(), &IngestLoop::OnRebalance);
   rd_kafka_conf_set_error_cb(conf->get(), &IngestLoop::OnError);
+  rd_kafka_conf_set_offset_commit_cb(conf->get(), &IngestLoop::OnOffsetCommit);
   rd_kafka_conf_set_opaque(conf->get(), loop.get());
   absl::StatusOr<KafkaHandle> consumer = NewKafkaHandle(RD_KAFKA_CONSUMER, std::move(*conf));
   if (!consumer.ok()) return consumer.status();
@@ -124,6 +125,9 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
         UpdateLag();
         CheckBrokers();
         QueryRestoreEnds();
+        // Every position once more, a second at most after a commit: an async
+        // commit that failed in a rebalance would otherwise stay behind.
+        if ((recommit_ || kafka_commit_dirty_) && batch_.empty()) CommitPositionsToKafka();
         // While idle, what Kafka confirmed is still stored now and then.
         if (status.ok() && batch_.empty()) status = engine_.Commit(batch_).status();
       }
@@ -187,9 +191,32 @@ absl::Status IngestLoop::Commit() {
   }
   if (offsets->cnt > 0) rd_kafka_commit(consumer_.get(), offsets, /*async=*/1);
   rd_kafka_topic_partition_list_destroy(offsets);
+  kafka_commit_dirty_ = kafka_commit_dirty_ || !pending_offsets_.empty();
   pending_offsets_.clear();
   PumpOutputs();
   return absl::OkStatus();
+}
+
+void IngestLoop::OnOffsetCommit(rd_kafka_t*, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t* offsets, void* opaque) {
+  // Served by the consumer's poll, on the loop thread.
+  bool failed = err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET;
+  for (int i = 0; offsets != nullptr && i < offsets->cnt; ++i) failed |= offsets->elems[i].err != 0;
+  if (failed) static_cast<IngestLoop*>(opaque)->recommit_ = true;
+}
+
+void IngestLoop::CommitPositionsToKafka() {
+  recommit_ = kafka_commit_dirty_ = false;
+  rd_kafka_topic_partition_list_t* offsets =
+      rd_kafka_topic_partition_list_new(static_cast<int>(assigned_.size()));
+  for (const int32_t p : assigned_) {
+    auto it = next_offset_.find(p);
+    if (it != next_offset_.end()) {
+      rd_kafka_topic_partition_list_add(offsets, options_.topic.c_str(), p)->offset = it->second;
+    }
+  }
+  if (offsets->cnt > 0) rd_kafka_commit(consumer_.get(), offsets, /*async=*/1);
+  rd_kafka_topic_partition_list_destroy(offsets);
 }
 
 void IngestLoop::PumpOutputs() {
@@ -385,6 +412,9 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
     next_offset_.erase(partition);
     dead_lettered_below_.erase(partition);
     restoring_.Revoked(partition);
+    if (auto gauge = lag_gauges_.find(partition); gauge != lag_gauges_.end()) {
+      gauge->second->Set(0);  // another instance reports its lag now
+    }
     assigned_at_.erase(partition);
     // Another instance owns it now. (Not when this one is leaving: its state
     // stays in memory until the process ends.)

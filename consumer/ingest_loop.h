@@ -111,6 +111,11 @@ class IngestLoop {
   // The partition gauges from the engine's owned partitions.
   void ExportPartitions();
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  // A failed offset commit to Kafka (e.g. during a rebalance) is made again at
+  // the next housekeeping, so that lag tools do not show a stale offset.
+  static void OnOffsetCommit(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t* offsets, void* opaque);
+  void CommitPositionsToKafka();
   // Pumps outputs; pauses the assigned partitions while the producer is full.
   void PumpOutputs();
   void SetPaused(bool paused);
@@ -138,6 +143,8 @@ class IngestLoop {
   // already dead-lettered.
   absl::flat_hash_map<int32_t, int64_t> dead_lettered_below_;
   bool paused_ = false;
+  bool recommit_ = false;  // an offset commit to Kafka failed (loop thread only)
+  bool kafka_commit_dirty_ = false;  // offsets committed since the last full commit
   bool closing_ = false;  // Run() is leaving the group
   std::chrono::steady_clock::time_point next_pause_log_;
   absl::flat_hash_map<int32_t, prometheus::Gauge*> lag_gauges_;

@@ -30,7 +30,10 @@ const char* const kSpecFamilies[] = {"consensusd_messages_consumed_total",
                                      // docs/metrics.md: readiness
                                      "consensusd_partitions",
                                      "consensusd_partition_ready",
-                                     "consensusd_kafka_brokers_up"};
+                                     "consensusd_kafka_brokers_up",
+                                     // docs/metrics.md: worker statistics
+                                     "consensusd_worker_model_age_seconds",
+                                     "consensusd_worker_stats_records_total"};
 
 // The families declared by # TYPE lines, with their types.
 std::map<std::string, std::string> DeclaredFamilies(const std::string& text) {
