@@ -89,6 +89,10 @@ std::optional<EngineRejection> Engine::Apply(IngestBatch& batch, int32_t partiti
     }
     batch.writes_.DeleteAnswer(home(task), project.name, e.task, e.worker);
   } else {
+    for (const int32_t c : project.unstored_classes) {
+      batch.writes_.PutClass(project.name, c, model.classes().Name(c));
+    }
+    project.unstored_classes.clear();
     int32_t label = model.classes().Find(e.label);
     if (label < 0) {
       if (project.fixed_classes) {

@@ -112,8 +112,10 @@ absl::Status Engine::ApplyWorkerStats(std::string_view value) {
   std::vector<int32_t> ids;
   ids.reserve(r.classes.size());
   for (const std::string& name : r.classes) {
+    const int32_t known = m.num_classes();
     absl::StatusOr<int32_t> id = m.InternClass(name);
     if (!id.ok()) return id.status();
+    if (*id >= known) project.unstored_classes.push_back(*id);
     ids.push_back(*id);
   }
   const int32_t K = m.num_classes();

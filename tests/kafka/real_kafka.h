@@ -176,6 +176,7 @@ class RealKafka {
   struct GroupDescription {
     std::string state;  // "Stable", "PreparingRebalance", "Empty", ...
     std::vector<std::vector<int32_t>> members;  // each member's assigned partitions
+    std::vector<std::string> instance_ids;  // each member's group.instance.id ("" if dynamic)
   };
   absl::StatusOr<GroupDescription> DescribeGroup(const std::string& group) {
     GroupDescription description;
@@ -201,6 +202,9 @@ class RealKafka {
             const rd_kafka_topic_partition_list_t* assigned =
                 rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(
                     rd_kafka_ConsumerGroupDescription_member(groups[0], m)));
+            const char* instance_id = rd_kafka_MemberDescription_group_instance_id(
+                rd_kafka_ConsumerGroupDescription_member(groups[0], m));
+            description.instance_ids.emplace_back(instance_id != nullptr ? instance_id : "");
             std::vector<int32_t>& partitions = description.members.emplace_back();
             for (int i = 0; assigned != nullptr && i < assigned->cnt; ++i) {
               partitions.push_back(assigned->elems[i].partition);

@@ -4,8 +4,9 @@
 // also when one of them is killed, one joins, or the broker restarts in the
 // middle of the stream; no answer is lost or counted twice (SPEC 6).
 //
-// One broker serves the whole suite; each test has its own topics, group and
-// project. The reference, one instance on the same answers, runs once.
+// One broker (SharedKafka, shared with other suites) serves the whole suite;
+// each test has its own topics, group and project. The reference, one
+// instance on the same answers, runs once.
 
 #include <algorithm>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include "tests/integration/harness.h"
 #include "tests/kafka/real_kafka.h"
 #include "tests/kafka/serve_group.h"
+#include "tests/kafka/shared_kafka.h"
 
 namespace consensusd::kafka_tests {
 namespace {
@@ -46,12 +48,16 @@ constexpr int kStreamRate = 2500;
 // SPEC 4.2's tolerance, as for the batch agreement test.
 constexpr double kMinLabelAgreement = 0.995;
 constexpr double kMaxAccuracySpread = 1e-6;
+// consensusd_worker_model_age_seconds (checked every second): a model older
+// than this is stale (the broker is down), younger is current.
+constexpr double kStaleModelAgeS = 5;
+constexpr double kCurrentModelAgeS = 3;
 
 class ScaleOutTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir;
-    kafka_ = new RealKafka(dir_->File("kafka"));
+    kafka_ = &SharedKafka();  // stopped after the last suite
     reference_ = new TaskResults;
     expected_answers_ = new std::map<std::string, int64_t>(DistinctAnswersPerTask(kAnswersCsv));
     setup_error_ = new std::string(RunReference());
@@ -60,7 +66,6 @@ class ScaleOutTest : public ::testing::Test {
     delete setup_error_;
     delete expected_answers_;
     delete reference_;
-    delete kafka_;  // stops the broker
     delete dir_;
   }
 
@@ -82,7 +87,9 @@ class ScaleOutTest : public ::testing::Test {
   // Starts the broker and runs one instance on the answers: the reference.
   // Returns what went wrong, empty if nothing.
   static std::string RunReference() {
-    if (absl::Status s = kafka_->Start(); !s.ok()) return s.ToString();
+    if (absl::Status s = kafka_->running() ? absl::OkStatus() : kafka_->Start(); !s.ok()) {
+      return s.ToString();
+    }
     absl::StatusOr<GroupTopics> topics =
         CreateGroupTopics(*kafka_, "Reference", kPartitions, {{"cleanup.policy", "compact"}});
     if (!topics.ok()) return topics.status().ToString();
@@ -201,6 +208,23 @@ class ScaleOutTest : public ::testing::Test {
     EXPECT_EQ(AnswerCountDiff(s, *expected_answers_), "");
     EXPECT_EQ(group_->StopAll(), "") << group_->Diagnostics();
     return s;
+  }
+
+  // Each live instance's consensusd_worker_model_age_seconds (-1 if it did
+  // not answer).
+  std::vector<double> WorkerModelAges() {
+    std::vector<double> ages;
+    for (ServeProcess* s : group_->Live()) {
+      const std::vector<integration::MetricSample> m =
+          integration::Samples(s->Metrics(), "consensusd_worker_model_age_seconds");
+      ages.push_back(m.empty() ? -1 : m[0].value);
+    }
+    return ages;
+  }
+  static std::string Join(const std::vector<double>& values) {
+    std::ostringstream text;
+    for (const double v : values) text << v << " ";
+    return text.str();
   }
 
   static std::string WorkerCounts(const GroupSnapshot& s) {
@@ -339,6 +363,17 @@ TEST_F(ScaleOutTest, BrokerRestartMidStreamIsNotReadyThenResumesByItself) {
     EXPECT_TRUE(group_->at(i).running()) << "instance " << i << "\n" << group_->Diagnostics();
     EXPECT_TRUE(group_->at(i).Get("/healthz").has_value()) << "instance " << i;
   }
+  // The worker-statistics topic cannot be read to its end: every instance's
+  // worker model ages.
+  std::vector<double> ages(3, -1);
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        ages = WorkerModelAges();
+        return *std::min_element(ages.begin(), ages.end()) > kStaleModelAgeS;
+      },
+      seconds(30), milliseconds(500)))
+      << "worker model ages with the broker down: " << Join(ages) << "\n"
+      << group_->Diagnostics();
 
   const absl::Status started = kafka_->Start();  // the same log dir and address
   ASSERT_TRUE(started.ok()) << started;
@@ -346,6 +381,15 @@ TEST_F(ScaleOutTest, BrokerRestartMidStreamIsNotReadyThenResumesByItself) {
   EXPECT_TRUE(WaitGroupSettled(3, &why)) << why << "\n" << group_->Diagnostics();
   EXPECT_TRUE(WaitUntil([&] { return AllReady(); }, seconds(90)))
       << "the instances did not become ready again\n"
+      << group_->Diagnostics();
+  // The topic is read to its end again: the models are current.
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        ages = WorkerModelAges();
+        return *std::max_element(ages.begin(), ages.end()) < kCurrentModelAgeS;
+      },
+      seconds(30), milliseconds(500)))
+      << "worker model ages with the broker back: " << Join(ages) << "\n"
       << group_->Diagnostics();
   produced = Produce(kafka_->bootstrap(), topics_.input, second, {"--project", project_});
   ASSERT_EQ(produced.exit_code, 0) << produced.err;

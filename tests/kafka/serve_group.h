@@ -25,6 +25,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -87,8 +88,9 @@ class ServeGroup {
         sets_(std::move(sets)) {}
 
   // Starts one more instance (state in instance-<i>/, log instance-<i>.log)
-  // and waits until it listens; nullptr if it does not.
-  ServeProcess* Add() {
+  // and waits until it listens; nullptr if it does not. `sets`: more --set
+  // KEY=VALUE for this instance only (e.g. its kafka.instance_id).
+  ServeProcess* Add(const std::vector<std::string>& sets = {}) {
     const std::string name = absl::StrCat("instance-", instances_.size());
     ServeArgs args(topics_.brokers, topics_.input, topics_.group, dir_.File(name),
                    {"kafka.consensus_topic=" + topics_.consensus,
@@ -99,12 +101,14 @@ class ServeGroup {
                     "kafka.properties.session.timeout.ms=6000",
                     "kafka.properties.heartbeat.interval.ms=1000"});
     args.sets.insert(args.sets.end(), sets_.begin(), sets_.end());
+    args.sets.insert(args.sets.end(), sets.begin(), sets.end());
     // Through the environment: a version without these keys ignores them
     // with a warning where a --set would be an error.
     args.env = {"CONSENSUSD_KAFKA_WORKER_STATS_TOPIC=" + topics_.worker_stats,
                 "CONSENSUSD_KAFKA_WORKER_STATS_INTERVAL_MS=500"};
     instances_.push_back(std::make_unique<ServeProcess>(args, dir_.File(name + ".log")));
-    killed_.push_back(false);
+    args_.push_back(std::move(args));
+    ended_.push_back(nullptr);
     ServeProcess* added = instances_.back().get();
     return added->WaitListening() ? added : nullptr;
   }
@@ -115,14 +119,35 @@ class ServeGroup {
   // kill -9 instance `i`; it no longer counts as live.
   void Kill(size_t i) {
     instances_[i]->Kill();
-    killed_[i] = true;
+    ended_[i] = "killed by the test";
   }
 
-  // The instances not killed, in the order they were added.
+  // SIGTERM to instance `i`, then its exit code (nullopt if it did not exit
+  // in time); it no longer counts as live.
+  std::optional<int> Stop(size_t i) {
+    const std::optional<int> code = instances_[i]->Stop();
+    ended_[i] = "stopped by the test";
+    return code;
+  }
+
+  // Starts instance `i` again after Kill or Stop, with the same arguments
+  // (data dir, instance id) and a log of its own (instance-<i>.<restart>.log),
+  // and waits until it listens; nullptr if it does not.
+  ServeProcess* Restart(size_t i) {
+    retired_.emplace_back(i, std::move(instances_[i]));
+    size_t restarts = 0;
+    for (const auto& [index, process] : retired_) restarts += index == i;
+    instances_[i] = std::make_unique<ServeProcess>(
+        args_[i], dir_.File(absl::StrCat("instance-", i, ".", restarts, ".log")));
+    ended_[i] = nullptr;
+    return instances_[i]->WaitListening() ? instances_[i].get() : nullptr;
+  }
+
+  // The instances not killed or stopped, in the order they were added.
   std::vector<ServeProcess*> Live() {
     std::vector<ServeProcess*> live;
     for (size_t i = 0; i < instances_.size(); ++i) {
-      if (!killed_[i]) live.push_back(instances_[i].get());
+      if (ended_[i] == nullptr) live.push_back(instances_[i].get());
     }
     return live;
   }
@@ -163,14 +188,20 @@ class ServeGroup {
     return snapshot;
   }
 
-  // Per instance: alive or not, then the end of its log.
+  // Per instance: alive or not, then the end of its log (and of the logs of
+  // its runs before a restart).
   std::string Diagnostics(size_t lines = 25) {
     std::string text;
+    for (const auto& [i, s] : retired_) {
+      absl::StrAppend(&text, "--- instance ", i, " before a restart, last lines of its log:\n",
+                      Tail(s->Log(), lines));
+    }
     for (size_t i = 0; i < instances_.size(); ++i) {
       ServeProcess& s = *instances_[i];
-      const char* state =
-          killed_[i] ? " (killed by the test)" : (s.running() ? " (running)" : " (exited)");
-      absl::StrAppend(&text, "--- instance ", i, state, ", last lines of its log:\n",
+      const std::string state = ended_[i] != nullptr ? ended_[i]
+                                : s.running()         ? "running"
+                                                      : "exited";
+      absl::StrAppend(&text, "--- instance ", i, " (", state, "), last lines of its log:\n",
                       Tail(s.Log(), lines));
     }
     return text;
@@ -228,7 +259,9 @@ class ServeGroup {
   std::string project_;
   std::vector<std::string> sets_;
   std::vector<std::unique_ptr<ServeProcess>> instances_;
-  std::vector<bool> killed_;  // parallel to instances_
+  std::vector<ServeArgs> args_;       // parallel to instances_
+  std::vector<const char*> ended_;    // parallel to instances_: why not live, or nullptr
+  std::vector<std::pair<size_t, std::unique_ptr<ServeProcess>>> retired_;  // before a Restart
 };
 
 // Waits until the instance's background sweeps (model.sweep_interval_s=1)
