@@ -174,12 +174,23 @@ void WorkerStatsExchange::Handle(const rd_kafka_message_t& m) {
 }
 
 bool WorkerStatsExchange::AtEnd() {
+  // The brokers must answer (a metadata request keeps to its timeout, where
+  // librdkafka 2.0's watermark query does not when they are down) ...
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(reader_.get(), options_.topic.c_str(), nullptr);
+  const struct rd_kafka_metadata* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(reader_.get(), 0, topic, &md, 1000);
+  rd_kafka_topic_destroy(topic);
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return false;  // the model ages
+  // ... and the reader be at the end of every partition, as the last fetch
+  // responses give it (cached: no request).
   for (int32_t p = 0; p < static_cast<int32_t>(position_.size()); ++p) {
     int64_t low = 0, high = 0;
-    if (rd_kafka_query_watermark_offsets(reader_.get(), options_.topic.c_str(), p, &low, &high,
-                                         1000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return false;  // the brokers do not answer: the model ages
+    if (rd_kafka_get_watermark_offsets(reader_.get(), options_.topic.c_str(), p, &low, &high) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return false;
     }
+    if (high < 0) return false;  // no fetch response yet
     if (high > low && position_[p] < high) return false;
   }
   return true;

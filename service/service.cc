@@ -111,7 +111,13 @@ absl::Status Service::Open() {
   if (!http.ok()) return http.status();
   http_ = std::move(*http);
   api::RegisterHealthRoutes(
-      http_->routes(), [this] { return Readiness(); }, [this] { return metrics_.Render(); });
+      http_->routes(), [this] { return Readiness(); }, [this] {
+        // The worker model's age as of now, even while the exchange waits on Kafka.
+        if (const consumer::WorkerStatsExchange* x = exchange_view_.load()) {
+          metrics_.WorkerModelAge().Set(x->model_age_seconds());
+        }
+        return metrics_.Render();
+      });
   api::ApiContext api;
   api.engine = engine_.get();
   api.admin_token = config_.http.admin_token;
@@ -144,6 +150,7 @@ absl::Status Service::Open() {
       consumer::WorkerStatsExchange::Create(kafka, stats, *engine_, metrics_);
   if (!exchange.ok()) return exchange.status();
   exchange_ = std::move(*exchange);
+  exchange_view_ = exchange_.get();
 
   consumer::IngestOptions ingest;
   ingest.before_revoke = [x = exchange_.get()](int32_t partition) { x->PublishPartition(partition); };
@@ -253,6 +260,7 @@ absl::Status Service::Wait() {
   }
   if (http_) http_->Stop();
   loop_.reset();
+  exchange_view_ = nullptr;
   exchange_.reset();
   publisher_.reset();
   engine_.reset();

@@ -76,6 +76,7 @@ class Service {
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<consumer::OutputPublisher> publisher_;
   std::unique_ptr<consumer::WorkerStatsExchange> exchange_;
+  std::atomic<const consumer::WorkerStatsExchange*> exchange_view_{nullptr};  // for /metrics
   std::unique_ptr<consumer::IngestLoop> loop_;
   std::unique_ptr<api::HttpServer> http_;
   std::atomic<bool> stop_{false};
