@@ -248,6 +248,21 @@ bool StreamingModel::Retract(int32_t task, int32_t worker) {
   return true;
 }
 
+void StreamingModel::DropTasks(std::span<const int32_t> tasks) {
+  for (const int32_t t : tasks) {
+    for (const TaskAnswer& a : answers_[t]) --worker_answers_[a.worker];
+    num_answers_ -= static_cast<int64_t>(answers_[t].size());
+    std::vector<TaskAnswer>().swap(answers_[t]);
+    gold_[t] = kNoGold;
+    if (K_ > 0) {
+      std::fill(posterior_.begin() + static_cast<size_t>(t) * K_,
+                posterior_.begin() + static_cast<size_t>(t + 1) * K_, 1.0 / K_);
+    }
+    task_version_[t] = ++version_;
+  }
+  RecountFromPosteriors();
+}
+
 void StreamingModel::SetGold(int32_t task, int32_t label) {
   if (gold_[task] == label) return;
   UpdateTask(task, [&] { gold_[task] = label; });

@@ -87,6 +87,11 @@ class StreamingModel {
   void SetAnswer(int32_t task, int32_t worker, int32_t label);
   // Removes worker's answer for task; returns false if there was none.
   bool Retract(int32_t task, int32_t worker);
+  // Removes every answer and the gold of `tasks` (they stay interned, empty),
+  // then recounts the statistics from the remaining posteriors: one pass over
+  // the answers held, for releasing many tasks at once. A full sweep makes
+  // the posteriors exact again.
+  void DropTasks(std::span<const int32_t> tasks);
   // Declares the task's known class (kNoGold clears it).
   void SetGold(int32_t task, int32_t label);
   // An excluded worker's answers stay stored but stop counting. Changes the

@@ -109,6 +109,37 @@ TEST(StreamingModel, SweepDoesNotDependOnArrivalOrder) {
   EXPECT_LT(MaxPosteriorDifference(a, b), 1e-9);
 }
 
+// Releasing a partition: dropping tasks leaves the model a model of the
+// rest, as if the dropped tasks had never been answered.
+TEST(StreamingModel, DroppedTasksLeaveTheModelOfTheOthers) {
+  const std::vector<Named> answers =
+      SyntheticAnswers({.tasks = 600, .workers = 20, .classes = 3, .answers_per_task = 4, .seed = 5});
+  StreamingModel all(StreamingOptions{}), kept(StreamingOptions{});
+  Feed(all, answers);
+  std::vector<Named> rest;
+  for (const Named& a : answers) {
+    if (std::stoi(a.task.substr(1)) % 3 != 0) rest.push_back(a);
+  }
+  std::vector<int32_t> dropped;
+  for (int32_t t = 0; t < all.num_tasks(); ++t) {
+    if (std::stoi(all.tasks().Name(t).substr(1)) % 3 == 0) dropped.push_back(t);
+  }
+  all.DropTasks(dropped);
+  Feed(kept, rest);
+  ASSERT_TRUE(Sweep(all).ok());
+  ASSERT_TRUE(Sweep(kept).ok());
+  EXPECT_EQ(all.num_answers(), kept.num_answers());
+  for (int32_t t : dropped) EXPECT_TRUE(all.Answers(t).empty());
+  for (int32_t w = 0; w < kept.num_workers(); ++w) {
+    const int32_t wa = all.workers().Find(kept.workers().Name(w));
+    EXPECT_EQ(all.WorkerAnswers(wa), kept.WorkerAnswers(w));
+  }
+  for (int32_t t = 0; t < kept.num_tasks(); ++t) {
+    const int32_t ta = all.tasks().Find(kept.tasks().Name(t));
+    EXPECT_EQ(all.classes().Name(all.Label(ta)), kept.classes().Name(kept.Label(t)));
+  }
+}
+
 TEST(StreamingModel, ReplacesEarlierAnswerFromSameWorker) {
   StreamingModel m(StreamingOptions{});
   Feed(m, {{"t", "w", "x"}, {"t", "w", "y"}});
