@@ -66,6 +66,9 @@ struct PartitionStats {
   std::vector<double> counts;
   int32_t num_classes = 0;
   std::string instance;  // who wrote it
+  // In `sent`: to be sent again whatever the live values (after a failed
+  // delivery); kept rather than erased so that what is gone is sent as zeros.
+  bool resend = false;
 };
 
 // The exchange state of one project: what the topic says per partition, and
@@ -86,7 +89,7 @@ inline uint64_t ExchangeKey(int32_t partition, int32_t worker) {
 }
 
 // Whether two statistics differ by more than rounding: any entry by more than
-// a relative 1e-6, or the answer count.
+// a relative 1e-6, or the answer count; always when either is marked resend.
 bool StatsDiffer(const PartitionStats& a, const PartitionStats& b);
 
 // Adds `entry` (written with entry.num_classes classes) to `sum` (K x K, or
