@@ -406,6 +406,7 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
   joined_ = false;
   absl::Status status = Commit();
   if (!status.ok()) rebalance_status_ = status;
+  const bool lost = rd_kafka_assignment_lost(consumer_.get()) == 1;
   for (int i = 0; i < partitions->cnt; ++i) {
     const int32_t partition = partitions->elems[i].partition;
     assigned_.erase(std::remove(assigned_.begin(), assigned_.end(), partition), assigned_.end());
@@ -418,7 +419,8 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
     assigned_at_.erase(partition);
     // Another instance owns it now. (Not when this one is leaving: its state
     // stays in memory until the process ends.)
-    if (status.ok() && options_.before_revoke) options_.before_revoke(partition);
+    // Not for a lost assignment: another instance may own it already.
+    if (status.ok() && options_.before_revoke && !lost) options_.before_revoke(partition);
     if (status.ok() && !closing_) {
       absl::Status released = engine_.Revoke(partition);
       if (!released.ok()) rebalance_status_ = released;

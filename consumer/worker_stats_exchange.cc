@@ -104,6 +104,7 @@ void WorkerStatsExchange::Run(const std::atomic<bool>& stop) {
 void WorkerStatsExchange::PublishPartition(int32_t partition) { Publish(partition); }
 
 void WorkerStatsExchange::Publish(int32_t partition) {
+  std::lock_guard<std::mutex> lock(publish_mu_);
   if (resend_.exchange(false)) engine_.ResendWorkerStats();
   std::vector<engine::StatsRecord> records;
   engine_.CollectWorkerStats(&records, partition);

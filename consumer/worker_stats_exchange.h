@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,11 @@ class WorkerStatsExchange {
   std::vector<int64_t> position_;  // per partition: next offset, -1 unknown
   bool assigned_ = false;
   std::chrono::steady_clock::time_point next_invalid_log_;
+
+  // Publish() from Run and from PublishPartition (the ingest thread): one at
+  // a time, so that a key's records reach the producer in the order they
+  // were collected (else an older value could be the topic's last).
+  std::mutex publish_mu_;
 
   std::atomic<bool> caught_up_{false};
   std::atomic<bool> resend_{false};  // a record was not delivered

@@ -72,6 +72,8 @@ void AppendConsensusJson(std::string_view project, const consensus::StreamingMod
 
 namespace {
 
+}  // namespace
+
 void AppendKeyPart(std::string& out, std::string_view part) {
   for (const char c : part) {
     if (c == '%') {
@@ -83,8 +85,6 @@ void AppendKeyPart(std::string& out, std::string_view part) {
     }
   }
 }
-
-}  // namespace
 
 void AppendConsensusKey(std::string_view project, std::string_view task, std::string& out) {
   AppendKeyPart(out, project);

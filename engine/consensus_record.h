@@ -47,6 +47,8 @@ void AppendLabelsRow(std::string_view task, std::string_view label, double confi
 // distinct (project, task) pairs never share a key and ids without '/' or '%'
 // read as they are: ("a/b", "c") -> "a%2Fb/c", ("a", "b/c") -> "a/b%2Fc".
 std::string ConsensusKey(std::string_view project, std::string_view task);
+// Appends one part of a key with '%' written %25 and '/' written %2F.
+void AppendKeyPart(std::string& out, std::string_view part);
 void AppendConsensusKey(std::string_view project, std::string_view task, std::string& out);
 
 int64_t NowMs();

@@ -40,6 +40,7 @@ absl::Status Engine::Restore(const std::function<void(int64_t)>& progress) {
   absl::flat_hash_set<int32_t> loaded;
   for (Project* project : projects_.List()) {
     std::lock_guard<std::mutex> project_lock(project->mu);
+    project->classes_stored = project->model.num_classes();  // declared or restored
     for (const int32_t partition : project->task_partition) {
       if (partition >= 0) loaded.insert(partition);
     }
@@ -89,10 +90,6 @@ std::optional<EngineRejection> Engine::Apply(IngestBatch& batch, int32_t partiti
     }
     batch.writes_.DeleteAnswer(home(task), project.name, e.task, e.worker);
   } else {
-    for (const int32_t c : project.unstored_classes) {
-      batch.writes_.PutClass(project.name, c, model.classes().Name(c));
-    }
-    project.unstored_classes.clear();
     int32_t label = model.classes().Find(e.label);
     if (label < 0) {
       if (project.fixed_classes) {
@@ -105,8 +102,8 @@ std::optional<EngineRejection> Engine::Apply(IngestBatch& batch, int32_t partiti
         return EngineRejection{RejectReason::kTooManyClasses, std::string(added.status().message())};
       }
       label = *added;
-      batch.writes_.PutClass(project.name, label, e.label);
     }
+    if (label >= project.classes_stored) StoreClasses(project, batch.writes_);
     const int32_t task = model.InternTask(e.task);
     const int32_t task_home = home(task);
     if (e.kind == LabelEvent::Kind::kGold) {
@@ -132,6 +129,14 @@ void Engine::EndMessage(IngestBatch& batch, int32_t partition, int64_t next_offs
   batch.first_event_ms_ = -1;
 }
 
+void Engine::StoreClasses(Project& project, storage::StateBatch& batch) {
+  const consensus::StreamingModel& m = project.model;
+  for (int32_t k = project.classes_stored; k < m.num_classes(); ++k) {
+    batch.PutClass(project.name, k, m.classes().Name(k));
+  }
+  project.classes_stored = m.num_classes();
+}
+
 void Engine::TakeConfirmed(storage::StateBatch& batch) {
   for (Project* project : projects_.List()) {
     std::lock_guard<std::mutex> lock(project->mu);
@@ -154,6 +159,14 @@ absl::StatusOr<int64_t> Engine::Commit(IngestBatch& batch) {
     int64_t& stored = stored_offset_[partition];
     stored = std::max(stored, offset);
     batch.writes_.SetOffset(options_.input_topic, partition, stored);
+  }
+  // Classes interned from the worker-statistics topic: stored before (or
+  // with) any answer or published record that names their ids.
+  if (classes_pending_.exchange(false)) {
+    for (Project* project : projects_.List()) {
+      std::lock_guard<std::mutex> lock(project->mu);
+      StoreClasses(*project, batch.writes_);
+    }
   }
   // What Kafka confirmed goes to the store at most once an interval: a task
   // confirmed many times in between is written once, and a crash only means

@@ -278,6 +278,9 @@ class Engine {
   // Whether the task's partition is ready here (tasks without a partition
   // always are). REQUIRES: partitions_mu_ held.
   bool PublishesTask(const engine::Project& project, int32_t task) const;
+  // REQUIRES: project.mu held. Adds the project's classes not stored yet to
+  // `batch` (class ids are stored densely from 0: see RestoreClasses).
+  static void StoreClasses(engine::Project& project, storage::StateBatch& batch);
   // REQUIRES: project.mu held. Marks the task's confirmed state for storing.
   static void Confirm(engine::Project& project, int32_t task);
   // Adds the confirmed state of every marked task to `batch`.
@@ -290,8 +293,9 @@ class Engine {
   // After an ownership change: every project's remote statistics, and what
   // the topic holds for a newly owned partition as "sent".
   void OnOwnershipChange(int32_t assigned);
-  absl::flat_hash_set<int32_t> OwnedSet() const;
-  absl::flat_hash_set<int32_t> LocalSet() const;  // loaded_
+  // The partitions whose answers the models hold (loaded_): the topic's
+  // records of every other partition are remote statistics.
+  absl::flat_hash_set<int32_t> LocalSet() const;
 
   storage::StateStore& store_;
   ProjectSet projects_;
@@ -314,6 +318,9 @@ class Engine {
   std::mutex wake_mu_;
   std::condition_variable wake_;
   std::atomic<int64_t> answers_committed_{0};
+  // A project interned classes from the worker-statistics topic that the
+  // next Commit stores.
+  std::atomic<bool> classes_pending_{false};
 };
 
 }  // namespace consensusd::engine

@@ -2,16 +2,12 @@
 // engine/worker_stats.h for the records and docs/scaling.md for the design.
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "engine/engine.h"
 #include "engine/worker_stats.h"
 #include "spdlog/spdlog.h"
 
 namespace consensusd::engine {
-
-absl::flat_hash_set<int32_t> Engine::OwnedSet() const {
-  std::lock_guard<std::mutex> lock(partitions_mu_);
-  return owned_;
-}
 
 absl::flat_hash_set<int32_t> Engine::LocalSet() const {
   std::lock_guard<std::mutex> lock(partitions_mu_);
@@ -19,23 +15,27 @@ absl::flat_hash_set<int32_t> Engine::LocalSet() const {
 }
 
 void Engine::CollectWorkerStats(std::vector<StatsRecord>* out, int32_t partition) {
-  // Only caught-up partitions: a partition being rebuilt would publish a
-  // part of its statistics over the complete ones its last owner published.
-  absl::flat_hash_set<int32_t> parts;
-  {
-    std::lock_guard<std::mutex> lock(partitions_mu_);
-    parts = ready_;
-  }
-  if (partition >= 0) {
-    if (!parts.contains(partition)) return;
-    parts = {partition};
-  }
-  if (parts.empty()) return;
   WorkerStatsRecord record;
   record.group = options_.group;
   record.instance = options_.instance;
   for (Project* project : projects_.List()) {
     std::lock_guard<std::mutex> lock(project->mu);
+    // Only caught-up partitions: a partition being rebuilt would publish a
+    // part of its statistics over the complete ones its last owner published.
+    // Read under the project's lock (the lock order allows it): Revoke ends
+    // readiness before it retracts the partition's answers under this lock,
+    // so a partition seen ready here still has all its answers (else its
+    // every worker would be published as zeros right after the hand-over).
+    absl::flat_hash_set<int32_t> parts;
+    {
+      std::lock_guard<std::mutex> partitions_lock(partitions_mu_);
+      if (partition < 0) {
+        parts = ready_;
+      } else if (ready_.contains(partition)) {
+        parts = {partition};
+      }
+    }
+    if (parts.empty()) continue;
     const consensus::StreamingModel& m = project->model;
     const int32_t K = m.num_classes();
     if (K == 0) continue;
@@ -92,8 +92,8 @@ void Engine::CollectWorkerStats(std::vector<StatsRecord>* out, int32_t partition
         record.class_counts = stats.counts;
       }
       StatsRecord& r = out->emplace_back();
-      r.key = WorkerStatsKey(project->name, record.has_worker ? &record.worker : nullptr,
-                             record.partition);
+      r.key = WorkerStatsKey(options_.group, project->name,
+                             record.has_worker ? &record.worker : nullptr, record.partition);
       AppendWorkerStatsJson(record, r.value);
       stats.instance = options_.instance;
       project->exchange.sent[key] = std::move(stats);
@@ -105,19 +105,34 @@ absl::Status Engine::ApplyWorkerStats(std::string_view value) {
   WorkerStatsRecord r;
   if (absl::Status s = DecodeWorkerStats(value, &r); !s.ok()) return s;
   if (r.group != options_.group) return absl::OkStatus();
-  const absl::flat_hash_set<int32_t> owned = OwnedSet(), local = LocalSet();
   Project& project = projects_.Get(r.project);
   std::lock_guard<std::mutex> lock(project.mu);
+  // Under the project's lock (a project's mu, then partitions_mu_): an
+  // ownership change either happened before (and is seen here) or runs its
+  // recomputation after this record is in.
+  const absl::flat_hash_set<int32_t> owned = LocalSet();
   consensus::StreamingModel& m = project.model;
+  // Unknown classes: none for declared classes, and all of them or none
+  // within the limit (a rejected record interns nothing).
+  int32_t unknown = 0;
+  for (const std::string& name : r.classes) unknown += m.classes().Find(name) < 0 ? 1 : 0;
+  if (unknown > 0 && project.fixed_classes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "worker statistics: a class not declared for project '", project.name, "'"));
+  }
+  if (unknown > 0 && m.num_classes() + unknown > m.options().max_classes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "worker statistics: ", unknown, " new classes would exceed project '", project.name,
+        "''s limit of ", m.options().max_classes));
+  }
   std::vector<int32_t> ids;
   ids.reserve(r.classes.size());
   for (const std::string& name : r.classes) {
-    const int32_t known = m.num_classes();
     absl::StatusOr<int32_t> id = m.InternClass(name);
     if (!id.ok()) return id.status();
-    if (*id >= known) project.unstored_classes.push_back(*id);
     ids.push_back(*id);
   }
+  if (unknown > 0) classes_pending_ = true;  // stored by the next Commit
   const int32_t K = m.num_classes();
   const size_t rk = r.classes.size();
   PartitionStats e;
@@ -146,12 +161,12 @@ absl::Status Engine::ApplyWorkerStats(std::string_view value) {
   } else {
     x.topic_classes[r.partition] = std::move(e);
   }
-  if (!local.contains(r.partition)) RecomputeRemote(project, worker, local);
+  if (!owned.contains(r.partition)) RecomputeRemote(project, worker, owned);
   return absl::OkStatus();
 }
 
 void Engine::RecomputeRemote(Project& project, int32_t worker,
-                             const absl::flat_hash_set<int32_t>& local) {
+                             const absl::flat_hash_set<int32_t>& owned) {
   consensus::StreamingModel& m = project.model;
   const int32_t K = m.num_classes();
   const ProjectExchange& x = project.exchange;
@@ -166,7 +181,7 @@ void Engine::RecomputeRemote(Project& project, int32_t worker,
   bool any = false;
   if (entries != nullptr) {
     for (const auto& [partition, e] : *entries) {  // in partition order: the same sum everywhere
-      if (local.contains(partition)) continue;  // its tasks are in the local counts
+      if (owned.contains(partition)) continue;
       AddStats(e, K, worker >= 0, sum.data());
       answers += e.answers;
       any = true;
@@ -182,10 +197,15 @@ void Engine::RecomputeRemote(Project& project, int32_t worker,
 }
 
 void Engine::OnOwnershipChange(int32_t assigned) {
-  const absl::flat_hash_set<int32_t> local = LocalSet();
+  const absl::flat_hash_set<int32_t> owned = LocalSet();
   for (Project* project : projects_.List()) {
     std::lock_guard<std::mutex> lock(project->mu);
     ProjectExchange& x = project->exchange;
+    // What was sent for partitions no longer here is of no use (and would
+    // grow with every partition ever held).
+    absl::erase_if(x.sent, [&](const auto& e) {
+      return !owned.contains(static_cast<int32_t>(e.first >> 32));
+    });
     if (assigned >= 0) {
       // Compare what this instance will send for it with what the topic holds.
       for (auto it = x.sent.begin(); it != x.sent.end();) {
@@ -203,15 +223,17 @@ void Engine::OnOwnershipChange(int32_t assigned) {
       }
     }
     if (!project->model.has_remote() && x.topic_workers.empty() && x.topic_classes.empty()) continue;
-    for (const auto& [worker, entries] : x.topic_workers) RecomputeRemote(*project, worker, local);
-    RecomputeRemote(*project, -1, local);
+    for (const auto& [worker, entries] : x.topic_workers) RecomputeRemote(*project, worker, owned);
+    RecomputeRemote(*project, -1, owned);
   }
 }
 
 void Engine::ResendWorkerStats() {
   for (Project* project : projects_.List()) {
     std::lock_guard<std::mutex> lock(project->mu);
-    project->exchange.sent.clear();
+    // Marked, not erased: an entry whose live statistics are gone since must
+    // still be sent (as zeros), or the topic would keep it for ever.
+    for (auto& [key, sent] : project->exchange.sent) sent.resend = true;
   }
 }
 

@@ -12,6 +12,7 @@ Project::Project(std::string project_name, ProjectSettings project_settings)
   for (const std::string& c : settings.classes) {
     (void)model.InternClass(c);  // declared classes come first, in config order
   }
+  classes_stored = model.num_classes();
 }
 
 void Project::Touch(int32_t task, int32_t partition) {

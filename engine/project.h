@@ -88,10 +88,10 @@ struct Project {
   std::shared_ptr<const ProjectReport> report;
   // Worker statistics of other partitions, and what this instance sent (SPEC 8).
   ProjectExchange exchange;
-  // Classes first met in other instances' worker statistics, not stored yet:
-  // the project's next answer or gold stores them, so that every stored
-  // answer's class has a stored record with its id (what a restart restores).
-  std::vector<int32_t> unstored_classes;
+  // Classes [0, classes_stored) are declared or in the state store; the rest
+  // were interned from the worker-statistics topic and are stored (densely,
+  // by id) before any stored record refers to them.
+  int32_t classes_stored = 0;
 
   // REQUIRES: mu held. Sizes the per-task vectors for a new task id and marks
   // it dirty; partition -1 keeps the known one.

@@ -16,6 +16,14 @@ namespace {
 // enough that the exchange settles (docs/scaling.md).
 constexpr double kRelativeTolerance = 1e-6;
 
+// Bounds on what a record may hold, so that one record (from a buggy or
+// hostile writer) can neither allocate more than a few MB nor overflow the
+// sums: no project has more than 1024 classes (config max_classes), and no
+// count comes near 2^53.
+constexpr size_t kMaxRecordClasses = 1024;
+constexpr double kMaxCount = 1e15;
+constexpr int64_t kMaxAnswers = int64_t{1} << 50;
+
 void AppendNumbers(const double* values, size_t n, std::string& out) {
   out.push_back('[');
   for (size_t i = 0; i < n; ++i) {
@@ -27,10 +35,15 @@ void AppendNumbers(const double* values, size_t n, std::string& out) {
 
 }  // namespace
 
-std::string WorkerStatsKey(std::string_view project, const std::string* worker, int32_t partition) {
-  // "<project>/<worker>/<partition>" or "<project>/<partition>": parts escaped.
-  std::string key = ConsensusKey(project, worker != nullptr ? std::string_view(*worker) : "");
-  if (worker != nullptr) key.push_back('/');
+std::string WorkerStatsKey(std::string_view group, std::string_view project,
+                           const std::string* worker, int32_t partition) {
+  // "<group>/<project>/<worker>/<partition>" or "<group>/<project>/<partition>".
+  std::string key = ConsensusKey(group, project);
+  key.push_back('/');
+  if (worker != nullptr) {
+    AppendKeyPart(key, *worker);
+    key.push_back('/');
+  }
   absl::StrAppend(&key, partition);
   return key;
 }
@@ -91,30 +104,44 @@ absl::Status DecodeWorkerStats(std::string_view value, WorkerStatsRecord* r) {
   if (classes == j.end() || !classes->is_array()) {
     return absl::InvalidArgumentError("worker statistics: classes missing");
   }
+  if (classes->size() > kMaxRecordClasses) {
+    return absl::InvalidArgumentError("worker statistics: more than 1024 classes");
+  }
   r->classes.clear();
   for (const auto& c : *classes) {
     if (!c.is_string()) return absl::InvalidArgumentError("worker statistics: a class is not a string");
     r->classes.push_back(c.get<std::string>());
   }
   const size_t k = r->classes.size();
+  {
+    std::vector<std::string_view> sorted(r->classes.begin(), r->classes.end());
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+      return absl::InvalidArgumentError("worker statistics: a class is named twice");
+    }
+  }
   auto finite = [](const nlohmann::json& v) {
-    return v.is_number() && std::isfinite(v.get<double>()) && v.get<double>() >= 0;
+    return v.is_number() && std::isfinite(v.get<double>()) && v.get<double>() >= 0 &&
+           v.get<double>() <= kMaxCount;
   };
   r->has_worker = string_field("worker", &r->worker);
   if (r->has_worker) {
     auto answers = j.find("answers");
     auto counts = j.find("counts");
     if (answers == j.end() || !answers->is_number_integer() || answers->get<int64_t>() < 0 ||
-        counts == j.end() || !counts->is_array() || counts->size() != k) {
+        answers->get<int64_t>() > kMaxAnswers || counts == j.end() || !counts->is_array() ||
+        counts->size() != k) {
       return absl::InvalidArgumentError("worker statistics: answers or counts malformed");
     }
     r->answers = answers->get<int64_t>();
-    r->counts.assign(k * k, 0.0);
-    for (size_t row = 0; row < k; ++row) {
-      const auto& cells = (*counts)[row];
+    for (const auto& cells : *counts) {  // the shape first: K x K is allocated only if present
       if (!cells.is_array() || cells.size() != k) {
         return absl::InvalidArgumentError("worker statistics: counts is not K x K");
       }
+    }
+    r->counts.assign(k * k, 0.0);
+    for (size_t row = 0; row < k; ++row) {
+      const auto& cells = (*counts)[row];
       for (size_t col = 0; col < k; ++col) {
         if (!finite(cells[col])) return absl::InvalidArgumentError("worker statistics: a count is not a number >= 0");
         r->counts[row * k + col] = cells[col].get<double>();
@@ -135,7 +162,7 @@ absl::Status DecodeWorkerStats(std::string_view value, WorkerStatsRecord* r) {
 }
 
 bool StatsDiffer(const PartitionStats& a, const PartitionStats& b) {
-  if (a.answers != b.answers) return true;
+  if (a.resend || b.resend || a.answers != b.answers) return true;
   const size_t n = std::max(a.counts.size(), b.counts.size());
   for (size_t i = 0; i < n; ++i) {
     // Entries past a shorter vector's end (fewer classes then) are 0; a

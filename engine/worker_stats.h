@@ -3,9 +3,11 @@
 // input partition, so that every instance fits its own tasks against the
 // worker model of all partitions.
 //
-// A record is keyed `<project>/<worker>/<partition>` (a worker's counts in one
-// partition) or `<project>/<partition>` (the partition's class counts), each
-// part escaped as in consensus keys (docs/api.md). Values are JSON with names,
+// A record is keyed `<group>/<project>/<worker>/<partition>` (a worker's
+// counts in one partition) or `<group>/<project>/<partition>` (the partition's
+// class counts), each part escaped as in consensus keys (docs/api.md). The
+// group is in the key so that groups sharing the topic never compact away
+// each other's records. Values are JSON with names,
 // not ids, because instances intern classes and workers in different orders:
 //
 //   {"group":"g1","project":"p","partition":3,"worker":"ann-17","instance":"host-1234-5",
@@ -50,7 +52,8 @@ struct WorkerStatsRecord {
   std::vector<double> class_counts;
 };
 
-std::string WorkerStatsKey(std::string_view project, const std::string* worker, int32_t partition);
+std::string WorkerStatsKey(std::string_view group, std::string_view project,
+                           const std::string* worker, int32_t partition);
 void AppendWorkerStatsJson(const WorkerStatsRecord& record, std::string& out);
 // Parses a record's value (the key is redundant with it). InvalidArgument
 // names what is wrong.
@@ -66,6 +69,9 @@ struct PartitionStats {
   std::vector<double> counts;
   int32_t num_classes = 0;
   std::string instance;  // who wrote it
+  // In `sent`: to be sent again whatever the live values (after a failed
+  // delivery); kept rather than erased so that what is gone is sent as zeros.
+  bool resend = false;
 };
 
 // The exchange state of one project: what the topic says per partition, and
@@ -86,7 +92,7 @@ inline uint64_t ExchangeKey(int32_t partition, int32_t worker) {
 }
 
 // Whether two statistics differ by more than rounding: any entry by more than
-// a relative 1e-6, or the answer count.
+// a relative 1e-6, or the answer count; always when either is marked resend.
 bool StatsDiffer(const PartitionStats& a, const PartitionStats& b);
 
 // Adds `entry` (written with entry.num_classes classes) to `sum` (K x K, or

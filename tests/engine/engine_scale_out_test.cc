@@ -248,8 +248,8 @@ TEST(WorkerStatsTest, RecordsRoundTripWithEscapedKeys) {
   EXPECT_EQ(back.partition, 7);
   EXPECT_EQ(back.counts, r.counts);
   EXPECT_EQ(back.answers, 3);
-  EXPECT_EQ(WorkerStatsKey(r.project, &r.worker, r.partition), "a%2Fb/w%251/7");
-  EXPECT_EQ(WorkerStatsKey(r.project, nullptr, r.partition), "a%2Fb/7");
+  EXPECT_EQ(WorkerStatsKey(r.group, r.project, &r.worker, r.partition), "g/a%2Fb/w%251/7");
+  EXPECT_EQ(WorkerStatsKey(r.group, r.project, nullptr, r.partition), "g/a%2Fb/7");
 }
 
 TEST(WorkerStatsTest, MalformedRecordsAreRejected) {
