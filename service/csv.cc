@@ -94,7 +94,29 @@ bool CsvReader::NextRow(std::span<const char* const> columns,
                                          "), got ", fields->size()));
       return false;
     }
-    if (first && std::equal(fields->begin(), fields->end(), columns.begin())) continue;
+    // Each column named exactly once (the widths are equal): a header.
+    const auto names_every_column = [&] {
+      for (const char* c : columns) {
+        if (std::count(fields->begin(), fields->end(), std::string_view(c)) != 1) return false;
+      }
+      return true;
+    };
+    if (first && names_every_column()) {
+      // A header: the columns may come in any order (label,worker,task).
+      order_.clear();
+      if (!std::equal(fields->begin(), fields->end(), columns.begin())) {
+        for (const char* c : columns) {
+          order_.push_back(std::find(fields->begin(), fields->end(), std::string_view(c)) -
+                           fields->begin());
+        }
+      }
+      continue;
+    }
+    if (!order_.empty()) {
+      reordered_.assign(order_.size(), {});
+      for (size_t i = 0; i < order_.size(); ++i) reordered_[i] = (*fields)[order_[i]];
+      fields->swap(reordered_);
+    }
     return true;
   }
   return false;

@@ -48,8 +48,9 @@ class CsvReader {
   bool Next(std::vector<std::string_view>* fields);
 
   // Next() for a table with `columns` (e.g. {"task", "worker", "label"}) whose
-  // header is optional (SPEC 5.1): skips blank lines and a first row equal to
-  // `columns`, and stops with an error on a row of another width, e.g.
+  // header is optional (SPEC 5.1): skips blank lines and a first row that
+  // names the columns, in any order (then every row's fields come back in the
+  // order of `columns`), and stops with an error on a row of another width, e.g.
   // "labels.csv:2: expected 3 columns (task,worker,label), got 2".
   // REQUIRES: every call on this reader passes the same columns.
   bool NextRow(std::span<const char* const> columns, std::vector<std::string_view>* fields);
@@ -77,6 +78,10 @@ class CsvReader {
   int64_t line_ = 1;         // line of pos_
   int64_t record_line_ = 0;  // line where the last record started
   bool row_seen_ = false;    // NextRow() has read a row that is not blank
+  // For a header that names the columns in another order: order_[i] is the
+  // field that holds columns[i] (empty: the columns' own order).
+  std::vector<size_t> order_;
+  std::vector<std::string_view> reordered_;
   absl::Status status_;
 };
 

@@ -19,6 +19,17 @@ using consensus::IdTable;
 // absl::StrCat takes but std::string_view does not convert to.
 constexpr const char* kLabelsHeader[] = {"task", "worker", "label"};
 constexpr const char* kTaskLabelHeader[] = {"task", "label"};
+// The most classes a data set may have: the service's limit on a project's
+// classes (project_defaults.max_classes allows up to 1024). A CSV with more
+// distinct labels is not a classification task (a free-text column?), and EM
+// would need K x K doubles per worker for it.
+constexpr size_t kMaxClasses = 1024;
+
+absl::Status TooManyClasses(std::string_view label) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("label '", std::string(label.substr(0, 64)), "' would be class number ", kMaxClasses + 1,
+                   "; at most ", kMaxClasses, " distinct labels are aggregated"));
+}
 
 // Calls on_row(fields) for every data row of the CSV at `path` (see
 // CsvReader::NextRow), where each row must have exactly header.size()
@@ -37,7 +48,7 @@ absl::Status ForEachRow(const std::string& path, std::span<const char* const> he
       }
     }
     absl::Status s = on_row(fields);
-    if (!s.ok()) return s;
+    if (!s.ok()) return reader->ErrorAtLine(std::string(s.message()));
   }
   return reader->status();
 }
@@ -93,7 +104,9 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& labels_path, const std::s
   TaskInterner tasks(&d.tasks);
   ClassInterner classes(&d.classes);
   absl::Status status = ForEachRow(labels_path, kLabelsHeader, [&](const auto& f) {
-    builder.Add(tasks.Intern(f[0]), d.workers.Intern(f[1]), classes.Intern(f[2]));
+    const int32_t label = classes.Intern(f[2]);
+    if (static_cast<size_t>(label) >= kMaxClasses) return TooManyClasses(f[2]);
+    builder.Add(tasks.Intern(f[0]), d.workers.Intern(f[1]), label);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -108,7 +121,9 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& labels_path, const std::s
     gold.assign(d.tasks.size(), consensus::kNoGold);
     status = ForEachRow(gold_path, kTaskLabelHeader, [&](const auto& f) {
       const int32_t task = d.tasks.Find(f[0]);
-      if (task != IdTable::kNotFound) gold[task] = d.classes.Intern(f[1]);
+      if (task == IdTable::kNotFound) return absl::OkStatus();
+      gold[task] = d.classes.Intern(f[1]);
+      if (static_cast<size_t>(gold[task]) >= kMaxClasses) return TooManyClasses(f[1]);
       return absl::OkStatus();
     });
     if (!status.ok()) return status;

@@ -59,6 +59,25 @@ TEST_F(LabelFileTest, ReadsFileWithoutHeaderByColumnOrder) {
   EXPECT_THAT(d->classes.names(), ElementsAre("answer", "3"));
 }
 
+TEST_F(LabelFileTest, AHeaderInAnotherOrderSaysWhereEachColumnIs) {
+  absl::StatusOr<Dataset> d = Load("label,worker,task\ncat,w1,t1\ndog,w2,t1\ncat,w1,t2\n",
+                                   "label,task\ncat,t2\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->rows, 3);
+  EXPECT_THAT(d->tasks.names(), ElementsAre("t1", "t2"));
+  EXPECT_THAT(d->workers.names(), ElementsAre("w1", "w2"));
+  EXPECT_THAT(d->classes.names(), ElementsAre("cat", "dog"));
+  EXPECT_EQ(d->matrix.gold[d->tasks.Find("t2")], d->classes.Find("cat"));
+}
+
+TEST_F(LabelFileTest, MoreDistinctLabelsThanTheClassLimitIsAnErrorAtTheirLine) {
+  std::string csv;
+  for (int i = 0; i <= 1024; ++i) csv += "t" + std::to_string(i) + ",w,l" + std::to_string(i) + "\n";
+  const std::string error = ErrorOf(Load(csv));
+  EXPECT_THAT(error, HasSubstr("labels.csv:1025:"));
+  EXPECT_THAT(error, HasSubstr("at most 1024 distinct labels"));
+}
+
 TEST_F(LabelFileTest, ReadsQuotedIdsAndCrlf) {
   absl::StatusOr<Dataset> d = Load("task,worker,label\r\n\"t,1\",\"w \"\"x\"\"\",\"a\nb\"\r\n");
   ASSERT_TRUE(d.ok()) << d.status();
