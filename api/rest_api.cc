@@ -23,7 +23,42 @@ constexpr int32_t kExportChunk = 5000;
 
 void SendJson(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump() + "\n", "application/json");
+  // Never an exception for bytes that are not UTF-8: they become U+FFFD.
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
+                  "application/json");
+}
+
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points beyond U+10FFFF).
+bool IsUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = s[i];
+    int n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    for (int k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      const unsigned char d = s[i + k];
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
 }
 
 void SendError(httplib::Response& res, int status, const std::string& message) {
@@ -64,8 +99,20 @@ class Api {
  public:
   explicit Api(ApiContext context) : ctx_(std::move(context)) {}
 
+  // 400 for a path whose percent-decoded ids are not UTF-8 text.
+  static bool RejectNonUtf8(const std::vector<std::string>& path, httplib::Response& res) {
+    for (const std::string& segment : path) {
+      if (!IsUtf8(segment)) {
+        SendError(res, 400, "a path segment is not UTF-8 once percent-decoded: ids are UTF-8 text");
+        return true;
+      }
+    }
+    return false;
+  }
+
   void Get(const httplib::Request& req, httplib::Response& res) {
     const std::vector<std::string> p = PathSegments(req);
+    if (RejectNonUtf8(p, res)) return;
     if (p.size() == 1 && p[0] == "status") return Status(res);
     if (p.size() == 1 && p[0] == "projects") return Projects(res);
     if (p.empty() || p[0] != "projects" || p.size() < 2) return SendError(res, 404, "no such endpoint");
@@ -84,6 +131,7 @@ class Api {
 
   void Post(const httplib::Request& req, httplib::Response& res) {
     const std::vector<std::string> p = PathSegments(req);
+    if (RejectNonUtf8(p, res)) return;
     const bool exclude = p.size() == 5 && p[2] == "workers" && (p[4] == "exclude" || p[4] == "include");
     const bool recompute = p.size() == 3 && p[2] == "recompute";
     if (p.size() < 2 || p[0] != "projects" || (!exclude && !recompute)) {

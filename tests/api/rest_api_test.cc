@@ -355,6 +355,16 @@ TEST_F(RestApiTest, WorkerWithAnEncodedIdAndUnknownWorkers) {
   EXPECT_THAT(GetError("/v1/projects/nope/workers/w3", 404), HasSubstr("nope"));
 }
 
+TEST_F(RestApiTest, IdsThatAreNotUtf8OnceDecodedAreABadRequest) {
+  StartServer("");
+  for (const char* path : {"/v1/projects/%FF", "/v1/projects/p/tasks/%C0%AF",
+                           "/v1/projects/p/workers/%ED%A0%80", "/v1/projects/%F4%90%80%80/tasks"}) {
+    EXPECT_THAT(GetError(path, 400), HasSubstr("not UTF-8")) << path;
+  }
+  // Well-formed multi-byte ids are fine: an unknown project, not a bad request.
+  EXPECT_THAT(GetError("/v1/projects/%C3%A9t%C3%A9", 404), HasSubstr("\xC3\xA9t\xC3\xA9"));
+}
+
 TEST_F(RestApiTest, UnknownEndpointIsNotFoundAsJson) {
   StartServer("");
   GetError("/v1/nothing", 404);
