@@ -1,6 +1,9 @@
 // consensusd export: consensus labels (or worker reports) from a stopped
 // instance's state, to standard output or --out FILE.
 
+#include <filesystem>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/engine.h"
 #include "service/commands.h"
@@ -50,13 +53,22 @@ int RunExport(const ExportFlags& flags) {
   }
   absl::StatusOr<Config> config = LoadConfig(flags.config_path, ConsensusdEnvironment(), overrides);
   if (!config.ok()) return UsageError("export", config.status().message());
+  // A mistyped directory is reported as such, and nothing is created.
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::path(config->state.data_dir) / "CURRENT", ec)) {
+    return Failure("export", absl::StrCat("no consensusd state in ", config->state.data_dir,
+                                          ": check --data-dir (state.data_dir of the instance)"));
+  }
   storage::StoreOptions options;
   options.create_if_missing = false;
   absl::StatusOr<std::unique_ptr<storage::StateStore>> store =
       storage::StateStore::Open(config->state.data_dir, options);
   if (!store.ok()) {
+    // RocksDB's lock file: held by a running instance.
+    const bool locked = absl::StrContains(store.status().message(), "lock");
     return Failure("export", absl::StrCat(store.status().message(),
-                                          " (is an instance still running on it? stop it first)"));
+                                          locked ? " (is an instance still running on it? stop it first)"
+                                                 : ""));
   }
   const Config& c = *config;
   std::unique_ptr<engine::Engine> engine = NewEngine(c, **store, nullptr);

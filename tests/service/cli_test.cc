@@ -2,6 +2,7 @@
 // messages and the files it writes.
 
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -64,6 +65,15 @@ TEST_F(CliTest, UnknownFlagExitsTwoNamingTheFlag) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--bogus"));
   EXPECT_THAT(r.err, HasSubstr("consensusd aggregate --help"));
+}
+
+TEST_F(CliTest, ExportFromADirectoryWithoutStateSaysSoAndCreatesNothing) {
+  const std::string missing = dir_.path() + "/no-such-state";
+  const RunResult r = Run({"export", "--data-dir", missing});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("no consensusd state in " + missing));
+  EXPECT_THAT(r.err, Not(HasSubstr("still running")));
+  EXPECT_FALSE(std::filesystem::exists(missing));
 }
 
 TEST_F(CliTest, UnknownCommandExitsTwo) {
