@@ -216,9 +216,12 @@ int RunDemo(DemoFlags& flags) {
   if (!interrupted && !(*service)->stop_requested()) {
     if (absl::Status s = (*service)->engine().SweepAll(/*force=*/true); !s.ok()) return Failure("demo", s);
     PrintSummary(**service, stream, measured, seconds);
-    std::printf("\nDashboard: http://%s/   (metrics: http://%s/metrics)\n",
-                (*service)->http_address().c_str(), (*service)->http_address().c_str());
-    if (!flags.exit) std::printf("Press Ctrl-C to stop.\n");
+    // With --exit the service stops next: no URL that is gone when read.
+    if (!flags.exit) {
+      std::printf("\nDashboard: http://%s/   (metrics: http://%s/metrics)\n",
+                  (*service)->http_address().c_str(), (*service)->http_address().c_str());
+      std::printf("Press Ctrl-C to stop.\n");
+    }
     std::fflush(stdout);
     if (!flags.exit) {
       while (!(*service)->stop_requested() && WaitForStopSignal(200) == 0) {

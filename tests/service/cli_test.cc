@@ -76,6 +76,16 @@ TEST_F(CliTest, ExportFromADirectoryWithoutStateSaysSoAndCreatesNothing) {
   EXPECT_FALSE(std::filesystem::exists(missing));
 }
 
+// The whole service on the embedded Kafka, end to end; with --exit it prints
+// no dashboard URL, since the service is gone when the command returns.
+TEST_F(CliTest, DemoWithExitSummarisesAndPrintsNoURL) {
+  const RunResult r = Run({"demo", "--exit", "--tasks", "1000", "--workers", "20", "--http",
+                           "127.0.0.1:0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("accuracy against the truth (1000 tasks)"));
+  EXPECT_THAT(r.out, Not(HasSubstr("http://")));
+}
+
 TEST_F(CliTest, UnknownCommandExitsTwo) {
   const RunResult r = Run({"aggregte"});
   EXPECT_EQ(r.exit_code, 2);
