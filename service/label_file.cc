@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "consumer/message_decoder.h"
 #include "service/csv.h"
 
 namespace consensusd::service {
@@ -45,6 +46,12 @@ absl::Status ForEachRow(const std::string& path, std::span<const char* const> he
       if (fields[i].empty()) {
         return reader->ErrorAtLine(absl::StrCat("empty ", header[i], ": every row needs ",
                                                 absl::StrJoin(header, ",")));
+      }
+      // The limit of the Kafka path, with its wording, so that batch and
+      // streaming accept the same ids and labels.
+      if (fields[i].size() > consumer::kMaxIdBytes) {
+        return reader->ErrorAtLine(absl::StrCat(header[i], " is ", fields[i].size(),
+                                                " bytes, the limit is ", consumer::kMaxIdBytes));
       }
     }
     absl::Status s = on_row(fields);

@@ -78,6 +78,12 @@ TEST_F(LabelFileTest, MoreDistinctLabelsThanTheClassLimitIsAnErrorAtTheirLine) {
   EXPECT_THAT(error, HasSubstr("at most 1024 distinct labels"));
 }
 
+TEST_F(LabelFileTest, IdsAndLabelsHaveTheKafkaLimitAndWording) {
+  const std::string error = ErrorOf(Load("t1,w1,cat\nt2," + std::string(257, 'w') + ",dog\n"));
+  EXPECT_THAT(error, HasSubstr("labels.csv:2: worker is 257 bytes, the limit is 256"));
+  EXPECT_TRUE(Load("t1," + std::string(256, 'w') + ",cat\n").ok());
+}
+
 TEST_F(LabelFileTest, ReadsQuotedIdsAndCrlf) {
   absl::StatusOr<Dataset> d = Load("task,worker,label\r\n\"t,1\",\"w \"\"x\"\"\",\"a\nb\"\r\n");
   ASSERT_TRUE(d.ok()) << d.status();
