@@ -77,6 +77,11 @@ bool ValidateElement(const ElementFields& f, ElementEvents* out, ElementFailure*
   constexpr std::string_view kIdTypes = "a string or an integer";
   constexpr std::string_view kClassTypes = "a string, an integer or a boolean";
 
+  if (f.duplicate != nullptr) {
+    *failure = {RejectReason::kMalformedJson,
+                std::string("field '") + f.duplicate + "' appears twice in one element"};
+    return false;
+  }
   LabelEvent common;
   if (!CheckRequiredText(f.task, "task", "", kId, kIdTypes, &common.task, failure)) return false;
   common.project = kDefaultProject;

@@ -22,6 +22,9 @@ namespace consensusd::consumer {
 // The fields of one element that decoding reads; the last occurrence of a key wins.
 struct ElementFields {
   ScannedValue task, worker, project, label, gold, retract, ts;
+  // The first known field that appeared twice (JSON allows it; which value
+  // counts would be a guess, so the element is rejected), or nullptr.
+  const char* duplicate = nullptr;
 
   // The slot for `key`, or nullptr for an unknown field.
   ScannedValue* Slot(std::string_view key) {
@@ -41,6 +44,17 @@ struct ElementFields {
     }
   }
 };
+
+// The name of one of `f`'s slots.
+inline const char* FieldNameOf(const ElementFields& f, const ScannedValue* slot) {
+  if (slot == &f.task) return "task";
+  if (slot == &f.worker) return "worker";
+  if (slot == &f.project) return "project";
+  if (slot == &f.label) return "label";
+  if (slot == &f.gold) return "gold";
+  if (slot == &f.retract) return "retract";
+  return "ts";
+}
 
 // What went wrong with a well-formed element.
 struct ElementFailure {

@@ -287,6 +287,7 @@ simdjson::error_code MessageDecoder::Impl::ScanFields(od::object& object, int de
       ScannedValue ignored;
       SIMDJSON_TRY(ScanValue(field.value(), depth + 1, nullptr, &ignored));
     } else {
+      if (slot->present && fields->duplicate == nullptr) fields->duplicate = FieldNameOf(*fields, slot);
       SIMDJSON_TRY(ScanValue(field.value(), depth + 1, &arena_, slot));
       slot->present = true;
     }

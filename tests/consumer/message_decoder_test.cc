@@ -230,10 +230,11 @@ TEST_F(MessageDecoderTest, MatchesKeysAfterUnescaping) {
   EXPECT_THAT(Decode(R"({"t\u0061sk": "t", "\u0067old": "a"})"), ElementsAre("gold(default/t=a)"));
 }
 
-TEST_F(MessageDecoderTest, LastDuplicateKeyWins) {
+TEST_F(MessageDecoderTest, AnyDuplicateKnownKeyRejectsTheElement) {
   EXPECT_THAT(Decode(R"({"task": "first", "task": "second", "gold": null, "gold": "a"})"),
-              ElementsAre("gold(default/second=a)"));
-  EXPECT_THAT(Decode(R"({"task": "t", "gold": "a", "gold": 1.5})"), ElementsAre("reject(bad_type)"));
+              ElementsAre("reject(malformed_json)"));
+  EXPECT_THAT(Decode(R"({"task": "t", "gold": "a", "g\u006fld": "b"})"),
+              ElementsAre("reject(malformed_json)"));
 }
 
 TEST_F(MessageDecoderTest, IgnoresUnknownFields) {
@@ -340,6 +341,20 @@ TEST_F(MessageDecoderTest, RejectsEmptyPayloadAsMalformed) {
   const RecordedOutcome o = DecodeOne("");
   EXPECT_EQ(o.reason, RejectReason::kMalformedJson);
   EXPECT_THAT(o.detail, HasSubstr("empty"));
+}
+
+TEST_F(MessageDecoderTest, RejectsAKnownFieldThatAppearsTwice) {
+  const RecordedOutcome o = DecodeOne(R"({"task":"t","worker":"w","label":"a","label":"b"})");
+  EXPECT_FALSE(o.is_event);
+  EXPECT_EQ(o.reason, RejectReason::kMalformedJson);
+  EXPECT_THAT(o.detail, HasSubstr("field 'label' appears twice"));
+  // Unknown fields may repeat: they are ignored anyway.
+  EXPECT_EQ(ReasonOf(R"({"task":"t","worker":"w","label":"a","x":1,"x":2})"), "event");
+  // Each element of an array is checked on its own.
+  Decode(R"([{"task":"t","worker":"w","label":"a"},{"task":"t","task":"u","worker":"w","label":"a"}])");
+  ASSERT_THAT(sink_.outcomes, SizeIs(2));
+  EXPECT_TRUE(sink_.outcomes[0].is_event);
+  EXPECT_FALSE(sink_.outcomes[1].is_event);
 }
 
 TEST_F(MessageDecoderTest, RejectsBlankPayloadAsMalformed) {
