@@ -30,6 +30,7 @@
 #include "service/kafka_topics.h"
 #include "service/service.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/in_process_config.h"
 
 namespace consensusd::integration {
 namespace {
@@ -69,18 +70,6 @@ void Publish(const std::string& brokers, const std::vector<Answer>& answers, siz
     ASSERT_TRUE((*producer)->SendWaiting("labels", a.task, value).ok());
   }
   ASSERT_TRUE((*producer)->Flush(30000).ok());
-}
-
-Config TestConfig(const EmbeddedKafka& kafka, const std::string& data_dir, const std::string& group) {
-  Config config;
-  config.kafka.brokers = kafka.bootstraps();
-  config.kafka.group = group;
-  config.state.data_dir = data_dir;
-  config.http.address = "127.0.0.1:0";
-  config.model.sweep_interval_s = 1;
-  // A broker that comes back is found within a second (librdkafka backs off up to 10 s).
-  config.kafka.properties["reconnect.backoff.max.ms"] = "500";
-  return config;
 }
 
 // The latest record per key of the consensus topic (one partition).
@@ -133,7 +122,7 @@ TEST(OutputsTest, OutputBrokerDownNeitherBlocksIngestNorTheApiAndLatestRecordsEq
   std::unique_ptr<EmbeddedKafka> kafka = SplitCluster("outage");
   ASSERT_NE(kafka, nullptr);
   EmbeddedKafka& k = *kafka;
-  Config config = TestConfig(k, dir.File("state"), "outage");
+  Config config = InProcessConfig(k, dir.File("state"), "outage");
   config.kafka.properties["message.timeout.ms"] = "2000";  // deliveries fail during the outage
   absl::StatusOr<std::unique_ptr<Service>> service = Service::Start(config);
   ASSERT_TRUE(service.ok()) << service.status();
@@ -195,7 +184,7 @@ TEST(OutputsTest, FullProducerQueuePausesConsumptionUntilItDrains) {
   std::unique_ptr<EmbeddedKafka> kafka = SplitCluster("full");
   ASSERT_NE(kafka, nullptr);
   EmbeddedKafka& k = *kafka;
-  Config config = TestConfig(k, dir.File("state"), "full");
+  Config config = InProcessConfig(k, dir.File("state"), "full");
   config.kafka.properties["queue.buffering.max.messages"] = "100";
   config.kafka.commit_max_messages = 50;
   absl::StatusOr<std::unique_ptr<Service>> service = Service::Start(config);
@@ -248,7 +237,7 @@ TEST(OutputsTest, RestartWithoutNewInputAndReplayPublishNothingMore) {
     ASSERT_TRUE((*p)->SendWaiting("labels", "y", "{\"worker\":\"w\",\"label\":\"c0\"}").ok());
     ASSERT_TRUE((*p)->Flush(10000).ok());
   }
-  const Config config = TestConfig(k, dir.File("state"), "restart");
+  const Config config = InProcessConfig(k, dir.File("state"), "restart");
   auto run = [&](bool replay, const char* what) -> std::pair<size_t, size_t> {
     absl::StatusOr<std::unique_ptr<Service>> service = Service::Start(config, replay);
     EXPECT_TRUE(service.ok()) << service.status();
@@ -297,7 +286,7 @@ TEST(OutputsTest, IdsThatDifferOnlyInWhereASlashFallsGetDistinctKeys) {
   Publish(k.bootstraps(),
           {{"a/b", "c", "w1", "yes"}, {"a", "b/c", "w1", "no"}, {"a", "50%", "w1", "no"}}, 0, 3);
   absl::StatusOr<std::unique_ptr<Service>> service =
-      Service::Start(TestConfig(k, dir.File("state"), "keys"));
+      Service::Start(InProcessConfig(k, dir.File("state"), "keys"));
   ASSERT_TRUE(service.ok()) << service.status();
   std::map<std::string, nlohmann::json> latest;
   ASSERT_TRUE(WaitUntil([&] { return (latest = LatestConsensus(k)).size() == 3; }, seconds(60), milliseconds(200)))
@@ -315,7 +304,7 @@ TEST(OutputsTest, FreshStartExportsEveryReasonAtZeroAndNewWorkersShowWithinASeco
   ASSERT_TRUE(kafka.ok()) << kafka.status();
   EmbeddedKafka& k = **kafka;
   ASSERT_TRUE(k.CreateServiceTopics("labels", 1).ok());
-  Config config = TestConfig(k, dir.File("state"), "fresh");
+  Config config = InProcessConfig(k, dir.File("state"), "fresh");
   config.model.sweep_interval_s = 60;  // visibility must not wait for the interval
   absl::StatusOr<std::unique_ptr<Service>> service = Service::Start(config);
   ASSERT_TRUE(service.ok()) << service.status();

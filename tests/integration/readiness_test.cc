@@ -20,6 +20,7 @@
 #include "service/kafka_topics.h"
 #include "service/service.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/in_process_config.h"
 
 namespace consensusd::integration {
 namespace {
@@ -48,18 +49,6 @@ void PublishAnswers(const std::string& brokers, int tasks) {
   ASSERT_TRUE((*producer)->Flush(30000).ok());
 }
 
-Config TestConfig(const EmbeddedKafka& kafka, const std::string& data_dir, const std::string& group) {
-  Config config;
-  config.kafka.brokers = kafka.bootstraps();
-  config.kafka.group = group;
-  config.state.data_dir = data_dir;
-  config.http.address = "127.0.0.1:0";
-  config.model.sweep_interval_s = 1;
-  // A broker that comes back is found within a second (librdkafka backs off up to 10 s).
-  config.kafka.properties["reconnect.backoff.max.ms"] = "500";
-  return config;
-}
-
 struct ReadyzAnswer {
   int status = 0;
   nlohmann::json body;
@@ -84,7 +73,7 @@ TEST(ReadinessTest, PartitionsRestoreWithoutPublishingThenTurnReady) {
   EmbeddedKafka& k = **kafka;
   ASSERT_TRUE(k.CreateServiceTopics("labels", 2).ok());
   PublishAnswers(k.bootstraps(), 200);
-  Config config = TestConfig(k, dir.File("state"), "restore");
+  Config config = InProcessConfig(k, dir.File("state"), "restore");
   // Small fetches, each 20 ms away: the restore takes seconds.
   config.kafka.properties["max.partition.fetch.bytes"] = "1";
   ASSERT_EQ(rd_kafka_mock_broker_set_rtt(k.cluster(), -1, 20), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -152,7 +141,7 @@ TEST(ReadinessTest, AnEmptyTopicIsReadyAtOnce) {
   EmbeddedKafka& k = **kafka;
   ASSERT_TRUE(k.CreateServiceTopics("labels", 3).ok());
   absl::StatusOr<std::unique_ptr<Service>> service =
-      Service::Start(TestConfig(k, dir.File("state"), "empty"));
+      Service::Start(InProcessConfig(k, dir.File("state"), "empty"));
   ASSERT_TRUE(service.ok()) << service.status();
   Service& s = **service;
   ReadyzAnswer r;
@@ -171,7 +160,7 @@ TEST(ReadinessTest, BrokerOutageTurnsReadyzNotReadyWithinSecondsAndBackAfterward
   ASSERT_TRUE(k.CreateServiceTopics("labels", 2).ok());
   PublishAnswers(k.bootstraps(), 20);
   absl::StatusOr<std::unique_ptr<Service>> service =
-      Service::Start(TestConfig(k, dir.File("state"), "outage"));
+      Service::Start(InProcessConfig(k, dir.File("state"), "outage"));
   ASSERT_TRUE(service.ok()) << service.status();
   Service& s = **service;
   ASSERT_TRUE(WaitUntil([&] { return GetReadyz(s).status == 200; }, seconds(30)));
@@ -215,7 +204,7 @@ TEST(ReadinessTest, BrokersThatStopAnsweringTurnReadyzNotReady) {
   EmbeddedKafka& k = **kafka;
   ASSERT_TRUE(k.CreateServiceTopics("labels", 1).ok());
   absl::StatusOr<std::unique_ptr<Service>> service =
-      Service::Start(TestConfig(k, dir.File("state"), "slow"));
+      Service::Start(InProcessConfig(k, dir.File("state"), "slow"));
   ASSERT_TRUE(service.ok()) << service.status();
   Service& s = **service;
   ASSERT_TRUE(WaitUntil([&] { return GetReadyz(s).status == 200; }, seconds(30)));
