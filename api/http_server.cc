@@ -13,13 +13,60 @@
 #include "nlohmann/json.hpp"
 
 namespace consensusd::api {
+namespace {
 
-HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
+// Runs each accepted socket's task at once, on the accept thread: the task
+// only hands the socket to the HttpFront.
+class InlineTaskQueue final : public httplib::TaskQueue {
+ public:
+  void enqueue(std::function<void()> fn) override { fn(); }
+  void shutdown() override {}
+};
+
+bool IsProbePath(std::string_view path) {
+  return path == "/healthz" || path == "/readyz" || path == "/metrics";
+}
+
+}  // namespace
+
+// httplib's server with its connection handling replaced by an HttpFront:
+// httplib accepts, parses and routes; the front reads the requests.
+class HttpServer::FrontedServer final : public httplib::Server {
+ public:
+  explicit FrontedServer(const HttpOptions& options)
+      : front_(
+            options,
+            [this](httplib::Stream& stream, bool close_connection, bool* connection_closed) {
+              return process_request(stream, close_connection, *connection_closed, {});
+            },
+            IsProbePath) {
+    new_task_queue = [] { return new InlineTaskQueue; };
+  }
+
+  HttpFront& front() { return front_; }
+
+  // httplib listens with a backlog of 5: a burst of connections beyond it
+  // waits for the client's SYN retry, a second or more. listen() again on the
+  // bound socket sets the backlog.
+  void RaiseBacklog() { ::listen(svr_sock_, SOMAXCONN); }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    front_.Adopt(sock);
+    return true;
+  }
+
+  HttpFront front_;
+};
+
+HttpServer::HttpServer(const HttpOptions& options) : server_(std::make_unique<FrontedServer>(options)) {}
+
+httplib::Server& HttpServer::routes() { return *server_; }
 
 HttpServer::~HttpServer() { Stop(); }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Bind(const std::string& address,
-                                                              size_t max_body_bytes) {
+                                                              const HttpOptions& options) {
   const size_t colon = address.rfind(':');
   int port = 0;
   if (colon == std::string::npos || colon == 0 ||
@@ -29,10 +76,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Bind(const std::string& 
   }
   std::string host = address.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  std::unique_ptr<HttpServer> server(new HttpServer());
-  server->server_->set_payload_max_length(max_body_bytes);
-  server->server_->set_read_timeout(10, 0);
-  server->server_->set_write_timeout(30, 0);
+  std::unique_ptr<HttpServer> server(new HttpServer(options));
+  server->server_->set_payload_max_length(options.max_body_bytes);
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a
   // second instance bind the same address and take half the requests.
   server->server_->set_socket_options([](int sock) {
@@ -46,11 +91,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Bind(const std::string& 
     return absl::UnavailableError(absl::StrCat(
         "cannot bind HTTP on ", address, ": the port is in use or the host is not local; set http.address"));
   }
+  server->server_->RaiseBacklog();
   server->address_ = absl::StrCat(address.substr(0, colon), ":", port);
   return server;
 }
 
 void HttpServer::Start() {
+  server_->front().Start();
   auto done = std::make_shared<std::atomic<bool>>(false);
   thread_ = std::thread([this, done] {
     server_->listen_after_bind();
@@ -62,8 +109,10 @@ void HttpServer::Start() {
 }
 
 void HttpServer::Stop() {
-  if (server_) server_->stop();
+  if (!server_) return;
+  server_->stop();
   if (thread_.joinable()) thread_.join();
+  server_->front().Stop();
 }
 
 std::string ReadinessJson(const Readiness& r) {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "api/http_front.h"
 
 namespace httplib {
 class Server;
@@ -22,22 +23,31 @@ namespace consensusd::api {
 
 class HttpServer {
  public:
-  // `address` is host:port; port 0 picks a free port.
+  // `address` is host:port; port 0 picks a free port. Connections are read
+  // by an HttpFront (api/http_front.h): whole requests within a deadline,
+  // /healthz, /readyz and /metrics on threads of their own.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Bind(const std::string& address,
-                                                          size_t max_body_bytes);
+                                                          const HttpOptions& options);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Bind(const std::string& address,
+                                                          size_t max_body_bytes) {
+    HttpOptions options;
+    options.max_body_bytes = max_body_bytes;
+    return Bind(address, options);
+  }
   ~HttpServer();
 
   // Register routes before Start().
-  httplib::Server& routes() { return *server_; }
+  httplib::Server& routes();
   void Start();
   void Stop();
   // host:port actually bound.
   const std::string& address() const { return address_; }
 
  private:
-  HttpServer();
+  class FrontedServer;
+  explicit HttpServer(const HttpOptions& options);
 
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<FrontedServer> server_;
   std::string address_;
   std::thread thread_;
 };

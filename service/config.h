@@ -79,6 +79,9 @@ struct Config {
     std::string address = "127.0.0.1:8080";
     std::string admin_token;  // empty = admin calls answer 403
     size_t max_body_bytes = 1 << 20;
+    int request_timeout_ms = 10000;  // a whole request, headers and body
+    int threads = 8;                 // handler threads (the probes have their own)
+    int max_connections = 512;
   } http;
   struct Metrics {
     int per_worker_limit = 500;
@@ -149,6 +152,9 @@ void ForEachKey(C& c, F&& f) {
   f("http.address", c.http.address);
   f("http.admin_token", c.http.admin_token);
   f("http.max_body_bytes", c.http.max_body_bytes, Range{1});
+  f("http.request_timeout_ms", c.http.request_timeout_ms, Range{1});
+  f("http.threads", c.http.threads, Range{1, 256});
+  f("http.max_connections", c.http.max_connections, Range{1, 65536});
   f("metrics.per_worker_limit", c.metrics.per_worker_limit, Range{0});
 }
 

@@ -28,6 +28,15 @@ std::vector<consumer::TopicSpec> OutputTopicSpecs(const Config& config,
           {.name = worker_stats_topic, .partitions = 1, .compacted = true}};
 }
 
+api::HttpOptions HttpOptionsOf(const Config::Http& http) {
+  api::HttpOptions options;
+  options.max_body_bytes = http.max_body_bytes;
+  options.request_timeout = std::chrono::milliseconds(http.request_timeout_ms);
+  options.threads = http.threads;
+  options.max_connections = http.max_connections;
+  return options;
+}
+
 engine::ProjectSettings ProjectSettingsOf(const Config& config, std::string_view project) {
   const ProjectConfig& p = config.ForProject(project);
   engine::ProjectSettings s;
@@ -107,7 +116,7 @@ absl::Status Service::Open() {
   engine_ = NewEngine(config_, *store_, &metrics_);
 
   absl::StatusOr<std::unique_ptr<api::HttpServer>> http =
-      api::HttpServer::Bind(config_.http.address, config_.http.max_body_bytes);
+      api::HttpServer::Bind(config_.http.address, HttpOptionsOf(config_.http));
   if (!http.ok()) return http.status();
   http_ = std::move(*http);
   api::RegisterHealthRoutes(

@@ -93,6 +93,9 @@ class Service {
 // The settings of a project under `config` (model, classes, thresholds, output).
 engine::ProjectSettings ProjectSettingsOf(const Config& config, std::string_view project);
 
+// The HTTP server's options under the http section.
+api::HttpOptions HttpOptionsOf(const Config::Http& http);
+
 // librdkafka properties of the config: kafka.properties plus bootstrap.servers.
 consumer::KafkaProperties KafkaPropertiesOf(const Config& config);
 
