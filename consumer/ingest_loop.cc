@@ -1,6 +1,7 @@
 #include "consumer/ingest_loop.h"
 
 #include <algorithm>
+#include <limits>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -50,7 +51,9 @@ absl::StatusOr<std::unique_ptr<IngestLoop>> IngestLoop::Create(
   // 10 s rather than librdkafka's 45 s, so that a restarted instance gets its
   // partitions back soon (liveness of the loop itself is max.poll.interval.ms).
   KafkaProperties props = {{"partition.assignment.strategy", "cooperative-sticky"},
-                           {"auto.offset.reset", "earliest"},
+                           // A stored offset out of the topic's range is an
+                           // error delivered to the loop (OffsetOutOfRange).
+                           {"auto.offset.reset", "error"},
                            {"fetch.wait.max.ms", "10"},
                            {"session.timeout.ms", "10000"},
                            {"heartbeat.interval.ms", "2000"}};
@@ -159,6 +162,10 @@ void IngestLoop::HandleMessage(const rd_kafka_message_t& m) {
       return;
     }
     if (m.err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) SetBrokerState(broker_health_.AllBrokersDown());
+    if (m.err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m.err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+      OffsetOutOfRange(m);
+      return;
+    }
     spdlog::warn("consumer: {}", rd_kafka_message_errstr(&m));
     return;
   }
@@ -291,8 +298,74 @@ void IngestLoop::QueryRestoreEnds() {
   }
 }
 
+void IngestLoop::OffsetOutOfRange(const rd_kafka_message_t& m) {
+  const int32_t partition = m.partition;
+  metrics_.OffsetsOutOfRange(options_.topic, partition).Increment();
+  int64_t low = -1, high = -1;
+  rd_kafka_query_watermark_offsets(consumer_.get(), options_.topic.c_str(), partition, &low, &high, 5000);
+  auto it = next_offset_.find(partition);
+  const std::string position = it == next_offset_.end() ? "unknown" : std::to_string(it->second);
+  using OutOfRange = IngestOptions::OutOfRange;
+  const OutOfRange policy = options_.offset_out_of_range;
+  const char* next = policy == OutOfRange::kFail     ? "stopping (kafka.offset_out_of_range=fail)"
+                     : policy == OutOfRange::kLatest ? "resuming at its end: the answers before it are skipped "
+                                                       "(kafka.offset_out_of_range=latest)"
+                                                     : "resuming at its oldest offset: the answers deleted "
+                                                       "before it are lost (kafka.offset_out_of_range=earliest)";
+  spdlog::error("consumer: the stored offset {} of {}[{}] is no longer in the topic, which holds offsets {} to {} "
+                "(retention deleted it, or the broker lost data); {}",
+                position, options_.topic, partition, low, high, next);
+  if (policy == OutOfRange::kFail) {
+    rebalance_status_ = absl::DataLossError(absl::StrCat(
+        "the stored offset ", position, " of ", options_.topic, "[", partition,
+        "] is no longer in the topic (offsets ", low, " to ", high,
+        "); set kafka.offset_out_of_range to earliest or latest to go on"));
+    return;
+  }
+  // The partition's fetcher stopped at the error and cannot seek: assign it
+  // again at the chosen offset.
+  rd_kafka_topic_partition_list_t* at = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(at, options_.topic.c_str(), partition)->offset =
+      policy == OutOfRange::kLatest ? (high >= 0 ? high : RD_KAFKA_OFFSET_END)
+                                    : (low >= 0 ? low : RD_KAFKA_OFFSET_BEGINNING);
+  const int64_t target = at->elems[0].offset;
+  rd_kafka_error_t* e = nullptr;
+  if (std::string_view(rd_kafka_rebalance_protocol(consumer_.get())) == "COOPERATIVE") {
+    e = rd_kafka_incremental_unassign(consumer_.get(), at);
+    if (e == nullptr) e = rd_kafka_incremental_assign(consumer_.get(), at);
+  } else {
+    rd_kafka_topic_partition_list_t* all = rd_kafka_topic_partition_list_new(static_cast<int>(assigned_.size()));
+    for (const int32_t p : assigned_) {
+      rd_kafka_topic_partition_list_add(all, options_.topic.c_str(), p)->offset =
+          p == partition ? target : (next_offset_.count(p) ? next_offset_[p] : RD_KAFKA_OFFSET_STORED);
+    }
+    if (rd_kafka_resp_err_t err = rd_kafka_assign(consumer_.get(), all)) {
+      spdlog::error("consumer: assigning {}[{}] again: {}", options_.topic, partition, rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(all);
+  }
+  if (e != nullptr) {
+    spdlog::error("consumer: assigning {}[{}] again: {}", options_.topic, partition, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  }
+  rd_kafka_topic_partition_list_destroy(at);
+  if (target >= 0) {
+    next_offset_[partition] = target;
+    engine_.ResetOffset(batch_, partition, target);  // a restart resumes there, not out of range again
+    rebalance_status_.Update(Commit());
+  }
+}
+
 void IngestLoop::UpdateLag() {
+  // With no broker answering, the watermarks are stale: the lag is unknown.
+  const bool unknown = broker_health_.state() == BrokerHealth::State::kDown;
   for (const int32_t partition : assigned_) {
+    if (unknown) {
+      prometheus::Gauge*& gauge = lag_gauges_[partition];
+      if (gauge == nullptr) gauge = &metrics_.ConsumerLag(options_.topic, partition);
+      gauge->Set(std::numeric_limits<double>::quiet_NaN());
+      continue;
+    }
     int64_t low = 0, high = 0;
     if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.topic.c_str(), partition, &low,
                                        &high) != RD_KAFKA_RESP_ERR_NO_ERROR || high < 0) {
@@ -324,8 +397,9 @@ void IngestLoop::SetBrokerState(bool changed) {
   const BrokerHealth::State state = broker_health_.state();
   brokers_state_ = state;
   metrics_.KafkaBrokersUp().Set(state == BrokerHealth::State::kUp ? 1 : 0);
+  UpdateLag();
   if (state == BrokerHealth::State::kDown) {
-    spdlog::warn("consumer: the Kafka brokers do not answer; not ready until they do");
+    spdlog::warn("consumer: the Kafka brokers do not answer; not ready, and lag unknown (NaN), until they do");
   } else {
     spdlog::info("consumer: the Kafka brokers answer");
   }

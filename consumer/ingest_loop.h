@@ -66,6 +66,9 @@ struct IngestOptions {
   // Start every assigned partition at its beginning, ignoring stored offsets
   // (a replay: answers already applied change nothing).
   bool replay_from_start = false;
+  // A stored offset that is no longer in the topic (docs/operations.md).
+  enum class OutOfRange { kEarliest, kLatest, kFail };
+  OutOfRange offset_out_of_range = OutOfRange::kEarliest;
 };
 
 class IngestLoop {
@@ -100,6 +103,9 @@ class IngestLoop {
   void HandleMessage(const rd_kafka_message_t& message);
   absl::Status Commit();
   void UpdateLag();
+  // A fetch position no longer in the topic: logs, counts, and applies
+  // options_.offset_out_of_range.
+  void OffsetOutOfRange(const rd_kafka_message_t& m);
   void UpdateReady();
   // Probes the brokers (metadata, short timeout) and updates their state.
   void CheckBrokers();

@@ -129,6 +129,11 @@ void Engine::EndMessage(IngestBatch& batch, int32_t partition, int64_t next_offs
   batch.first_event_ms_ = -1;
 }
 
+void Engine::ResetOffset(IngestBatch& batch, int32_t partition, int64_t next_offset) {
+  stored_offset_[partition] = next_offset;
+  batch.offsets_[partition] = next_offset;
+}
+
 void Engine::StoreClasses(Project& project, storage::StateBatch& batch) {
   const consensus::StreamingModel& m = project.model;
   for (int32_t k = project.classes_stored; k < m.num_classes(); ++k) {

@@ -172,6 +172,10 @@ class Engine {
   // batch is kept and nothing is stored (the caller stops and restarts from
   // the committed state). Returns the answers applied.
   absl::StatusOr<int64_t> Commit(IngestBatch& batch);
+  // The partition's stored offset is no longer in the topic and consumption
+  // moves to `next_offset`: stored with the batch's next commit, even below
+  // the stored offset (which otherwise never moves backwards).
+  void ResetOffset(IngestBatch& batch, int32_t partition, int64_t next_offset);
 
   // --- Partitions (the committing thread) ---
   // Takes ownership of a partition: loads its stored state unless loaded, and

@@ -36,6 +36,10 @@ ServiceMetrics::ServiceMetrics() : registry_(std::make_shared<prometheus::Regist
                        .Name("consensusd_consumer_lag_messages")
                        .Help("Messages between the consumer position and the partition's high watermark.")
                        .Register(r);
+  offsets_out_of_range_ = &prometheus::BuildCounter()
+                              .Name("consensusd_offsets_out_of_range_total")
+                              .Help("Stored offsets no longer in the topic, handled by kafka.offset_out_of_range.")
+                              .Register(r);
   ingest_latency_ = &prometheus::BuildHistogram()
                          .Name("consensusd_ingest_latency_seconds")
                          .Help("Time from an answer's event time to the commit of the state it produced.")
@@ -157,6 +161,9 @@ prometheus::Counter& ServiceMetrics::AnswersApplied(std::string_view project) {
 }
 prometheus::Gauge& ServiceMetrics::ConsumerLag(std::string_view topic, int32_t partition) {
   return consumer_lag_->Add({{"topic", S(topic)}, {"partition", std::to_string(partition)}});
+}
+prometheus::Counter& ServiceMetrics::OffsetsOutOfRange(std::string_view topic, int32_t partition) {
+  return offsets_out_of_range_->Add({{"topic", S(topic)}, {"partition", std::to_string(partition)}});
 }
 prometheus::Counter& ServiceMetrics::EmSweeps(std::string_view project) {
   return em_sweeps_->Add({{"project", S(project)}});

@@ -36,7 +36,10 @@ class ServiceMetrics {
   prometheus::Counter& Consumed(std::string_view topic);
   prometheus::Counter& Rejected(std::string_view reason);
   prometheus::Counter& AnswersApplied(std::string_view project);
+  // NaN while the brokers do not answer: the lag is unknown then, not 0.
   prometheus::Gauge& ConsumerLag(std::string_view topic, int32_t partition);
+  // Stored offsets found no longer in the topic (kafka.offset_out_of_range).
+  prometheus::Counter& OffsetsOutOfRange(std::string_view topic, int32_t partition);
   prometheus::Histogram& IngestLatency() { return *ingest_latency_; }
   prometheus::Counter& EmSweeps(std::string_view project);
   prometheus::Histogram& EmSweepDuration(std::string_view project);
@@ -85,6 +88,7 @@ class ServiceMetrics {
   prometheus::Family<prometheus::Counter>* rejected_;
   prometheus::Family<prometheus::Counter>* answers_applied_;
   prometheus::Family<prometheus::Gauge>* consumer_lag_;
+  prometheus::Family<prometheus::Counter>* offsets_out_of_range_;
   prometheus::Histogram* ingest_latency_;
   prometheus::Family<prometheus::Counter>* em_sweeps_;
   prometheus::Family<prometheus::Histogram>* em_sweep_duration_;

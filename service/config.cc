@@ -117,6 +117,10 @@ absl::Status Config::Validate() const {
                                           " printed by --print-config: set the real value");
   }
   require(!state.data_dir.empty(), "state.data_dir must not be empty");
+  require(kafka.offset_out_of_range == "earliest" || kafka.offset_out_of_range == "latest" ||
+              kafka.offset_out_of_range == "fail",
+          "kafka.offset_out_of_range must be earliest, latest or fail, got " +
+              Quoted(kafka.offset_out_of_range));
   require(model.method == "ds" || model.method == "onecoin",
           "model.method must be ds or onecoin, got " + Quoted(model.method) +
               (model.method == "mv" || model.method == "wawa"

@@ -49,6 +49,10 @@ struct Config {
     std::map<std::string, std::string> properties;
     int commit_interval_ms = 20;
     int commit_max_messages = 50000;
+    // When a partition's stored offset is no longer in the topic (retention
+    // deleted it, or the broker lost data): "earliest" resumes at the oldest
+    // offset the topic holds, "latest" at its end, "fail" stops serve.
+    std::string offset_out_of_range = "earliest";
   } kafka;
   struct State {
     std::string data_dir = "./consensusd-data";
@@ -132,6 +136,7 @@ void ForEachKey(C& c, F&& f) {
   f("kafka.worker_stats_interval_ms", c.kafka.worker_stats_interval_ms, Range{10});
   f("kafka.commit_interval_ms", c.kafka.commit_interval_ms, Range{1});
   f("kafka.commit_max_messages", c.kafka.commit_max_messages, Range{1});
+  f("kafka.offset_out_of_range", c.kafka.offset_out_of_range);
   f("state.data_dir", c.state.data_dir);
   f("state.write_buffer_mb", c.state.write_buffer_mb, kMegabytes);
   f("state.block_cache_mb", c.state.block_cache_mb, kMegabytes);

@@ -169,6 +169,10 @@ absl::Status Service::Open() {
   ingest.commit_interval_ms = config_.kafka.commit_interval_ms;
   ingest.commit_max_messages = config_.kafka.commit_max_messages;
   ingest.replay_from_start = replay_from_start_;
+  using OutOfRange = consumer::IngestOptions::OutOfRange;
+  ingest.offset_out_of_range = config_.kafka.offset_out_of_range == "fail"     ? OutOfRange::kFail
+                               : config_.kafka.offset_out_of_range == "latest" ? OutOfRange::kLatest
+                                                                               : OutOfRange::kEarliest;
   absl::StatusOr<std::unique_ptr<consumer::IngestLoop>> loop =
       consumer::IngestLoop::Create(kafka, ingest, *engine_, *publisher_, metrics_);
   if (!loop.ok()) return loop.status();

@@ -9,12 +9,14 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "consumer/label_message.h"
 #include "consumer/producer.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "service/kafka_topics.h"
@@ -29,14 +31,14 @@ using service::Config;
 using service::EmbeddedKafka;
 using service::Service;
 
-// `tasks` tasks with 3 answers each, one message per answer, keyed by task,
-// each in its own batch (so that small fetches take many round trips).
-void PublishAnswers(const std::string& brokers, int tasks) {
+// `tasks` tasks (t<first>, ...) with 3 answers each, one message per answer,
+// keyed by task, each in its own batch (so that small fetches take many round trips).
+void PublishAnswers(const std::string& brokers, int tasks, int first = 0) {
   absl::StatusOr<std::unique_ptr<consumer::Producer>> producer = consumer::Producer::Create(
       {{"bootstrap.servers", brokers}, {"linger.ms", "0"}, {"batch.num.messages", "1"}});
   ASSERT_TRUE(producer.ok()) << producer.status();
   std::string value;
-  for (int t = 0; t < tasks; ++t) {
+  for (int t = first; t < first + tasks; ++t) {
     for (int w = 0; w < 3; ++w) {
       const std::string task = absl::StrCat("t", t);
       value.clear();
@@ -176,6 +178,9 @@ TEST(ReadinessTest, BrokerOutageTurnsReadyzNotReadyWithinSecondsAndBackAfterward
   EXPECT_EQ(r.body["brokers"], "down");
   EXPECT_EQ(r.body["reason"], "the Kafka brokers do not answer");
   EXPECT_EQ(Metric(s, "consensusd_kafka_brokers_up"), 0);
+  // The lag is unknown, not a stale number.
+  EXPECT_TRUE(WaitUntil([&] { return std::isnan(Metric(s, "consensusd_consumer_lag_messages")); }, seconds(5)))
+      << Metric(s, "consensusd_consumer_lag_messages");
   httplib::Client client(s.http_address());
   httplib::Result projects = client.Get("/v1/projects/p");
   EXPECT_TRUE(projects && projects->status == 200) << "the API answers during the outage";
@@ -188,6 +193,8 @@ TEST(ReadinessTest, BrokerOutageTurnsReadyzNotReadyWithinSecondsAndBackAfterward
               std::chrono::duration<double>(Clock::now() - up).count());
   EXPECT_EQ(r.body["brokers"], "up");
   EXPECT_EQ(Metric(s, "consensusd_kafka_brokers_up"), 1);
+  EXPECT_TRUE(WaitUntil([&] { return Metric(s, "consensusd_consumer_lag_messages") == 0; }, seconds(5)))
+      << Metric(s, "consensusd_consumer_lag_messages");
   // And it consumes again.
   PublishAnswers(k.bootstraps(), 21);
   EXPECT_TRUE(WaitUntil([&] { return s.answers_committed() == 60 + 63; }, seconds(30)))
@@ -224,6 +231,104 @@ TEST(ReadinessTest, BrokersThatStopAnsweringTurnReadyzNotReady) {
       << r.body.dump();
   s.RequestStop();
   EXPECT_TRUE(s.Wait().ok());
+}
+
+// The stored offset is past the end of the topic (the broker lost its data;
+// retention, the other way out of range, works the same): kafka.offset_out_of_range
+// decides, loudly and counted, instead of librdkafka resetting silently.
+struct OutOfRangeRun {
+  absl::Status status;     // of Service::Wait
+  int64_t committed = -1;  // answers committed by the second run
+  double counted = -1;     // consensusd_offsets_out_of_range_total
+  // A restart afterwards (not after fail): the same two.
+  int64_t committed_after_restart = -1;
+  double counted_after_restart = -1;
+};
+
+OutOfRangeRun RunWithLostBrokerData(const std::string& policy) {
+  TempDir dir;
+  OutOfRangeRun run;
+  {
+    absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(1);
+    EXPECT_TRUE(kafka.ok()) << kafka.status();
+    if (!kafka.ok()) return run;
+    EXPECT_TRUE((*kafka)->CreateServiceTopics("labels", 1).ok());
+    PublishAnswers((*kafka)->bootstraps(), 20);  // offsets 0..59
+    absl::StatusOr<std::unique_ptr<Service>> service =
+        Service::Start(InProcessConfig(**kafka, dir.File("state"), "lost"));
+    EXPECT_TRUE(service.ok()) << service.status();
+    if (!service.ok()) return run;
+    EXPECT_TRUE(WaitUntil([&] { return (*service)->answers_committed() == 60; }, seconds(30)));
+    (*service)->RequestStop();
+    EXPECT_TRUE((*service)->Wait().ok());
+  }
+  // A new, empty broker: the stored offset 60 is beyond its end.
+  absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(1);
+  EXPECT_TRUE(kafka.ok()) << kafka.status();
+  if (!kafka.ok()) return run;
+  EXPECT_TRUE((*kafka)->CreateServiceTopics("labels", 1).ok());
+  PublishAnswers((*kafka)->bootstraps(), 2, /*first=*/100);  // offsets 0..5
+  Config config = InProcessConfig(**kafka, dir.File("state"), "lost");
+  config.kafka.offset_out_of_range = policy;
+  absl::StatusOr<std::unique_ptr<Service>> service = Service::Start(config);
+  EXPECT_TRUE(service.ok()) << service.status();
+  if (!service.ok()) return run;
+  Service& s = **service;
+  WaitUntil([&] { return Metric(s, "consensusd_offsets_out_of_range_total") > 0; }, seconds(20));
+  if (policy != "fail") {
+    // What arrives afterwards is consumed in every case.
+    PublishAnswers((*kafka)->bootstraps(), 1, /*first=*/200);
+    const int64_t expected = policy == "earliest" ? 9 : 3;
+    WaitUntil([&] { return s.answers_committed() >= expected; }, seconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // nothing more comes
+    run.committed = s.answers_committed();
+    s.RequestStop();
+  } else {
+    run.committed = s.answers_committed();
+  }
+  run.status = s.Wait();
+  run.counted = Metric(s, "consensusd_offsets_out_of_range_total");
+  if (policy == "fail") return run;
+  // The new position was stored: a restart resumes there, with nothing out of range.
+  absl::StatusOr<std::unique_ptr<Service>> again = Service::Start(config);
+  EXPECT_TRUE(again.ok()) << again.status();
+  if (!again.ok()) return run;
+  EXPECT_TRUE(WaitUntil([&] { return GetReadyz(**again).status == 200; }, seconds(30)));
+  PublishAnswers((*kafka)->bootstraps(), 1, /*first=*/300);
+  WaitUntil([&] { return (*again)->answers_committed() >= 3; }, seconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  run.committed_after_restart = (*again)->answers_committed();
+  run.counted_after_restart = Metric(**again, "consensusd_offsets_out_of_range_total");
+  (*again)->RequestStop();
+  EXPECT_TRUE((*again)->Wait().ok());
+  return run;
+}
+
+TEST(OffsetOutOfRangeTest, EarliestResumesAtTheOldestOffsetAndCountsIt) {
+  const OutOfRangeRun run = RunWithLostBrokerData("earliest");
+  EXPECT_TRUE(run.status.ok()) << run.status;
+  EXPECT_EQ(run.counted, 1);
+  EXPECT_EQ(run.committed, 6 + 3);  // the new broker's 6 answers, then 3 more
+  EXPECT_EQ(run.counted_after_restart, 0);
+  EXPECT_EQ(run.committed_after_restart, 3);  // only the newest 3: none again
+}
+
+TEST(OffsetOutOfRangeTest, LatestSkipsToTheEndAndCountsIt) {
+  const OutOfRangeRun run = RunWithLostBrokerData("latest");
+  EXPECT_TRUE(run.status.ok()) << run.status;
+  EXPECT_EQ(run.counted, 1);
+  EXPECT_EQ(run.committed, 3);  // only what arrived after the reset
+  EXPECT_EQ(run.counted_after_restart, 0);
+  EXPECT_EQ(run.committed_after_restart, 3);
+}
+
+TEST(OffsetOutOfRangeTest, FailStopsTheServiceWithTheReason) {
+  const OutOfRangeRun run = RunWithLostBrokerData("fail");
+  EXPECT_TRUE(absl::IsDataLoss(run.status)) << run.status;
+  EXPECT_THAT(std::string(run.status.message()), ::testing::HasSubstr("is no longer in the topic"));
+  EXPECT_THAT(std::string(run.status.message()), ::testing::HasSubstr("kafka.offset_out_of_range"));
+  EXPECT_EQ(run.counted, 1);
+  EXPECT_EQ(run.committed, 0);
 }
 
 }  // namespace
