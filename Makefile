@@ -1,9 +1,10 @@
 # The whole set-up: `make demo` and `make test` install what they need, build and run.
 BUILD ?= build
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 600
 CONSENSUSD := $(BUILD)/consensusd
 
-.PHONY: all deps build test demo demo-batch bench accuracy kafka clean
+.PHONY: all deps build test demo demo-batch bench accuracy kafka fuzz clean
 
 all: build
 
@@ -37,6 +38,11 @@ accuracy: build
 # Ctrl-C: its jars come from Maven Central once (deploy/kafka/kafka.sh; docs/operations.md).
 kafka: deps
 	bash deploy/kafka/kafka.sh run $(KAFKA_FLAGS)
+
+# Every libFuzzer target of fuzz/ for FUZZ_SECONDS each, built with clang in build-fuzz/;
+# findings (reproducers) go to build-fuzz/artifacts/<target>/.
+fuzz: deps
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD)

@@ -7,8 +7,8 @@
 #include <memory>
 #include <numeric>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "api/request_params.h"
 #include "api/views.h"
 #include "engine/consensus_record.h"
 
@@ -17,8 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kDefaultLimit = 50;
-constexpr int kMaxLimit = 1000;
 constexpr int32_t kExportChunk = 5000;
 
 void SendJson(httplib::Response& res, int status, const json& body) {
@@ -28,71 +26,13 @@ void SendJson(httplib::Response& res, int status, const json& body) {
                   "application/json");
 }
 
-// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
-// points beyond U+10FFFF).
-bool IsUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = s[i];
-    int n = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    for (int k = 1; k <= n; ++k) {
-      if (i + k >= s.size()) return false;
-      const unsigned char d = s[i + k];
-      if ((d & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 void SendError(httplib::Response& res, int status, const std::string& message) {
   SendJson(res, status, json{{"error", message}});
 }
 
 // The path after /v1/, split on '/' and URL-decoded per segment.
-std::vector<std::string> PathSegments(const httplib::Request& req) {
-  std::string target = req.target.empty() ? req.path : req.target;
-  target = target.substr(0, target.find('?'));
-  std::vector<std::string> out;
-  size_t start = target.find("/v1/");
-  if (start == std::string::npos) return out;
-  start += 4;
-  while (start <= target.size()) {
-    const size_t end = std::min(target.find('/', start), target.size());
-    out.push_back(httplib::detail::decode_url(target.substr(start, end - start), false));
-    start = end + 1;
-  }
-  return out;
-}
-
-// A query parameter as an integer in [min, max], or an error message.
-bool IntParam(const httplib::Request& req, const char* name, int64_t fallback, int64_t min,
-              int64_t max, int64_t* out, std::string* error) {
-  *out = fallback;
-  if (!req.has_param(name)) return true;
-  const std::string v = req.get_param_value(name);
-  if (!absl::SimpleAtoi(v, out) || *out < min || *out > max) {
-    *error = absl::StrCat("query parameter '", name, "' must be an integer in [", min, ", ", max,
-                          "], got '", v, "'");
-    return false;
-  }
-  return true;
+std::vector<std::string> SegmentsOf(const httplib::Request& req) {
+  return api::PathSegments(req.target.empty() ? req.path : req.target);
 }
 
 class Api {
@@ -111,7 +51,7 @@ class Api {
   }
 
   void Get(const httplib::Request& req, httplib::Response& res) {
-    const std::vector<std::string> p = PathSegments(req);
+    const std::vector<std::string> p = SegmentsOf(req);
     if (RejectNonUtf8(p, res)) return;
     if (p.size() == 1 && p[0] == "status") return Status(res);
     if (p.size() == 1 && p[0] == "projects") return Projects(res);
@@ -130,7 +70,7 @@ class Api {
   }
 
   void Post(const httplib::Request& req, httplib::Response& res) {
-    const std::vector<std::string> p = PathSegments(req);
+    const std::vector<std::string> p = SegmentsOf(req);
     if (RejectNonUtf8(p, res)) return;
     const bool exclude = p.size() == 5 && p[2] == "workers" && (p[4] == "exclude" || p[4] == "include");
     const bool recompute = p.size() == 3 && p[2] == "recompute";
@@ -200,19 +140,10 @@ class Api {
 
   // Tasks by id (bytewise); the cursor is the last id of the previous page.
   void Tasks(const std::string& project, const httplib::Request& req, httplib::Response& res) {
-    int64_t limit = 0;
-    std::string error;
-    if (!IntParam(req, "limit", kDefaultLimit, 1, kMaxLimit, &limit, &error)) return SendError(res, 400, error);
-    // needs_review=true: only tasks that need review; false: only those that do not.
-    int review_filter = -1;
-    if (req.has_param("needs_review")) {
-      const std::string v = req.get_param_value("needs_review");
-      if (v != "true" && v != "false") return SendError(res, 400, "needs_review must be true or false");
-      review_filter = v == "true" ? 1 : 0;
-    }
-    const std::string cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
+    absl::StatusOr<TaskListQuery> q = ParseTaskListQuery(req.params);
+    if (!q.ok()) return SendStatus(res, q.status());
     absl::StatusOr<engine::Page<engine::TaskView>> page =
-        ctx_.engine->Tasks(project, cursor, limit, review_filter);
+        ctx_.engine->Tasks(project, q->cursor, q->limit, q->review_filter);
     if (!page.ok()) return SendStatus(res, page.status());
     json items = json::array();
     for (const engine::TaskView& t : page->items) items.push_back(TaskJson(t));
@@ -221,21 +152,10 @@ class Api {
 
   // Workers by a column (of the last sweep), then by id; the cursor is opaque.
   void Workers(const std::string& project, const httplib::Request& req, httplib::Response& res) {
-    int64_t limit = 0;
-    std::string error;
-    if (!IntParam(req, "limit", kDefaultLimit, 1, kMaxLimit, &limit, &error)) return SendError(res, 400, error);
-    const std::string sort = req.has_param("sort") ? req.get_param_value("sort") : "answers";
-    const std::string order = req.has_param("order") ? req.get_param_value("order") : "desc";
-    if (sort != "accuracy" && sort != "answers" && sort != "spam") {
-      return SendError(res, 400, "sort must be accuracy, answers or spam");
-    }
-    if (order != "asc" && order != "desc") return SendError(res, 400, "order must be asc or desc");
-    const engine::WorkerSort by = sort == "accuracy" ? engine::WorkerSort::kAccuracy
-                                  : sort == "spam"   ? engine::WorkerSort::kSpam
-                                                     : engine::WorkerSort::kAnswers;
-    const std::string cursor = req.has_param("cursor") ? req.get_param_value("cursor") : "";
+    absl::StatusOr<WorkerListQuery> q = ParseWorkerListQuery(req.params);
+    if (!q.ok()) return SendStatus(res, q.status());
     absl::StatusOr<engine::Page<engine::WorkerRow>> page =
-        ctx_.engine->Workers(project, by, order == "asc", cursor, limit);
+        ctx_.engine->Workers(project, q->sort, q->ascending, q->cursor, q->limit);
     if (!page.ok()) return SendStatus(res, page.status());
     json items = json::array();
     for (const engine::WorkerRow& r : page->items) items.push_back(WorkerRowJson(r));
@@ -244,20 +164,9 @@ class Api {
 
   // Streams every task's consensus, a chunk of tasks per call into the engine.
   void Export(const std::string& project, const httplib::Request& req, httplib::Response& res) {
-    const std::string format = req.has_param("format") ? req.get_param_value("format") : "csv";
-    if (format != "csv" && format != "jsonl") return SendError(res, 400, "format must be csv or jsonl");
-    engine::ExportFormat f;
-    f.jsonl = format == "jsonl";
-    if (req.has_param("posteriors")) {
-      const std::string v = req.get_param_value("posteriors");
-      if (v != "true" && v != "false") return SendError(res, 400, "posteriors must be true or false");
-      f.posteriors = v == "true";
-    }
-    if (req.has_param("min_confidence") &&
-        (!absl::SimpleAtod(req.get_param_value("min_confidence"), &f.min_confidence) ||
-         !(f.min_confidence >= 0 && f.min_confidence <= 1))) {
-      return SendError(res, 400, "min_confidence must be a number in [0, 1]");
-    }
+    absl::StatusOr<engine::ExportFormat> format = ParseExportQuery(req.params);
+    if (!format.ok()) return SendStatus(res, format.status());
+    const engine::ExportFormat f = *format;
     if (!ctx_.engine->ProjectDetail(project)) return SendError(res, 404, absl::StrCat("no project '", project, "'"));
     engine::Engine* eng = ctx_.engine;
     auto next_task = std::make_shared<int32_t>(0);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages consensusd needs to build, test and run.
 # Idempotent: installs only what is missing, and does nothing when all is present.
-#   deploy/install-deps.sh   build, test (Chromium for the dashboard test) and run dependencies
+#   deploy/install-deps.sh   build, test (Chromium for the dashboard test, clang and its
+#                            libFuzzer runtime for the fuzz targets) and run dependencies
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
   libsimdjson-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libcpp-httplib-dev kcat prometheus curl chromium python3-websocket
   openjdk-17-jre-headless maven
+  clang libclang-rt-14-dev
 )
 
 missing=()

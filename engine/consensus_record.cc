@@ -100,7 +100,11 @@ std::string ConsensusKey(std::string_view project, std::string_view task) {
 }
 
 void AppendCsvField(std::string& out, std::string_view field) {
-  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
+  // A leading byte-order mark is quoted too: at the start of a file the reader
+  // would skip it as the file's BOM.
+  constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+  if (field.find_first_of(",\"\r\n") == std::string_view::npos &&
+      field.substr(0, kUtf8Bom.size()) != kUtf8Bom) {
     out.append(field);
     return;
   }

@@ -32,7 +32,7 @@ void AppendConsensusJson(std::string_view project, const consensus::StreamingMod
                          int32_t task, int64_t updated_ms, std::string& out);
 
 // Appends `field` as an RFC 4180 CSV field: quoted when it holds a comma,
-// quote, CR or LF, with quotes doubled.
+// quote, CR or LF or starts with a UTF-8 byte-order mark, with quotes doubled.
 void AppendCsvField(std::string& out, std::string_view field);
 
 // The consensus-label CSV (SPEC 5.1): `task,label,confidence`, then with

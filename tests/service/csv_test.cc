@@ -193,6 +193,20 @@ TEST(AppendCsvFieldTest, QuotesFieldsWithSeparatorsAndDoublesQuotes) {
   EXPECT_EQ(Quoted("5\"3"), "\"5\"\"3\"");
 }
 
+// Found by fuzz/csv_fuzzer.cc: unquoted, a first field that starts with U+FEFF
+// lost it when read back, as the reader skips a BOM at the start of a file.
+TEST(AppendCsvFieldTest, QuotesAFieldThatStartsWithAByteOrderMark) {
+  EXPECT_EQ(Quoted("\xEF\xBB\xBFt1"), "\"\xEF\xBB\xBFt1\"");
+  EXPECT_EQ(Quoted("t\xEF\xBB\xBF"), "t\xEF\xBB\xBF");
+}
+
+TEST(AppendCsvFieldTest, AFirstFieldStartingWithAByteOrderMarkReadsBack) {
+  std::string text;
+  engine::AppendCsvField(text, "\xEF\xBB\xBFt1");
+  text += ",w1\n";
+  EXPECT_THAT(Parse(text), ElementsAre(ElementsAre("\xEF\xBB\xBFt1", "w1")));
+}
+
 TEST(AppendCsvFieldTest, AppendsToWhatIsThere) {
   std::string row = "t1,";
   engine::AppendCsvField(row, "a\"b");
