@@ -89,6 +89,13 @@ RequestFrame RequestFramer::Error(int status, std::string message) {
 }
 
 RequestFrame RequestFramer::Check(std::string_view buffered) {
+  if (complete_ > 0) {  // more bytes belong to the next request
+    RequestFrame frame;
+    frame.state = RequestFrame::kComplete;
+    frame.size = complete_;
+    frame.path = buffered.substr(path_begin_, path_size_);
+    return frame;
+  }
   if (header_end_ == 0) {
     const size_t end = FindHeaderEnd(buffered, scanned_);
     if (end == std::string_view::npos) {
@@ -99,7 +106,7 @@ RequestFrame RequestFramer::Check(std::string_view buffered) {
       scanned_ = buffered.size() > 2 ? buffered.size() - 2 : 0;
       return RequestFrame{};
     }
-    if (end > limits_.max_header_bytes + 2) {
+    if (end > limits_.max_header_bytes) {
       return Error(431, absl::StrCat("request headers exceed ", limits_.max_header_bytes, " bytes"));
     }
     RequestFrame error;
@@ -115,6 +122,7 @@ RequestFrame RequestFramer::Check(std::string_view buffered) {
     frame.size = header_end_ + content_length_;
   }
   if (frame.state == RequestFrame::kIncomplete) frame.expects_continue = expect_continue_;
+  if (frame.state == RequestFrame::kComplete) complete_ = frame.size;
   if (frame.state != RequestFrame::kError) frame.path = buffered.substr(path_begin_, path_size_);
   return frame;
 }
@@ -198,6 +206,7 @@ RequestFrame RequestFramer::CheckChunked(std::string_view buffered) {
       }
       continue;
     }
+    if (line.next - chunk_pos_ > kMaxChunkLine) return Error(400, "chunk size line too long");
     std::string_view size_text = Trim(line.text.substr(0, line.text.find(';')));
     if (size_text.empty()) return Error(400, "chunk without a size");
     uint64_t size = 0;

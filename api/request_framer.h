@@ -74,6 +74,7 @@ class RequestFramer {
   uint64_t chunk_total_ = 0;
   bool in_trailers_ = false;
   size_t trailer_start_ = 0;
+  size_t complete_ = 0;  // the request's size, once complete
 };
 
 }  // namespace consensusd::api

@@ -6,7 +6,7 @@
 # `<build>/<target>_fuzzer <file>`).
 #   scripts/fuzz.sh [SECONDS]        default 600 (make fuzz FUZZ_SECONDS=...)
 # Environment: FUZZ_BUILD (default build-fuzz/ in the source tree), FUZZ_TARGETS
-# (default all: message_decoder csv request_params), FUZZ_JOBS (build jobs, default 2).
+# (default all: message_decoder csv request_params request_framer), FUZZ_JOBS (build jobs, default 2).
 # Inputs that reach new code are kept in <build>/corpus/<target>/, outside the
 # repository; copy the small, interesting ones to fuzz/corpus/<target>/.
 set -euo pipefail
@@ -14,7 +14,7 @@ set -euo pipefail
 seconds=${1:-600}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD:-$root/build-fuzz}
-targets=${FUZZ_TARGETS:-message_decoder csv request_params}
+targets=${FUZZ_TARGETS:-message_decoder csv request_params request_framer}
 
 if ! command -v clang++ >/dev/null; then
   echo "fuzz: clang++ not found: run deploy/install-deps.sh (it installs clang and libclang-rt-14-dev)" >&2

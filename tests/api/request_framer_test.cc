@@ -50,9 +50,12 @@ TEST(RequestFramerTest, ChunkedBodyEndsAfterTheLastChunkAndTrailers) {
   for (size_t n = 1; n < request.size(); ++n) {
     ASSERT_EQ(framer.Check(std::string_view(request).substr(0, n)).state, RequestFrame::kIncomplete) << n;
   }
-  const RequestFrame f = framer.Check(request + "GET");
+  const std::string pipelined = request + "GET / HTTP/1.1\r\n\r\n";
+  const RequestFrame f = framer.Check(pipelined);
   ASSERT_EQ(f.state, RequestFrame::kComplete);
   EXPECT_EQ(f.size, request.size());
+  // Found by fuzzing: a second Check() read the next request as trailers.
+  EXPECT_EQ(framer.Check(pipelined).size, request.size());
 }
 
 // Regression (issue 9): http.max_body_bytes held for Content-Length bodies only.
