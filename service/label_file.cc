@@ -32,6 +32,26 @@ absl::Status TooManyClasses(std::string_view label) {
                    "; at most ", kMaxClasses, " distinct labels are aggregated"));
 }
 
+}  // namespace
+
+absl::Status CheckRowFields(std::span<const char* const> header, std::span<const std::string_view> fields) {
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i].empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("empty ", header[i], ": every row needs ", absl::StrJoin(header, ",")));
+    }
+    // The limit of the Kafka path, with its wording, so that batch and
+    // streaming accept the same ids and labels.
+    if (fields[i].size() > consumer::kMaxIdBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(header[i], " is ", fields[i].size(),
+                                                     " bytes, the limit is ", consumer::kMaxIdBytes));
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
 // Calls on_row(fields) for every data row of the CSV at `path` (see
 // CsvReader::NextRow), where each row must have exactly header.size()
 // non-empty fields. Stops at the first error, which names the file and line.
@@ -42,17 +62,8 @@ absl::Status ForEachRow(const std::string& path, std::span<const char* const> he
   if (!reader.ok()) return reader.status();
   std::vector<std::string_view> fields;
   while (reader->NextRow(header, &fields)) {
-    for (size_t i = 0; i < fields.size(); ++i) {
-      if (fields[i].empty()) {
-        return reader->ErrorAtLine(absl::StrCat("empty ", header[i], ": every row needs ",
-                                                absl::StrJoin(header, ",")));
-      }
-      // The limit of the Kafka path, with its wording, so that batch and
-      // streaming accept the same ids and labels.
-      if (fields[i].size() > consumer::kMaxIdBytes) {
-        return reader->ErrorAtLine(absl::StrCat(header[i], " is ", fields[i].size(),
-                                                " bytes, the limit is ", consumer::kMaxIdBytes));
-      }
+    if (absl::Status s = CheckRowFields(header, fields); !s.ok()) {
+      return reader->ErrorAtLine(std::string(s.message()));
     }
     absl::Status s = on_row(fields);
     if (!s.ok()) return reader->ErrorAtLine(std::string(s.message()));

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -37,6 +38,11 @@ struct Dataset {
 // "labels.csv:17: expected 3 columns (task,worker,label), got 2".
 absl::StatusOr<Dataset> LoadDataset(const std::string& labels_path, const std::string& gold_path,
                                     consensus::DuplicatePolicy duplicates);
+
+// OK, or why a row of a label CSV cannot be used: an empty field, or an id or
+// label over the Kafka path's 256 bytes, worded as the service words it
+// ("task is 300 bytes, the limit is 256"). For aggregate and produce alike.
+absl::Status CheckRowFields(std::span<const char* const> header, std::span<const std::string_view> fields);
 
 // Reads a task,label CSV into a map from task name to label name (the last row
 // of a task wins).

@@ -15,6 +15,7 @@
 #include "service/config_load.h"
 #include "service/csv.h"
 #include "service/kafka_topics.h"
+#include "service/label_file.h"
 #include "service/progress.h"
 
 namespace consensusd::service {
@@ -113,15 +114,35 @@ bool IsJsonl(const std::string& path) {
   return path.ends_with(".jsonl") || path.ends_with(".ndjson") || path.ends_with(".json");
 }
 
-// Produces the rows of a task,worker,label (answers) or task,label (gold) CSV.
+std::span<const char* const> CsvColumns(bool gold) {
+  static constexpr const char* kAnswerColumns[] = {"task", "worker", "label"};
+  static constexpr const char* kGoldColumns[] = {"task", "label"};
+  if (gold) return kGoldColumns;
+  return kAnswerColumns;
+}
+
+// Reads the whole CSV once before anything is sent, so that a bad row (one
+// the service would dead-letter) stops produce with nothing published.
+absl::Status CheckCsv(const std::string& path, bool gold) {
+  absl::StatusOr<CsvReader> reader = CsvReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  const std::span<const char* const> columns = CsvColumns(gold);
+  std::vector<std::string_view> row;
+  while (reader->NextRow(columns, &row)) {
+    if (absl::Status s = CheckRowFields(columns, row); !s.ok()) {
+      return reader->ErrorAtLine(std::string(s.message()));
+    }
+  }
+  return reader->status();
+}
+
+// Produces the rows of a task,worker,label (answers) or task,label (gold) CSV
+// (checked by CheckCsv).
 absl::Status ProduceCsv(const std::string& path, bool gold, const ProduceFlags& flags,
                         LabelProducer& producer, ProgressLine& progress) {
   absl::StatusOr<CsvReader> reader = CsvReader::Open(path);
   if (!reader.ok()) return reader.status();
-  constexpr const char* kAnswerColumns[] = {"task", "worker", "label"};
-  constexpr const char* kGoldColumns[] = {"task", "label"};
-  std::span<const char* const> columns = kAnswerColumns;
-  if (gold) columns = kGoldColumns;
+  const std::span<const char* const> columns = CsvColumns(gold);
   std::vector<std::string_view> row;
   std::string json;
   while (reader->NextRow(columns, &row)) {
@@ -182,6 +203,10 @@ Command AddProduceCommand(CLI::App& parent) {
               if (!kv.ok()) return UsageError("produce", "--property " + std::string(kv.status().message()));
               props[kv->first] = kv->second;
             }
+            // What the service would dead-letter is refused, as aggregate refuses it.
+            absl::Status checked = IsJsonl(flags->file) ? absl::OkStatus() : CheckCsv(flags->file, false);
+            if (checked.ok() && !flags->gold.empty()) checked = CheckCsv(flags->gold, true);
+            if (!checked.ok()) return Failure("produce", checked);
             absl::StatusOr<std::unique_ptr<consumer::Producer>> producer_or =
                 consumer::Producer::Create(props);
             if (!producer_or.ok()) return UsageError("produce", producer_or.status().message());

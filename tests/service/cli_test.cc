@@ -76,6 +76,19 @@ TEST_F(CliTest, ExportFromADirectoryWithoutStateSaysSoAndCreatesNothing) {
   EXPECT_FALSE(std::filesystem::exists(missing));
 }
 
+// One set of limits (issue 9): produce refuses what the service would
+// dead-letter, and aggregate refuses it too, in the service's words.
+TEST_F(CliTest, ProduceAndAggregateRefuseAnOverlongIdAlike) {
+  const std::string labels =
+      dir_.Write("long.csv", "task,worker,label\n" + std::string(300, 't') + ",w1,a\n");
+  const RunResult produce = Run({"produce", "--brokers", "127.0.0.1:1", "--topic", "labels", labels});
+  EXPECT_NE(produce.exit_code, 0);
+  EXPECT_THAT(produce.err, HasSubstr("long.csv:2: task is 300 bytes, the limit is 256"));
+  const RunResult aggregate = Run({"aggregate", "--labels", labels});
+  EXPECT_NE(aggregate.exit_code, 0);
+  EXPECT_THAT(aggregate.err, HasSubstr("long.csv:2: task is 300 bytes, the limit is 256"));
+}
+
 // The whole service on the embedded Kafka, end to end; with --exit it prints
 // no dashboard URL, since the service is gone when the command returns.
 TEST_F(CliTest, DemoWithExitSummarisesAndPrintsNoURL) {
