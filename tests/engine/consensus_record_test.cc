@@ -54,6 +54,18 @@ RC_GTEST_PROP(ConsensusKeyProperty, IdsWithoutSlashOrPercentReadAsTheyAre, ()) {
 
 // --- The consensus-label CSV ---
 
+// The rule of docs/api.md (issue 9): cells that a spreadsheet would run as a
+// formula are data, written as they are, so that exports read back unchanged.
+TEST(LabelsCsvTest, CellsThatLookLikeFormulasAreWrittenAsTheyAre) {
+  for (std::string_view cell : {"=1+1", "+1", "-1", "@SUM(A1)", "=HYPERLINK(\"x\")"}) {
+    std::string out;
+    AppendCsvField(out, cell);
+    const std::string expected =
+        cell.find('"') == std::string_view::npos ? std::string(cell) : "\"=HYPERLINK(\"\"x\"\")\"";
+    EXPECT_EQ(out, expected) << cell;
+  }
+}
+
 TEST(LabelsCsvTest, HeaderStartsWithTaskLabelConfidence) {
   std::string out;
   AppendLabelsHeader({"cat", "dog"}, /*posteriors=*/false, out);
