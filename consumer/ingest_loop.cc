@@ -399,7 +399,9 @@ void IngestLoop::SetBrokerState(bool changed) {
   metrics_.KafkaBrokersUp().Set(state == BrokerHealth::State::kUp ? 1 : 0);
   UpdateLag();
   if (state == BrokerHealth::State::kDown) {
-    spdlog::warn("consumer: the Kafka brokers do not answer; not ready, and lag unknown (NaN), until they do");
+    const std::string failure = LastBrokerFailure();
+    spdlog::warn("consumer: the Kafka brokers do not answer{}{}; not ready, and lag unknown (NaN), until they do",
+                 failure.empty() ? "" : " (last: ", failure.empty() ? "" : failure + ")");
   } else {
     spdlog::info("consumer: the Kafka brokers answer");
   }
@@ -411,7 +413,10 @@ void IngestLoop::OnError(rd_kafka_t*, int err, const char* reason, void* opaque)
   if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) loop->all_brokers_down_ = true;
   // A lost connection is retried by librdkafka (and logged by it); the rest,
   // e.g. failed authentication, needs the operator.
-  const auto level = err == RD_KAFKA_RESP_ERR__TRANSPORT ? spdlog::level::debug : spdlog::level::warn;
+  // All brokers down: SetBrokerState says so once, with the last failure.
+  const auto level = err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN
+                         ? spdlog::level::debug
+                         : spdlog::level::warn;
   spdlog::log(level, "consumer: {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)), reason);
 }
 

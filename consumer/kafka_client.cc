@@ -1,8 +1,41 @@
 #include "consumer/kafka_client.h"
 
+#include <cstring>
+#include <mutex>
+#include <string>
+
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
 
 namespace consensusd::consumer {
+namespace {
+
+std::mutex last_failure_mu;
+std::string last_failure;  // guarded by last_failure_mu
+
+// librdkafka's log lines, through the service's logger. A broker that is down
+// makes every client log a refused connection at each retry: those lines go to
+// debug (consensusd says once that the brokers do not answer, and once that
+// they answer again), and the last one is kept for that message.
+void LogToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* line) {
+  const bool connection = std::strcmp(facility, "FAIL") == 0 || std::strcmp(facility, "ERROR") == 0;
+  if (connection) {
+    std::lock_guard<std::mutex> lock(last_failure_mu);
+    last_failure = line;
+  }
+  spdlog::level::level_enum to = spdlog::level::debug;
+  if (!connection) {
+    to = level <= 3 ? spdlog::level::err : level == 4 ? spdlog::level::warn : spdlog::level::debug;
+  }
+  spdlog::log(to, "librdkafka {} {}: {}", rk ? rd_kafka_name(rk) : "", facility, line);
+}
+
+}  // namespace
+
+std::string LastBrokerFailure() {
+  std::lock_guard<std::mutex> lock(last_failure_mu);
+  return last_failure;
+}
 
 absl::Status KafkaStatus(rd_kafka_resp_err_t err, std::string_view context) {
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
@@ -32,6 +65,7 @@ absl::Status KafkaStatus(rd_kafka_resp_err_t err, std::string_view context) {
 
 absl::StatusOr<KafkaConf> NewKafkaConf(const KafkaProperties& properties) {
   KafkaConf conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), &LogToSpdlog);
   char err[512];
   for (const auto& [key, value] : properties) {
     if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), err, sizeof err) !=

@@ -34,7 +34,13 @@ using KafkaConf = std::unique_ptr<rd_kafka_conf_t, KafkaConfDeleter>;
 
 // A configuration with every property set; an unknown property or bad value
 // is an error naming it.
+// Every client logs through spdlog: refused connections at debug level (the
+// service reports broker outages itself), other warnings and errors as such.
 absl::StatusOr<KafkaConf> NewKafkaConf(const KafkaProperties& properties);
+
+// The last connection failure any client logged ("127.0.0.1:9092/bootstrap:
+// Connect to ipv4#127.0.0.1:9092 failed: Connection refused ..."), or "".
+std::string LastBrokerFailure();
 
 // A client of `type` configured with `properties` (takes the conf).
 absl::StatusOr<KafkaHandle> NewKafkaHandle(rd_kafka_type_t type, KafkaConf conf);

@@ -204,6 +204,11 @@ void Service::CreateOutputTopics() {
     return;
   }
   if (!outcomes.ok()) {
+    const std::string failure = consumer::LastBrokerFailure();
+    if (absl::IsUnavailable(outcomes.status()) || absl::IsDeadlineExceeded(outcomes.status())) {
+      spdlog::warn("kafka: cannot reach the brokers at {}{}{}: retrying; /readyz is 503 until they answer",
+                   config_.kafka.brokers, failure.empty() ? "" : ": ", failure);
+    }
     spdlog::warn("kafka: the output topics were not checked ({}); create any that is missing "
                  "(docs/operations.md)", outcomes.status().ToString());
     return;

@@ -2,7 +2,10 @@
 // messages and the files it writes.
 
 #include <cstdlib>
+#include <chrono>
+#include <csignal>
 #include <filesystem>
+#include <thread>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -74,6 +77,30 @@ TEST_F(CliTest, ExportFromADirectoryWithoutStateSaysSoAndCreatesNothing) {
   EXPECT_THAT(r.err, HasSubstr("no consensusd state in " + missing));
   EXPECT_THAT(r.err, Not(HasSubstr("still running")));
   EXPECT_FALSE(std::filesystem::exists(missing));
+}
+
+// Regression (issue 9): with no broker, stderr filled with librdkafka's
+// refused connections (every client, every retry) and consensusd itself said
+// nothing for seconds. Now librdkafka's lines go through the service's log at
+// debug level, and the service says once what is wrong.
+TEST_F(CliTest, ServeWithoutABrokerSaysSoOnceInsteadOfFlooding) {
+  tests::Subprocess serve({CONSENSUSD_BINARY, "serve", "--brokers", "127.0.0.1:1", "--data-dir",
+                           dir_.path() + "/state", "--http", "127.0.0.1:0"},
+                          {tests::Redirect::Null(), tests::Redirect::Capture(), tests::Redirect::Capture()});
+  EXPECT_TRUE(tests::WaitUntil(
+      [&] { return serve.Stdout().find("the Kafka brokers do not answer") != std::string::npos; },
+      std::chrono::seconds(40)))
+      << serve.Stdout();
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // more retries: still quiet
+  serve.Signal(SIGTERM);
+  EXPECT_TRUE(serve.WaitExit(std::chrono::seconds(30)).has_value());
+  const std::string out = serve.Stdout();
+  EXPECT_THAT(out, HasSubstr("cannot reach the brokers at 127.0.0.1:1: "));
+  EXPECT_THAT(out, HasSubstr("Connection refused"));
+  EXPECT_THAT(serve.Stderr(), Not(HasSubstr("Connection refused")));
+  int refused = 0;
+  for (const std::string& line : Lines(out)) refused += line.find("Connection refused") != std::string::npos;
+  EXPECT_LE(refused, 2) << out;
 }
 
 // One set of limits (issue 9): produce refuses what the service would
