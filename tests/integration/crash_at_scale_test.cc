@@ -297,6 +297,7 @@ TEST(CrashAtScaleTest, KillNineAtRandomMomentsOfAStreamThenStateEqualsUninterrup
 
   std::map<Phase, int> kills_by_phase;
   int kills_in_flight = 0;
+  int crashes = 0;  // lives that ended before their kill
   const std::vector<KillMoment> moments = DrawKillMoments(plan.kills, plan.seed);
   for (int i = 0; i < plan.kills; ++i) {
     const KillMoment& m = moments[i];
@@ -323,6 +324,10 @@ TEST(CrashAtScaleTest, KillNineAtRandomMomentsOfAStreamThenStateEqualsUninterrup
       phase = applied > 0 ? Phase::kConsuming : Phase::kJoining;
     }
     const bool in_flight = producer.running();
+    if (!serve->running()) {
+      ++crashes;
+      ADD_FAILURE() << "serve exited by itself before kill " << i + 1 << ":\n" << serve->Log();
+    }
     serve->Kill();
     ++kills_by_phase[phase];
     kills_in_flight += in_flight;
@@ -415,13 +420,13 @@ TEST(CrashAtScaleTest, KillNineAtRandomMomentsOfAStreamThenStateEqualsUninterrup
 
   std::printf("crash test: %" PRId64 " answers + %" PRId64 " re-answers + %zu gold in %" PRId64
               " messages on %d partitions over %.1f s; %d kills (%d starting, %d joining, %d "
-              "consuming), %d of them with the producer running; answers lost %" PRId64
+              "consuming), %d of them with the producer running; crashes %d, answers lost %" PRId64
               ", double-counted %" PRId64 ", tasks %zu, workers %zu\n",
               stream.rows - stream.reanswers, stream.reanswers, stream.gold_labels.size(),
               produced.messages, plan.partitions,
               std::chrono::duration<double>(Clock::now() - stream_start).count(), plan.kills,
               kills_by_phase[Phase::kStarting], kills_by_phase[Phase::kJoining],
-              kills_by_phase[Phase::kConsuming], kills_in_flight, lost, doubled,
+              kills_by_phase[Phase::kConsuming], kills_in_flight, crashes, lost, doubled,
               recovered.size(), recovered_workers.size());
   // The kills happened while answers were arriving, most in the middle of consuming.
   EXPECT_GE(kills_in_flight * 4, plan.kills * 3) << "the stream ended before most kills: raise "
