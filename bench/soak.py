@@ -28,6 +28,7 @@ is too short for. Exits non-zero when a check fails.
 
 usage: soak.py BUILD_DIR [--skip-crash] [--skip-load] [--crash-answers N]
            [--rate R] [--seconds S] [--interval S] [--warmup S] [--rss-growth PCT]
+           [--sweep-interval S] [--keep]
 Environment: SOAK_SECONDS (default 300), SOAK_RATE (default 50000),
 SOAK_CRASH_ANSWERS (default 5000000), SOAK_CRASH_SEED (default: random).
 """
@@ -75,17 +76,18 @@ def crash(args):
           f"{' '.join(cmd)}", flush=True)
     t0 = time.time()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    summary, seed = "", "?"
+    summary, seed, kills_done = "", "?", 0
     for line in proc.stdout:
         sys.stdout.write(line)
         sys.stdout.flush()
         if line.startswith("crash test: seed "):
             seed = line.split()[3]
+        kills_done += line.startswith("kill ")
         if "answers lost" in line:
             summary = line.strip()
     code = proc.wait()
     m = re.search(r"(\d+) kills .*crashes (\d+), answers lost (\d+), double-counted (\d+)", summary)
-    kills, crashes, lost, doubled = m.groups() if m else ("?", "?", "?", "?")
+    kills, crashes, lost, doubled = m.groups() if m else (str(kills_done), "?", "?", "?")
     return {"name": f"crash: kill -9 during a {args.crash_answers:,}-answer stream (seed {seed})",
             "tried": f"{kills} kills", "lost": lost, "doubled": doubled,
             "crashes": crashes, "seconds": time.time() - t0,
@@ -227,18 +229,20 @@ def main():
     ap.add_argument("--crash-partitions", type=int, default=64,
                     help="the mock broker keeps 5 MiB a partition: 64 hold 5M single-answer messages")
     ap.add_argument("--crash-seconds", type=float, default=None,
-                    help="how long the producer takes for the stream (default 10 s a kill)")
+                    help="how long the producer takes for the stream (default 15 s a kill: a restart "
+                         "restores millions of answers before it joins the group)")
     ap.add_argument("--rate", type=int, default=int(os.environ.get("SOAK_RATE", 50_000)))
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("SOAK_SECONDS", 300)))
     ap.add_argument("--interval", type=float, default=5, help="seconds between two samples")
     ap.add_argument("--warmup", type=float, default=60,
                     help="seconds before the RSS and latency checks start (two passes, the state complete)")
     ap.add_argument("--rss-growth", type=float, default=10, help="percent")
+    ap.add_argument("--keep", action="store_true", help="keep the load run's directory (serve.log)")
     ap.add_argument("--sweep-interval", type=float, default=None,
                     help="model.sweep_interval_s of serve (default: the service's default, 10 s)")
     args = ap.parse_args()
     if args.crash_seconds is None:
-        args.crash_seconds = 10.0 * args.crash_kills
+        args.crash_seconds = 15.0 * args.crash_kills
     if not args.skip_load and args.seconds < args.warmup + 6 * args.interval:
         ap.error(f"--seconds must be at least --warmup + 6 intervals ({args.warmup + 6 * args.interval:g})")
 
@@ -251,7 +255,10 @@ def main():
         try:
             results.append(load(args, work))
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            if args.keep:
+                print(f"kept {work} (serve.log, the state, the data sets)")
+            else:
+                shutil.rmtree(work, ignore_errors=True)
 
     print("\n| run | tried | answers lost | double-counted | crashes | minutes | result |")
     print("|---|---|---:|---:|---:|---:|---|")

@@ -91,7 +91,10 @@ struct Stream {
 // still counts), then gold for the first kGoldPercent of the tasks.
 Stream WriteStream(const TempDir& dir, const CrashPlan& plan) {
   const int64_t tasks = std::max<int64_t>(1, plan.answers / kAnswersPerTask);
-  const int64_t workers = std::max<int64_t>(50, plan.answers / 200);
+  // About 200 answers a worker, at most 2,000 workers: every instance publishes
+  // a record per worker and partition to the worker-statistics topic, so
+  // workers x partitions sets its volume (docs/reliability.md).
+  const int64_t workers = std::clamp<int64_t>(plan.answers / 200, 50, 2000);
   const RunResult synth = RunConsensusd(
       {"synth", "--tasks", std::to_string(tasks), "--workers", std::to_string(workers),
        "--classes", std::to_string(kClasses), "--answers-per-task",
@@ -164,9 +167,9 @@ enum class Phase { kStarting, kJoining, kConsuming };
 const char* PhaseName(Phase p) {
   switch (p) {
     case Phase::kStarting:
-      return "starting (restore, before HTTP)";
+      return "starting (HTTP not up yet)";
     case Phase::kJoining:
-      return "joining (nothing applied yet)";
+      return "restoring or joining (nothing applied yet)";
     case Phase::kConsuming:
       return "consuming";
   }
@@ -269,8 +272,8 @@ TEST(CrashAtScaleTest, KillNineAtRandomMomentsOfAStreamThenStateEqualsUninterrup
   ASSERT_GT(stream.rows, 0);
   const int64_t elements = stream.rows + static_cast<int64_t>(stream.gold_labels.size());
   const double rate = static_cast<double>(elements) / plan.seconds;
-  // Generous for slow machines: consumption runs at 10x the producer's rate.
-  const auto catch_up = seconds(90 + plan.answers / 20000);
+  // Generous for slow machines: a restarted instance may be millions behind.
+  const auto catch_up = seconds(90 + plan.answers / 5000);
 
   MockKafka kafka(dir, "labels", plan.partitions);
   ASSERT_FALSE(kafka.bootstrap().empty()) << ReadWholeFile(dir.File("mock-kafka.log"));
@@ -419,8 +422,8 @@ TEST(CrashAtScaleTest, KillNineAtRandomMomentsOfAStreamThenStateEqualsUninterrup
   EXPECT_EQ(doubled, 0) << "first: " << first_wrong;
 
   std::printf("crash test: %" PRId64 " answers + %" PRId64 " re-answers + %zu gold in %" PRId64
-              " messages on %d partitions over %.1f s; %d kills (%d starting, %d joining, %d "
-              "consuming), %d of them with the producer running; crashes %d, answers lost %" PRId64
+              " messages on %d partitions over %.1f s; %d kills (%d starting, %d restoring or "
+              "joining, %d consuming), %d of them with the producer running; crashes %d, answers lost %" PRId64
               ", double-counted %" PRId64 ", tasks %zu, workers %zu\n",
               stream.rows - stream.reanswers, stream.reanswers, stream.gold_labels.size(),
               produced.messages, plan.partitions,
