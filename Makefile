@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 600
 CONSENSUSD := $(BUILD)/consensusd
 
-.PHONY: all deps build test demo demo-batch bench accuracy kafka fuzz clean
+.PHONY: all deps build test soak demo demo-batch bench accuracy kafka fuzz clean
 
 all: build
 
@@ -19,6 +19,11 @@ build: deps $(BUILD)/CMakeCache.txt
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The long runs (docs/reliability.md): the crash test on 5M answers, then the service at
+# 50k answers/s for SOAK_SECONDS (default 300) with its RSS and ingest latency checked.
+soak: build
+	/usr/bin/python3 bench/soak.py $(BUILD) $(SOAK_FLAGS)
 
 # The service on an embedded Kafka with a synthetic stream; serves the dashboard until Ctrl-C.
 demo: build

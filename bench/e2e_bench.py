@@ -6,7 +6,6 @@ same topic in the same run; then ingest latency at a fixed input rate.
 usage: e2e_bench.py CONSENSUSD_BINARY [--answers N] [--rate R] [--seconds S]
 """
 import argparse
-import json
 import os
 import re
 import shutil
@@ -16,102 +15,9 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
-
-def metrics(base):
-    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as r:
-        return r.read().decode()
-
-
-def metric_sum(text, name):
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-def histogram_buckets(text, name):
-    buckets = {}
-    for line in text.splitlines():
-        m = re.match(name + r'_bucket\{.*le="([^"]+)".*\} (\S+)', line)
-        if m:
-            le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
-            buckets[le] = float(m.group(2))
-    return buckets
-
-
-def histogram_quantile(buckets, q):
-    """q-quantile of cumulative buckets {le: count}, interpolated within a bucket."""
-    buckets = sorted(buckets.items())
-    if not buckets or buckets[-1][1] == 0:
-        return float("nan")
-    rank = q * buckets[-1][1]
-    prev_le, prev_count = 0.0, 0.0
-    for le, count in buckets:
-        if count >= rank:
-            if le == float("inf"):
-                return prev_le
-            return prev_le + (le - prev_le) * (rank - prev_count) / max(count - prev_count, 1e-12)
-        prev_le, prev_count = le, count
-    return buckets[-1][0]
-
-
-class Serve:
-    def __init__(self, binary, brokers, topic, data_dir, extra=()):
-        self.proc = subprocess.Popen(
-            [binary, "serve", "--brokers", brokers, "--topic", topic, "--group", f"bench-{topic}",
-             "--data-dir", data_dir, "--http", "127.0.0.1:0",
-             "--set", f"kafka.consensus_topic={topic}.consensus", "--set", f"kafka.review_topic={topic}.review",
-             "--set", f"kafka.dlq_topic={topic}.dlq", "--set", "model.sweep_interval_s=3600", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        address = None
-        for line in self.proc.stdout:
-            m = re.search(r"http: listening on (\S+)", line)
-            if m:
-                address = m.group(1)
-                break
-        if not address:
-            sys.exit("serve did not start")
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
-        self.base = f"http://{address}"
-        self.started = time.time()
-        # Joined: state restored and partitions assigned (the group join takes ~3 s on the
-        # mock). /readyz turns 200 only once every partition has caught up; its body says
-        # when the partitions are assigned.
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.base}/readyz", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except urllib.error.HTTPError as e:
-                body = json.loads(e.read() or b"{}")
-                if body.get("partitions", {}).get("owned", 0) > 0:
-                    break
-            except Exception:
-                pass
-            time.sleep(0.05)
-        self.ready = time.time()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(60)
-
-
-def wait_ready(base, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=5) as r:
-                if r.status == 200:
-                    return time.time()
-        except Exception:
-            pass
-        time.sleep(0.02)
-    sys.exit("not ready in time")
+from service_harness import (Serve, histogram_buckets, histogram_quantile, histogram_window, metric_sum,
+                             metrics, wait_ready)
 
 
 def restart(args, work):
@@ -250,7 +156,7 @@ def main():
             time.sleep(0.1)
         after = histogram_buckets(metrics(serve.base), "consensusd_ingest_latency_seconds")
         serve.stop()
-        window = {le: after[le] - before.get(le, 0) for le in after}
+        window = histogram_window(before, after)
         p50 = histogram_quantile(window, 0.5)
         p99 = histogram_quantile(window, 0.99)
         print(f"ingest latency at {args.rate:,} answers/s for {args.seconds}s, after a {warmup}s warm-up (one answer per message, 4 partitions, "

@@ -47,7 +47,8 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
+
+from service_harness import ANSWERS_APPLIED, memory_mib, metric_sum, metrics
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KAFKA_SH = os.path.join(HERE, "..", "deploy", "kafka", "kafka.sh")
@@ -225,17 +226,6 @@ def load_average():
         return float(f.read().split()[0])
 
 
-def peak_rss_mib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
 class Snapshot:
     """CPU counters at one moment: instances (total and by thread group), broker,
     producer, machine."""
@@ -259,16 +249,6 @@ class Snapshot:
 def kafka_sh(*args):
     out = subprocess.run(["bash", KAFKA_SH, *args], stdout=subprocess.PIPE, text=True, check=True)
     return out.stdout.strip().splitlines()[-1]
-
-
-def metric_sum(base, name):
-    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as r:
-        text = r.read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 class Instance:
@@ -307,7 +287,7 @@ class Instance:
     def applied(self):
         if self.base is None:
             return 0.0
-        return metric_sum(self.base, "consensusd_answers_applied_total")
+        return metric_sum(metrics(self.base), ANSWERS_APPLIED)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -413,7 +393,7 @@ def run(b, mode, count, rnd):
             # CPU of everything else on the machine during the run: other jobs, this script.
             "other_cpu": busy_cores * wall - sum(serve_cpu) - broker_cpu - after.producer,
             "load": load_average(),
-            "rss": [peak_rss_mib(inst.proc.pid) for inst in instances],
+            "rss": [memory_mib(inst.proc.pid, "VmHWM") for inst in instances],
             "queue_full": sum(inst.queue_full for inst in instances),
         }
     finally:

@@ -45,7 +45,10 @@ std::vector<int32_t> ChunkBounds(const AnswerMatrix& m, int64_t doubles_per_part
   const int64_t by_size = (m.num_answers() + kChunkAnswers - 1) / kChunkAnswers;
   const int64_t by_memory = std::max<int64_t>(1, kMaxPartialDoubles / std::max<int64_t>(1, doubles_per_partial));
   const int64_t chunks = std::clamp<int64_t>(std::min(by_size, by_memory), 1, 1024);
-  const int64_t per_chunk = (m.num_answers() + chunks - 1) / chunks;
+  // At least 1: with tasks but no answers (all retracted, e.g. when an instance
+  // lost its partitions) a chunk of 0 would cut at every task, and the partial
+  // sums would take (workers x K x K) doubles per task.
+  const int64_t per_chunk = std::max<int64_t>(1, (m.num_answers() + chunks - 1) / chunks);
   std::vector<int32_t> bounds = {0};
   int64_t next_cut = per_chunk;
   for (int32_t t = 0; t < m.num_tasks; ++t) {

@@ -1,8 +1,10 @@
 #include "consumer/worker_stats_exchange.h"
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
@@ -109,9 +111,18 @@ void WorkerStatsExchange::Publish(int32_t partition) {
   std::vector<engine::StatsRecord> records;
   engine_.CollectWorkerStats(&records, partition);
   for (const engine::StatsRecord& r : records) {
+    // A publication may hold more records than the producer's queue (one per
+    // worker and partition): wait for the brokers to take some. Giving up at
+    // once made every later interval send everything again, never finishing.
     absl::Status s = producer_->Send(options_.topic, r.key, r.value);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (absl::IsUnavailable(s) && std::chrono::steady_clock::now() < give_up) {
+      producer_->Poll(10);
+      s = producer_->Send(options_.topic, r.key, r.value);
+    }
     if (!s.ok()) {
-      // A full queue (or a bad topic): everything goes again next time.
+      // Still full after 10 s (brokers down), or a bad topic: everything goes
+      // again next time.
       metrics_.DeliveryFailures(options_.topic).Increment();
       resend_ = true;
       spdlog::warn("worker statistics: {}", s.ToString());

@@ -63,6 +63,19 @@ double Confusion(const Model& m, int32_t w, int32_t k, int32_t l) {
   return m.Confusion(w)[k * m.num_classes + l];
 }
 
+// ---------------------------------------------------------------- no answers
+
+// What a sweep sees after an instance lost all its partitions: the tasks and
+// workers stay interned, their answers are gone. It once sized its partial
+// sums per task: 200k tasks x 2,000 workers x 16 doubles, std::bad_alloc.
+TEST(AggregateTest, TasksWithoutAnyAnswerFitWithoutPerTaskBuffers) {
+  const AnswerMatrix m = BuildMatrix({.tasks = 200000, .workers = 2000, .classes = 4, .answers = {}});
+  for (Method method : {Method::kDawidSkene, Method::kOneCoin}) {
+    const Model model = Fit(m, Options(method));
+    EXPECT_EQ(model.label.size(), 200000u);
+  }
+}
+
 // ---------------------------------------------------------------- parsing
 
 TEST(ParseMethodTest, AcceptsTheFourMethodNames) {

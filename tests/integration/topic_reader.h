@@ -93,23 +93,37 @@ inline std::vector<KafkaRecord> ReadTopic(const std::string& brokers, const std:
   return records;
 }
 
-// Every message of partition `partition` of `topic` (up to its high
-// watermark when called), or what could be read within `timeout`.
-inline std::vector<KafkaRecord> ReadWholePartition(const std::string& brokers,
-                                                   const std::string& topic, int32_t partition,
-                                                   Clock::duration timeout) {
+// The low and high watermarks of a partition: the offset of its oldest message
+// still held, and the offset the next message will get. A low watermark above 0
+// means the broker dropped messages (the mock cluster drops a partition's oldest
+// past 5 MiB). {-1, -1} if the broker did not answer within `timeout`.
+struct Watermarks {
+  int64_t low = -1, high = -1;
+};
+inline Watermarks QueryWatermarks(const std::string& brokers, const std::string& topic,
+                                  int32_t partition, Clock::duration timeout) {
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), errstr, sizeof errstr);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (rk == nullptr) return {};
-  int64_t low = 0, high = 0;
+  Watermarks w;
   const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-      rk, topic.c_str(), partition, &low, &high,
+      rk, topic.c_str(), partition, &w.low, &w.high,
       static_cast<int>(std::chrono::duration_cast<milliseconds>(timeout).count()));
   rd_kafka_destroy(rk);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || high <= low) return {};
-  return ReadTopic(brokers, topic, partition, static_cast<size_t>(high - low), timeout, high);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+  return w;
+}
+
+// Every message of partition `partition` of `topic` (up to its high
+// watermark when called), or what could be read within `timeout`.
+inline std::vector<KafkaRecord> ReadWholePartition(const std::string& brokers,
+                                                   const std::string& topic, int32_t partition,
+                                                   Clock::duration timeout) {
+  const Watermarks w = QueryWatermarks(brokers, topic, partition, timeout);
+  if (w.high <= w.low) return {};
+  return ReadTopic(brokers, topic, partition, static_cast<size_t>(w.high - w.low), timeout, w.high);
 }
 
 }  // namespace consensusd::integration
