@@ -115,6 +115,19 @@ TEST_F(EngineIngestTest, RetractionRemovesTheWorkersAnswer) {
   EXPECT_THAT(AnswersOf(engine_->Task(kProject, "t1")), ElementsAre(Pair("w2", "b")));
 }
 
+// Issue 9: what consensusd_answers_applied_total counts. A retraction of an
+// answer never seen changes nothing, and gold declarations are not answers.
+TEST_F(EngineIngestTest, OnlyAnswersAndEffectiveRetractionsCountAsApplied) {
+  Retract("t1", "w9");
+  EXPECT_EQ(Commit(), 0);
+  Gold("t1", "a");
+  EXPECT_EQ(Commit(), 0);
+  Answer("t1", "w1", "a");
+  EXPECT_EQ(Commit(), 1);
+  Retract("t1", "w1");
+  EXPECT_EQ(Commit(), 1);
+}
+
 TEST_F(EngineIngestTest, TaskWithEveryAnswerRetractedIsNotListed) {
   Answer("t1", "w1", "a");
   Answer("t2", "w1", "a");
