@@ -35,7 +35,9 @@ function(consensusd_sanitizer_options)
   if(NOT CONSENSUSD_SANITIZE)
     return()
   endif()
-  add_library(sanitizer_options OBJECT ${CMAKE_SOURCE_DIR}/sanitizers/options.cc)
+  # c11_threads.cc is empty unless CONSENSUSD_SANITIZE is thread.
+  add_library(sanitizer_options OBJECT ${CMAKE_SOURCE_DIR}/sanitizers/options.cc
+                                       ${CMAKE_SOURCE_DIR}/sanitizers/c11_threads.cc)
   target_compile_definitions(sanitizer_options PRIVATE
     CONSENSUSD_SANITIZER_DIR="${CMAKE_SOURCE_DIR}/sanitizers")
   get_property(targets DIRECTORY ${CMAKE_SOURCE_DIR} PROPERTY BUILDSYSTEM_TARGETS)
