@@ -1,5 +1,21 @@
 # The whole set-up: `make demo` and `make test` install what they need, build and run.
+# SANITIZE=address,undefined or SANITIZE=thread: the same targets built with those
+# sanitizers (cmake/sanitizers.cmake), each in its own build directory.
+SANITIZE ?=
+comma := ,
+ifeq ($(SANITIZE),)
 BUILD ?= build
+BUILD_TYPE := Release
+else
+ifeq ($(SANITIZE),thread)
+BUILD ?= build-tsan
+else ifeq ($(SANITIZE),address$(comma)undefined)
+BUILD ?= build-asan
+else
+BUILD ?= build-$(subst $(comma),-,$(SANITIZE))
+endif
+BUILD_TYPE := RelWithDebInfo
+endif
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 600
 CONSENSUSD := $(BUILD)/consensusd
@@ -12,7 +28,7 @@ deps:
 	@bash deploy/install-deps.sh
 
 $(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCONSENSUSD_SANITIZE=$(SANITIZE)
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)

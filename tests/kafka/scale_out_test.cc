@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/common/sanitizer.h"
 #include "tests/integration/harness.h"
 #include "tests/kafka/real_kafka.h"
 #include "tests/kafka/serve_group.h"
@@ -184,7 +185,7 @@ class ScaleOutTest : public ::testing::Test {
           s = group_->Snapshot();
           return AnswerCountDiff(s, *expected_answers_).empty();
         },
-        seconds(120), seconds(1));
+        seconds(120) * kSanitizerSlowdown, seconds(1));
     EXPECT_TRUE(complete) << "the group did not count every answer exactly once:\n"
                           << AnswerCountDiff(s, *expected_answers_) << group_->Diagnostics();
     double spread = std::numeric_limits<double>::infinity(), agreement = 0;
@@ -196,7 +197,8 @@ class ScaleOutTest : public ::testing::Test {
                                           return s.error.empty() && spread <= kMaxAccuracySpread &&
                                                  agreement >= kMinLabelAgreement;
                                         },
-                                        seconds(60), seconds(1));
+                                        seconds(60) * kSanitizerSlowdown,
+                                        seconds(1));
     std::printf("scale-out: worker accuracies differ by up to %.3g between the instances; labels "
                 "agree with one instance's on %.4f of %zu tasks\n",
                 spread, agreement, s.tasks.size());
