@@ -61,7 +61,7 @@ struct IngestOptions {
   // it is committed and before it is released (scale-out: its worker
   // statistics are published one last time). May be empty.
   std::function<void(int32_t partition)> before_revoke;
-  int commit_interval_ms = 20;
+  int commit_interval_ms = 5;
   int commit_max_messages = 50000;
   // Start every assigned partition at its beginning, ignoring stored offsets
   // (a replay: answers already applied change nothing).
@@ -123,7 +123,9 @@ class IngestLoop {
                              rd_kafka_topic_partition_list_t* offsets, void* opaque);
   void CommitPositionsToKafka();
   // Pumps outputs; pauses the assigned partitions while the producer is full.
-  void PumpOutputs();
+  // Between messages one chunk is sent; `idle` (nothing was consumed) sends
+  // chunks for up to a few milliseconds.
+  void PumpOutputs(bool idle = false);
   void SetPaused(bool paused);
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* partitions, void* opaque);

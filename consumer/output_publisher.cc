@@ -1,5 +1,6 @@
 #include "consumer/output_publisher.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "spdlog/spdlog.h"
@@ -105,7 +106,8 @@ void OutputPublisher::Reject(std::string_view key, std::string_view raw, std::st
 bool OutputPublisher::Pump() {
   while (!dead_letters_.empty() && SendDeadLetter(dead_letters_.front())) dead_letters_.pop_front();
   records_.Clear();
-  engine_pending_ = engine_.CollectOutputs(producer_->Room(), &records_);
+  const size_t room = producer_->Room();
+  engine_pending_ = engine_.CollectOutputs(std::min(room, kMaxRecordsPerPump), &records_);
   for (size_t i = 0; i < records_.size(); ++i) {
     engine::OutputRecord& r = records_[i];
     Delivery* d = NewDelivery();
@@ -130,7 +132,7 @@ bool OutputPublisher::Pump() {
     }
   }
   metrics_.OutputQueue().Set(static_cast<double>(producer_->queue_depth()));
-  return backlogged();
+  return !dead_letters_.empty() || (engine_pending_ && producer_->Room() == 0);
 }
 
 void OutputPublisher::Poll() { producer_->Poll(0); }

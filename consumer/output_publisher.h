@@ -5,14 +5,18 @@
 //
 //   OutputPublisher publisher(producer, engine, topics, metrics);
 //   publisher.Reject(key, raw, "malformed_json", detail);
-//   bool more = publisher.Pump();  // true: the producer's queue is full
+//   bool full = publisher.Pump();  // true: pause consumption until it drains
 //
 // Delivery is at-least-once and never blocks: records are formed by the
 // engine under its lock and sent after it is released, only as many as the
-// producer's queue has room for. A task counts as published when its
-// delivery report succeeds; a failed delivery makes the engine send it again.
-// Dead letters that do not fit wait in a backlog (the consume loop pauses
-// while backlogged(), so the backlog stays small); a failed one is re-queued.
+// producer's queue has room for, and at most kMaxRecordsPerPump a call: a
+// sweep that changes a million tasks is sent over many calls, between which
+// the consume loop goes on applying answers (a pending consensus change is a
+// flag per task, so nothing grows while it waits). A task counts as published
+// when its delivery report succeeds; a failed delivery makes the engine send
+// it again. Dead letters that do not fit wait in a backlog (the consume loop
+// pauses while they wait, or while the queue is full, so the backlog stays
+// small); a failed one is re-queued.
 //
 // Thread-safety: one thread calls Pump, Reject and Poll (the consume loop);
 // delivery reports arrive on that thread.
@@ -50,8 +54,13 @@ class OutputPublisher {
                                                                  metrics::ServiceMetrics& metrics);
   ~OutputPublisher();
 
-  // Sends the engine's pending outputs and the dead-letter backlog, as many as
-  // the producer's queue takes. Returns true while something still waits.
+  // Records formed per Pump call: about a millisecond of the loop's time.
+  static constexpr size_t kMaxRecordsPerPump = 2048;
+
+  // Sends the dead-letter backlog and up to kMaxRecordsPerPump of the engine's
+  // pending outputs, as many as the producer's queue takes. Returns true when
+  // consumption should pause: dead letters wait, or outputs wait for a full
+  // queue.
   bool Pump();
   // Sends a rejected element to the dead-letter topic (or the backlog).
   void Reject(std::string_view key, std::string_view raw, std::string_view reason,

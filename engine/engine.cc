@@ -267,6 +267,11 @@ void Engine::SetPartitionReady(int32_t partition, bool ready) {
   }
 }
 
+bool Engine::AnyPartitionRestoring() const {
+  std::lock_guard<std::mutex> lock(partitions_mu_);
+  return ready_.size() < owned_.size();
+}
+
 bool Engine::PartitionReady(int32_t partition) const {
   std::lock_guard<std::mutex> lock(partitions_mu_);
   return ready_.contains(partition);
@@ -467,6 +472,7 @@ void Engine::RunSweeps(const std::atomic<bool>& stop) {
       std::chrono::duration<double>(options_.sweep_interval_s));
   auto next = Clock::now() + interval;
   auto next_gauge = Clock::now();
+  std::optional<Clock::time_point> deferred_since;  // a due round waits for restoring partitions
   while (!stop.load()) {
     if (metrics_ != nullptr && Clock::now() >= next_gauge) {
       metrics_->StateBytes().Set(static_cast<double>(store_.ApproximateBytes()));
@@ -477,8 +483,14 @@ void Engine::RunSweeps(const std::atomic<bool>& stop) {
       std::lock_guard<std::mutex> lock(project->mu);
       if (project->report == nullptr && project->model.num_answers() > 0) unswept = true;
     }
-    const bool due = Clock::now() >= next;
+    bool due = Clock::now() >= next;
+    if (due && AnyPartitionRestoring()) {
+      if (!deferred_since) deferred_since = Clock::now();
+      due = Clock::now() - *deferred_since >= kMaxSweepDeferral;
+    }
+    if (due) deferred_since.reset();
     if (due || unswept) {
+      const auto round_start = Clock::now();
       for (Project* project : projects_.List()) {
         bool first;
         {
@@ -489,13 +501,17 @@ void Engine::RunSweeps(const std::atomic<bool>& stop) {
         absl::Status s = sweeper_.SweepProject(*project, /*force=*/false);
         if (!s.ok()) spdlog::error("sweep {}: {}", project->name, s.ToString());
       }
-      if (due) next = Clock::now() + interval;
+      if (due) {
+        const auto now = Clock::now();
+        next = now + std::max(interval, now - round_start);
+      }
     }
     // Commit() wakes this for a new project's first sweep; otherwise the
     // 200 ms cap bounds how long a stop request waits.
     std::unique_lock<std::mutex> lock(wake_mu_);
     if (stop.load()) break;
-    wake_.wait_until(lock, std::min(next, Clock::now() + std::chrono::milliseconds(200)));
+    const auto cap = Clock::now() + std::chrono::milliseconds(200);
+    wake_.wait_until(lock, deferred_since ? cap : std::min(next, cap));
   }
 }
 

@@ -225,8 +225,16 @@ class Engine {
 
   // --- Sweeps and admin ---
   // Sweeps, until `stop`: a project that has never been swept soon after its
-  // first answer, and every changed project each sweep interval.
+  // first answer, and every changed project each sweep interval. A round of
+  // sweeps that took longer than the interval is followed by a pause as long
+  // as the round, so that sweeps take at most half a core whatever the state's
+  // size; and while a partition is restoring (catching up with its input) the
+  // periodic sweeps wait, for at most kMaxSweepDeferral, so that catching up
+  // gets the cores.
   void RunSweeps(const std::atomic<bool>& stop);
+  static constexpr std::chrono::seconds kMaxSweepDeferral{60};
+  // Whether an owned partition is not ready yet.
+  bool AnyPartitionRestoring() const;
   // Wakes RunSweeps (e.g. to stop).
   void WakeSweeps();
   absl::Status SweepAll(bool force);

@@ -47,7 +47,7 @@ struct Config {
     int worker_stats_interval_ms = 5000;
     // librdkafka properties passed as-is, except kReservedKafkaProperties.
     std::map<std::string, std::string> properties;
-    int commit_interval_ms = 20;
+    int commit_interval_ms = 5;
     int commit_max_messages = 50000;
     // When a partition's stored offset is no longer in the topic (retention
     // deleted it, or the broker lost data): "earliest" resumes at the oldest

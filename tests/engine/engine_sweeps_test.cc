@@ -166,5 +166,33 @@ TEST_F(EngineSweepsTest, RunSweepsLeavesASweptProjectAloneUntilTheInterval) {
   EXPECT_EQ(engine_->ProjectDetail(kProject)->last_sweep->answers, 1);  // not swept again
 }
 
+TEST_F(EngineSweepsTest, RunSweepsWaitsWhileAPartitionRestoresThenSweeps) {
+  options_.sweep_interval_s = 0.05;
+  engine_ = MakeEngine();
+  Assign(0);
+  Answer("t1", "w1", "a");
+  Commit();
+  Sweep();
+  ASSERT_EQ(engine_->ProjectDetail(kProject)->last_sweep->answers, 1);
+  ASSERT_TRUE(engine_->Assign(1).ok());  // restoring: not ready yet
+  EXPECT_TRUE(engine_->AnyPartitionRestoring());
+  Answer("t1", "w2", "a");
+  Commit();
+  std::atomic<bool> stop{false};
+  std::thread sweeps([&] { engine_->RunSweeps(stop); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // 8 intervals
+  EXPECT_EQ(engine_->ProjectDetail(kProject)->last_sweep->answers, 1) << "swept while restoring";
+  engine_->SetPartitionReady(1, true);
+  EXPECT_FALSE(engine_->AnyPartitionRestoring());
+  const auto deadline = Clock::now() + std::chrono::seconds(2);
+  while (engine_->ProjectDetail(kProject)->last_sweep->answers == 1 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(engine_->ProjectDetail(kProject)->last_sweep->answers, 2) << "not swept once ready";
+  stop = true;
+  engine_->WakeSweeps();
+  sweeps.join();
+}
+
 }  // namespace
 }  // namespace consensusd::engine
