@@ -236,8 +236,9 @@ Command AddAggregateCommand(CLI::App& parent) {
   app->add_option("--max-iter", f->options.max_iter, "EM stops after this many iterations")
       ->check(PositiveInteger());
   app->add_option("--threads", f->options.threads,
-                  "EM worker threads (results are identical for every count)")
-      ->check(PositiveInteger());
+                  "EM worker threads; 0 (the default): one per available core. Results are "
+                  "identical for every count")
+      ->check(NonNegativeNumber());
   app->add_option("--tie-break", f->tie_break,
                   "Ties between classes: prior (the larger class prior, then the name that sorts "
                   "first; the default) or name (the name that sorts first, as crowd-kit)")
