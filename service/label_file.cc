@@ -99,6 +99,26 @@ class TaskInterner {
   int32_t last_id_ = IdTable::kNotFound;
 };
 
+// Interns worker ids through a hash map of its own in front of the table.
+// Answer files repeat each worker many times in no order, and this map finds
+// a short id with one cache miss, where IdTable (compact, for the many task
+// ids) needs two. The map holds each worker's name a second time.
+class WorkerInterner {
+ public:
+  explicit WorkerInterner(IdTable* table) : table_(table) {}
+  int32_t Intern(std::string_view name) {
+    auto it = ids_.find(absl::string_view(name.data(), name.size()));
+    if (it != ids_.end()) return it->second;
+    const int32_t id = table_->Intern(name);
+    ids_.emplace(std::string(name), id);
+    return id;
+  }
+
+ private:
+  IdTable* table_;
+  absl::flat_hash_map<std::string, int32_t> ids_;
+};
+
 // Interns class names through a short list scanned linearly: most label sets
 // are a handful of classes, for which a scan beats hashing.
 class ClassInterner {
@@ -121,11 +141,13 @@ class ClassInterner {
 
 // What the readers of both formats fill.
 struct Answers {
-  explicit Answers(Dataset* d) : d(d), tasks(&d->tasks), classes(&d->classes) {}
+  explicit Answers(Dataset* d)
+      : d(d), tasks(&d->tasks), workers(&d->workers), classes(&d->classes) {}
   Dataset* d;
   consensus::AnswerMatrixBuilder builder;
   int64_t rows = 0;  // answers read, before retractions and duplicates
   TaskInterner tasks;
+  WorkerInterner workers;
   ClassInterner classes;
   // Gold declared in the answers file (JSON Lines only), by task name.
   absl::flat_hash_map<std::string, int32_t> gold;
@@ -158,7 +180,7 @@ absl::Status ReadAnswersCsv(const std::string& path, Answers* answers) {
     }
     absl::StatusOr<int32_t> label = answers->InternClass(f[2]);
     if (!label.ok()) return reader->ErrorAtLine(std::string(label.status().message()));
-    answers->builder.Add(answers->tasks.Intern(f[0]), answers->d->workers.Intern(f[1]), *label);
+    answers->builder.Add(answers->tasks.Intern(f[0]), answers->workers.Intern(f[1]), *label);
     ++answers->rows;
     if (answers->builder.size() == kRowsBeforeReserve) {
       ReserveFromFirstRows(reader->size(), reader->position(), kRowsBeforeReserve, &answers->builder);
@@ -191,7 +213,7 @@ class JsonLinesSink : public consumer::DecodeSink {
         absl::StatusOr<int32_t> label = answers_->InternClass(e.label);
         if (!label.ok()) return Fail(std::string(label.status().message()));
         task_.push_back(answers_->tasks.Intern(e.task));
-        worker_.push_back(answers_->d->workers.Intern(e.worker));
+        worker_.push_back(answers_->workers.Intern(e.worker));
         label_.push_back(*label);
         ++answers_->rows;
         return;
