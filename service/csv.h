@@ -33,11 +33,12 @@ namespace consensusd::service {
 // closing quote is an error. Not thread-safe.
 //
 // How it works: a record is first scanned without changing the buffer (field
-// bounds, and which quoted fields hold ""), 16 bytes at a time to the next
-// ',', '"', CR or LF. A record cut by the end of a file block is scanned
-// again once the unconsumed tail has moved to the front of the buffer and the
-// next block has been read after it (the buffer doubles for a record longer
-// than a block); only a complete record's "" are then unescaped. So a file of
+// bounds, and which quoted fields hold ""): an unquoted field 16 bytes at a
+// time (SSE2) to the next ',', CR or LF, a quoted one by memchr to its next
+// quote. A record cut by the end of a file block is scanned again once the
+// unconsumed tail has moved to the front of the buffer and the next block has
+// been read after it (at least as much as the buffer holds, so a long record
+// costs linear time); only a complete record's "" are then unescaped. So a file of
 // any size is read with one block of memory, and a record's result does not
 // depend on where the blocks end.
 class CsvReader {
