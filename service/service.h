@@ -60,8 +60,14 @@ class Service {
   const std::string& http_address() const { return http_->address(); }
   engine::Engine& engine() { return *engine_; }
   metrics::ServiceMetrics& metrics() { return metrics_; }
-  int64_t messages_consumed() const { return loop_ ? loop_->messages_consumed() : 0; }
-  int64_t answers_committed() const { return loop_ ? loop_->answers_committed() : 0; }
+  // (HTTP threads call these from the start: loop_ is read only once
+  // ingest_started_ says it is set.)
+  int64_t messages_consumed() const {
+    return ingest_started_.load() && loop_ ? loop_->messages_consumed() : 0;
+  }
+  int64_t answers_committed() const {
+    return ingest_started_.load() && loop_ ? loop_->answers_committed() : 0;
+  }
 
  private:
   Service(const Config& config, bool replay_from_start);
