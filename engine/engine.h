@@ -234,7 +234,7 @@ class Engine {
   void RunSweeps(const std::atomic<bool>& stop);
   static constexpr std::chrono::seconds kMaxSweepDeferral{60};
   // How much lower than ingestion sweeps run (nice steps of their thread).
-  static constexpr int kSweepNice = 5;
+  static constexpr int kSweepNice = 19;
   // Whether an owned partition is not ready yet.
   bool AnyPartitionRestoring() const;
   // Wakes RunSweeps (e.g. to stop).
