@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <utility>
 
 namespace consensusd::consensus {
 
@@ -25,11 +26,15 @@ const TaskAnswer* AnswerStore::Find(int32_t task, int32_t worker) const {
   return nullptr;
 }
 
+TaskAnswer* AnswerStore::FindMutable(int32_t task, int32_t worker) {
+  return const_cast<TaskAnswer*>(std::as_const(*this).Find(task, worker));
+}
+
 AnswerStore::PutResult AnswerStore::Put(int32_t task, int32_t worker, int32_t label) {
   assert(label >= 0);
-  if (const TaskAnswer* found = Find(task, worker)) {
+  if (TaskAnswer* found = FindMutable(task, worker)) {
     if (found->label == label) return PutResult::kUnchanged;
-    const_cast<TaskAnswer*>(found)->label = label;
+    found->label = label;
     return PutResult::kReplaced;
   }
   TaskAnswer& slot = slots_[task];

@@ -64,6 +64,7 @@ class AnswerStore {
 
  private:
   static constexpr int32_t kEmpty = -1;
+  TaskAnswer* FindMutable(int32_t task, int32_t worker);
   static constexpr int32_t kNoBlock = -1;
 
   // Size class of a block of `capacity` entries (a power of two >= 2).
