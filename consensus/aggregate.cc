@@ -1,5 +1,7 @@
 #include "consensus/aggregate.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -24,6 +26,7 @@ constexpr int64_t kChunkAnswers = 1 << 17;
 constexpr int64_t kMaxPartialDoubles = int64_t{1} << 23;
 
 void ParallelFor(int n, int threads, const std::function<void(int)>& fn) {
+  if (threads == 0) threads = AvailableCores();
   threads = std::clamp(threads, 1, std::max(1, n));
   if (threads == 1) {
     for (int i = 0; i < n; ++i) fn(i);
@@ -378,6 +381,12 @@ void FillLabels(const AnswerMatrix& m, const AggregateOptions& o, Model& model) 
 
 }  // namespace
 
+int AvailableCores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 absl::StatusOr<Method> ParseMethod(std::string_view name) {
   if (name == "ds") return Method::kDawidSkene;
   if (name == "onecoin") return Method::kOneCoin;
@@ -450,7 +459,7 @@ absl::StatusOr<Model> Aggregate(const AnswerMatrix& m, const AggregateOptions& o
   if (!(o.prior >= 0)) return absl::InvalidArgumentError("prior must be >= 0");
   if (!(o.diagonal_prior >= 0)) return absl::InvalidArgumentError("diagonal prior must be >= 0");
   if (o.max_iter < 0) return absl::InvalidArgumentError("max_iter must be >= 0");
-  if (o.threads < 1) return absl::InvalidArgumentError("threads must be >= 1");
+  if (o.threads < 0) return absl::InvalidArgumentError("threads must be >= 0 (0: one per core)");
   Model model;
   model.num_classes = m.num_classes;
   std::vector<double> votes = WeightedVotes(m, excluded, {});

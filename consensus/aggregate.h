@@ -53,8 +53,9 @@ struct AggregateOptions {
   // improves by less than tol, or after max_iter E-steps.
   double tol = 1e-7;
   int max_iter = 100;
-  // Worker threads for EM. Results are bit-identical for every thread count.
-  int threads = 1;
+  // Worker threads for EM; 0 (the default): AvailableCores(). Results are
+  // bit-identical for every thread count.
+  int threads = 0;
   TieBreak tie_break = TieBreak::kPriorThenName;
   // Under ds, workers with fewer answers than this get one accuracy (the
   // onecoin model) instead of a full K x K confusion matrix. 0 disables it.
@@ -105,6 +106,10 @@ struct Model {
     return {confusion.data() + worker * kk, kk};
   }
 };
+
+// The cores this process may run on (its CPU affinity), at least 1: the
+// thread count that AggregateOptions::threads = 0 stands for.
+int AvailableCores();
 
 // Fits `options.method` to the answers. `excluded`, if not empty, has one flag
 // per worker: an excluded worker's answers do not count in any posterior, but

@@ -2,51 +2,57 @@
 
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 #include "absl/hash/hash.h"
-#include "absl/strings/string_view.h"
 
 namespace consensusd::consensus {
 
-size_t IdTable::Hash::operator()(std::string_view name) const {
-  return absl::Hash<absl::string_view>{}(absl::string_view(name.data(), name.size()));
+namespace {
+
+uint32_t HashOf(std::string_view name) {
+  // absl's hash mixes every bit into the high half, which the table uses.
+  return static_cast<uint32_t>(absl::Hash<absl::string_view>{}(absl::string_view(name.data(), name.size())) >> 32);
 }
 
-IdTable::IdTable()
-    : names_(std::make_unique<Names>()),
-      ids_(0, Hash{names_.get()}, Eq{names_.get()}) {}
+}  // namespace
 
-IdTable::IdTable(const IdTable& other)
-    : names_(std::make_unique<Names>(*other.names_)),
-      ids_(other.ids_.size(), Hash{names_.get()}, Eq{names_.get()}) {
-  for (int32_t id = 0; id < size(); ++id) ids_.insert(id);
+size_t IdTable::Probe(std::string_view name, uint32_t hash) const {
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const uint64_t slot = slots_[i];
+    if (slot == 0) return i;
+    if (static_cast<uint32_t>(slot >> 32) == hash && names_[(slot & 0xFFFFFFFFu) - 1] == name) return i;
+  }
 }
 
-IdTable& IdTable::operator=(const IdTable& other) {
-  if (this != &other) *this = IdTable(other);
-  return *this;
+void IdTable::Grow() {
+  std::vector<uint64_t> old = std::move(slots_);
+  slots_.assign(std::max<size_t>(16, old.size() * 2), 0);
+  const size_t mask = slots_.size() - 1;
+  for (const uint64_t slot : old) {
+    if (slot == 0) continue;
+    size_t i = (slot >> 32) & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = slot;
+  }
 }
 
 int32_t IdTable::Intern(std::string_view name) {
-  auto it = ids_.find(name);
-  if (it != ids_.end()) return *it;
+  if ((names_.size() + 1) * 4 > slots_.size() * 3) Grow();
+  const uint32_t hash = HashOf(name);
+  const size_t i = Probe(name, hash);
+  if (slots_[i] != 0) return static_cast<int32_t>((slots_[i] & 0xFFFFFFFFu) - 1);
   const int32_t id = size();
-  names_->bytes.append(name);
-  names_->begin.push_back(names_->bytes.size());
-  ids_.insert(id);
+  slots_[i] = (static_cast<uint64_t>(hash) << 32) | static_cast<uint64_t>(id + 1);
+  names_.emplace_back(name);
   return id;
 }
 
 int32_t IdTable::Find(std::string_view name) const {
-  auto it = ids_.find(name);
-  return it == ids_.end() ? kNotFound : *it;
-}
-
-std::vector<std::string> IdTable::names() const {
-  std::vector<std::string> out;
-  out.reserve(size());
-  for (int32_t id = 0; id < size(); ++id) out.emplace_back(Name(id));
-  return out;
+  if (slots_.empty()) return kNotFound;
+  const uint64_t slot = slots_[Probe(name, HashOf(name))];
+  return slot == 0 ? kNotFound : static_cast<int32_t>((slot & 0xFFFFFFFFu) - 1);
 }
 
 std::vector<int32_t> SortedRank(const IdTable& table) {

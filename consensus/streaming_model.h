@@ -34,9 +34,9 @@
 // caller's lock: PrepareSweep() (locked) copies the answers, RunSweep() (no
 // lock) fits, InstallSweep() (locked) installs the result and re-applies the
 // tasks that changed in between. Everything is held in memory: with the
-// names in IdTable's arena and the answers in AnswerStore's slots, a project of
-// one answer per task takes about 111 bytes per answer together with the
-// engine's per-task arrays (engine_tests' ProjectMemoryTest, docs/benchmarks.md).
+// answers in AnswerStore's slots, a project of one answer per task takes about
+// 128 bytes per answer together with the engine's per-task arrays
+// (engine_tests' ProjectMemoryTest, docs/benchmarks.md).
 #ifndef CONSENSUSD_CONSENSUS_STREAMING_MODEL_H_
 #define CONSENSUSD_CONSENSUS_STREAMING_MODEL_H_
 

@@ -129,7 +129,15 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
       if (now - last_housekeeping >= std::chrono::seconds(1)) {
         last_housekeeping = now;
         UpdateLag();
-        CheckBrokers();
+        // A message consumed since the last look is an answer from a broker;
+        // only a loop that received nothing asks them (a blocking request).
+        const int64_t consumed = messages_consumed_.load(std::memory_order_relaxed);
+        if (consumed == consumed_at_check_) {
+          CheckBrokers();
+        } else {
+          SetBrokerState(broker_health_.Answered());
+        }
+        consumed_at_check_ = consumed;
         QueryRestoreEnds();
         // Every position once more, a second at most after a commit: an async
         // commit that failed in a rebalance would otherwise stay behind.

@@ -169,6 +169,7 @@ class IngestLoop {
   std::atomic<bool> assigned_once_{false};
   std::atomic<bool> joined_{false};
   std::atomic<int64_t> messages_consumed_{0};
+  int64_t consumed_at_check_ = -1;  // messages_consumed_ at the last housekeeping
   std::atomic<int64_t> answers_committed_{0};
   absl::Status rebalance_status_;
 };

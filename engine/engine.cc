@@ -1,10 +1,15 @@
 #include "engine/engine.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <queue>
 
 #include "absl/strings/str_cat.h"
@@ -468,6 +473,13 @@ void Engine::WakeSweeps() {
 
 void Engine::RunSweeps(const std::atomic<bool>& stop) {
   using Clock = std::chrono::steady_clock;
+  // Sweeps are background work: below ingestion (whose latency counts), and
+  // so are the EM threads they start (a thread inherits its creator's nice).
+  errno = 0;
+  const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  if (errno == 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(19, nice + kSweepNice)) != 0) {
+    spdlog::debug("sweeps: cannot lower the thread's priority: {}", std::strerror(errno));
+  }
   const auto interval = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(options_.sweep_interval_s));
   auto next = Clock::now() + interval;

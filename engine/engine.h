@@ -230,9 +230,11 @@ class Engine {
   // as the round, so that sweeps take at most half a core whatever the state's
   // size; and while a partition is restoring (catching up with its input) the
   // periodic sweeps wait, for at most kMaxSweepDeferral, so that catching up
-  // gets the cores.
+  // gets the cores. The calling thread's priority is lowered (kSweepNice).
   void RunSweeps(const std::atomic<bool>& stop);
   static constexpr std::chrono::seconds kMaxSweepDeferral{60};
+  // How much lower than ingestion sweeps run (nice steps of their thread).
+  static constexpr int kSweepNice = 5;
   // Whether an owned partition is not ready yet.
   bool AnyPartitionRestoring() const;
   // Wakes RunSweeps (e.g. to stop).

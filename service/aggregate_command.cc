@@ -1,4 +1,5 @@
-// `consensusd aggregate`: batch aggregation of a task,worker,label CSV (SPEC 5.1).
+// `consensusd aggregate`: batch aggregation of a task,worker,label CSV or of
+// JSON Lines input-topic messages (SPEC 5.1).
 // Prints a summary to stdout; writes consensus labels to --out and the worker
 // report to --workers-out. `--method all` instead prints one accuracy line per
 // method, scored against --truth (or, without --truth, against --gold, which is
@@ -213,7 +214,9 @@ Command AddAggregateCommand(CLI::App& parent) {
       std::string(kName), "Batch aggregation of a task,worker,label CSV: consensus labels, "
                           "worker quality, accuracy against known truth");
   app->option_defaults()->always_capture_default();
-  app->add_option("--labels", f->labels, "Answers CSV: task,worker,label (header optional)")
+  app->add_option("--labels", f->labels,
+                  "Answers CSV: task,worker,label (header optional); or JSON Lines (*.jsonl, "
+                  "*.ndjson): one input-topic message per line")
       ->type_name("FILE");
   app->add_option("--gold", f->gold,
                   "Gold CSV task,label: known true classes, used as anchors of the fit")
@@ -236,8 +239,9 @@ Command AddAggregateCommand(CLI::App& parent) {
   app->add_option("--max-iter", f->options.max_iter, "EM stops after this many iterations")
       ->check(PositiveInteger());
   app->add_option("--threads", f->options.threads,
-                  "EM worker threads (results are identical for every count)")
-      ->check(PositiveInteger());
+                  "EM worker threads; 0 (the default): one per available core. Results are "
+                  "identical for every count")
+      ->check(NonNegativeNumber());
   app->add_option("--tie-break", f->tie_break,
                   "Ties between classes: prior (the larger class prior, then the name that sorts "
                   "first; the default) or name (the name that sorts first, as crowd-kit)")

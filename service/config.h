@@ -146,7 +146,7 @@ void ForEachKey(C& c, F&& f) {
   f("model.tol", c.model.tol, kPositive);
   f("model.max_iter", c.model.max_iter, Range{1});
   f("model.sweep_interval_s", c.model.sweep_interval_s, kPositive);
-  f("model.threads", c.model.threads, Range{1, 256});
+  f("model.threads", c.model.threads, Range{0, 256});
   f("model.onecoin_below", c.model.onecoin_below, Range{0});
   ForEachProjectKey(c.project_defaults, [&f](const std::string& name, auto& field, auto... range) {
     f("project_defaults." + name, field, range...);

@@ -11,6 +11,10 @@
 #include <cstring>
 #include <utility>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "absl/strings/str_cat.h"
 
 namespace consensusd::service {
@@ -19,6 +23,8 @@ namespace {
 
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
+}  // namespace
+
 absl::Status FileError(const char* what, const std::string& path, int err) {
   std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(err));
   if (err == ENOENT) return absl::NotFoundError(absl::StrCat(message, "; check the path"));
@@ -26,59 +32,179 @@ absl::Status FileError(const char* what, const std::string& path, int err) {
   return absl::UnavailableError(message);
 }
 
-}  // namespace
-
 CsvReader::CsvReader(std::string data, std::string name)
-    : data_(std::move(data)), name_(std::move(name)) {
+    : data_(std::move(data)), name_(std::move(name)), size_(data_.size()) {
   if (std::string_view(data_).substr(0, kUtf8Bom.size()) == kUtf8Bom) pos_ = kUtf8Bom.size();
 }
 
-absl::StatusOr<CsvReader> CsvReader::Open(const std::string& path) {
-  absl::StatusOr<std::string> data = ReadFileToString(path);
-  if (!data.ok()) return data.status();
-  return CsvReader(*std::move(data), path);
+absl::StatusOr<CsvReader> CsvReader::Open(const std::string& path, size_t block_bytes) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return FileError("cannot open", path, errno);
+  CsvReader reader(std::string(), path);
+  reader.file_.reset(f);
+  reader.block_bytes_ = std::max<size_t>(block_bytes, 1);
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) reader.size_ = static_cast<size_t>(st.st_size);
+  while (reader.data_.size() < kUtf8Bom.size() && reader.file_ != nullptr) {
+    if (!reader.Refill()) return reader.status_;
+  }
+  if (std::string_view(reader.data_).substr(0, kUtf8Bom.size()) == kUtf8Bom) {
+    reader.pos_ = kUtf8Bom.size();
+  }
+  return reader;
 }
 
 absl::Status CsvReader::ErrorAtLine(std::string_view message) const {
   return absl::InvalidArgumentError(absl::StrCat(name_, ":", record_line_, ": ", std::string(message)));
 }
 
-// The scanning loops work on local copies of pos_ and line_: the buffer is
-// char, which may alias any member, so members would be reloaded per byte.
-bool CsvReader::Next(std::vector<std::string_view>* fields) {
-  fields->clear();
-  if (!status_.ok() || pos_ >= data_.size()) return false;
-  record_line_ = line_;
+bool CsvReader::Refill() {
+  data_.erase(0, pos_);
+  consumed_ += pos_;
+  pos_ = 0;
+  // Appending at least as much as is held keeps a long record's rescans linear.
+  const size_t have = data_.size();
+  const size_t want = std::max(block_bytes_, have);
+  data_.resize(have + want);
+  const size_t got = std::fread(data_.data() + have, 1, want, file_.get());
+  data_.resize(have + got);
+  if (got < want) {
+    if (std::ferror(file_.get()) != 0) {
+      status_ = FileError("cannot read", name_, errno);
+      return false;
+    }
+    file_.reset();  // the end of the file: the scan may end records there
+  }
+  return true;
+}
+
+namespace {
+
+// The first of ',', LF or CR at or after `pos`, or n: where an unquoted field ends.
+inline size_t FindUnquotedFieldEnd(const char* d, size_t pos, size_t n) {
+#ifdef __SSE2__
+  const __m128i comma = _mm_set1_epi8(',');
+  const __m128i lf = _mm_set1_epi8('\n');
+  const __m128i cr = _mm_set1_epi8('\r');
+  while (pos + 16 <= n) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + pos));
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)),
+                                     _mm_cmpeq_epi8(v, cr));
+    const int mask = _mm_movemask_epi8(hit);
+    if (mask != 0) return pos + static_cast<size_t>(__builtin_ctz(mask));
+    pos += 16;
+  }
+#endif
+  while (pos < n && d[pos] != ',' && d[pos] != '\n' && d[pos] != '\r') ++pos;
+  return pos;
+}
+
+// Replaces each "" of `field` (which lives in a buffer the caller may write) by
+// one quote, in place, and returns the shortened field.
+std::string_view UnescapeInPlace(std::string_view field) {
+  char* d = const_cast<char*>(field.data());
+  size_t write = 0;
+  for (size_t read = 0; read < field.size(); ++read) {
+    d[write++] = d[read];
+    if (d[read] == '"') ++read;  // the second quote of the pair
+  }
+  return std::string_view(d, write);
+}
+
+}  // namespace
+
+// The scanning loop works on local copies of pos_: the buffer is char, which
+// may alias any member, so members would be reloaded per byte.
+CsvReader::Scan CsvReader::ScanRecord(std::vector<std::string_view>* fields, size_t* end,
+                                      int64_t* newlines) {
   const char* d = data_.data();
   const size_t n = data_.size();
+  const bool more = file_ != nullptr;
   size_t pos = pos_;
+  int64_t lines = 0;
+  escaped_.clear();
   while (true) {
     if (pos < n && d[pos] == '"') {
-      std::string_view field;
-      if (!ReadQuotedField(&pos, &field)) return false;
-      fields->push_back(field);
+      const size_t start = pos + 1;
+      size_t at = start;
+      bool escaped = false;
+      while (true) {
+        const void* quote = std::memchr(d + at, '"', n - at);
+        if (quote == nullptr) {
+          if (more) return Scan::kNeedMore;
+          status_ = ErrorAtLine(
+              "a quoted field never closes: end it with \" and write a quote inside it as \"\"");
+          return Scan::kError;
+        }
+        const size_t q = static_cast<const char*>(quote) - d;
+        lines += std::count(d + at, d + q, '\n');
+        if (q + 1 >= n && more) return Scan::kNeedMore;  // "" or the closing quote?
+        if (q + 1 < n && d[q + 1] == '"') {
+          escaped = true;
+          at = q + 2;
+          continue;
+        }
+        if (escaped) escaped_.push_back(fields->size());
+        fields->emplace_back(d + start, q - start);
+        pos = q + 1;
+        break;
+      }
+      if (pos < n && d[pos] != ',' && d[pos] != '\n' && d[pos] != '\r') {
+        status_ = ErrorAtLine(
+            "text after a closing quote: quote the whole field and write a quote inside it as "
+            "\"\"");
+        return Scan::kError;
+      }
     } else {
       const size_t start = pos;
-      while (pos < n) {
-        const char c = d[pos];
-        if (c == ',' || c == '\n' || c == '\r') break;
-        ++pos;
-      }
+      pos = FindUnquotedFieldEnd(d, pos, n);
       fields->emplace_back(d + start, pos - start);
     }
-    if (pos >= n) break;  // last record, without a line end
+    if (pos >= n) {
+      if (more) return Scan::kNeedMore;
+      break;  // last record, without a line end
+    }
     if (d[pos] == ',') {
       ++pos;
       continue;
     }
     // A line end: LF, CRLF or a lone CR.
-    if (d[pos] == '\r' && pos + 1 < n && d[pos + 1] == '\n') ++pos;
+    if (d[pos] == '\r') {
+      if (pos + 1 >= n && more) return Scan::kNeedMore;
+      if (pos + 1 < n && d[pos + 1] == '\n') ++pos;
+    }
     ++pos;
-    ++line_;
+    ++lines;
     break;
   }
-  pos_ = pos;
-  return true;
+  *end = pos;
+  *newlines = lines;
+  return Scan::kRecord;
+}
+
+bool CsvReader::Next(std::vector<std::string_view>* fields) {
+  fields->clear();
+  if (!status_.ok()) return false;
+  while (true) {
+    if (pos_ >= data_.size()) {
+      if (file_ == nullptr) return false;
+      if (!Refill()) return false;
+      continue;
+    }
+    record_line_ = line_;
+    size_t end = 0;
+    int64_t newlines = 0;
+    const Scan scan = ScanRecord(fields, &end, &newlines);
+    if (scan == Scan::kError) return false;
+    if (scan == Scan::kRecord) {
+      for (size_t i : escaped_) (*fields)[i] = UnescapeInPlace((*fields)[i]);
+      pos_ = end;
+      line_ += newlines;
+      return true;
+    }
+    fields->clear();
+    if (!Refill()) return false;
+  }
 }
 
 bool CsvReader::NextRow(std::span<const char* const> columns,
@@ -120,45 +246,6 @@ bool CsvReader::NextRow(std::span<const char* const> columns,
     return true;
   }
   return false;
-}
-
-bool CsvReader::ReadQuotedField(size_t* pos_inout, std::string_view* field) {
-  char* d = data_.data();
-  const size_t n = data_.size();
-  size_t pos = *pos_inout + 1;  // past the opening quote
-  int64_t newlines = 0;
-  const size_t start = pos;
-  size_t write = pos;  // unescaped bytes are compacted over the escaped ones
-  while (true) {
-    if (pos >= n) {
-      status_ = ErrorAtLine(
-          "a quoted field never closes: end it with \" and write a quote inside it as \"\"");
-      return false;
-    }
-    const char c = d[pos];
-    if (c == '"') {
-      if (pos + 1 < n && d[pos + 1] == '"') {
-        d[write++] = '"';
-        pos += 2;
-        continue;
-      }
-      ++pos;  // the closing quote
-      break;
-    }
-    newlines += c == '\n';
-    d[write++] = c;
-    ++pos;
-  }
-  line_ += newlines;
-  if (pos < n && d[pos] != ',' && d[pos] != '\n' && d[pos] != '\r') {
-    status_ = ErrorAtLine(
-        "text after a closing quote: quote the whole field and write a quote inside it as "
-        "\"\"");
-    return false;
-  }
-  *pos_inout = pos;
-  *field = std::string_view(d + start, write - start);
-  return true;
 }
 
 absl::StatusOr<CsvWriter> CsvWriter::Create(const std::string& path) {

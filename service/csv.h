@@ -1,5 +1,6 @@
-// RFC 4180 CSV: the one reader of every CSV consensusd reads (it parses a whole
-// buffer in place) and the one writer. Quoted fields may hold commas, newlines
+// RFC 4180 CSV: the one reader of every CSV consensusd reads (it streams a file
+// through a reused block buffer, or parses a whole buffer given to it) and the
+// one writer. Quoted fields may hold commas, newlines
 // and "" (an escaped quote); lines may end in LF or CRLF; a UTF-8 byte-order
 // mark at the start is skipped.
 //
@@ -27,17 +28,33 @@
 namespace consensusd::service {
 
 // Reads records from a buffer it owns. Unescaping happens in place, so a field
-// costs no allocation; the views Next() yields stay valid while the reader lives.
-// A quote inside an unquoted field is taken literally (a common, harmless
-// deviation); an unterminated quoted field or text after a closing quote is an
-// error. Not thread-safe.
+// costs no allocation. A quote inside an unquoted field is taken literally (a
+// common, harmless deviation); an unterminated quoted field or text after a
+// closing quote is an error. Not thread-safe.
+//
+// How it works: a record is first scanned without changing the buffer (field
+// bounds, and which quoted fields hold ""): an unquoted field 16 bytes at a
+// time (SSE2) to the next ',', CR or LF, a quoted one by memchr to its next
+// quote. A record cut by the end of a file block is scanned again once the
+// unconsumed tail has moved to the front of the buffer and the next block has
+// been read after it (at least as much as the buffer holds, so a long record
+// costs linear time); only a complete record's "" are then unescaped. So a file of
+// any size is read with one block of memory, and a record's result does not
+// depend on where the blocks end.
 class CsvReader {
  public:
-  // `name` is used in error messages ("labels.csv:17: ...").
+  static constexpr size_t kDefaultBlockBytes = 8 << 20;
+
+  // Parses `data`, held whole. `name` is used in error messages
+  // ("labels.csv:17: ..."). The views Next() yields stay valid while the
+  // reader lives.
   CsvReader(std::string data, std::string name);
 
-  // Reads the whole file. The error names the file and the OS reason.
-  static absl::StatusOr<CsvReader> Open(const std::string& path);
+  // Streams the file in blocks of about `block_bytes` (tests use tiny blocks).
+  // The views Next() yields stay valid only until the next call of Next() or
+  // NextRow(). The error names the file and the OS reason.
+  static absl::StatusOr<CsvReader> Open(const std::string& path,
+                                        size_t block_bytes = kDefaultBlockBytes);
 
   CsvReader(CsvReader&&) = default;
   CsvReader& operator=(CsvReader&&) = default;
@@ -60,20 +77,37 @@ class CsvReader {
   // OK unless Next() stopped on a syntax error or NextRow() on a row's width.
   const absl::Status& status() const { return status_; }
   const std::string& name() const { return name_; }
-  // Bytes consumed so far and in total, for progress reports.
-  size_t position() const { return pos_; }
-  size_t size() const { return data_.size(); }
+  // Bytes consumed so far and in total (the file's size when it was opened),
+  // for progress reports.
+  size_t position() const { return consumed_ + pos_; }
+  size_t size() const { return size_; }
 
   // An error located at the current record: "<name>:<line>: <message>".
   absl::Status ErrorAtLine(std::string_view message) const;
 
  private:
-  // Parses the quoted field whose opening quote is at *pos and moves *pos past
-  // its closing quote. On a syntax error sets status_ and returns false.
-  bool ReadQuotedField(size_t* pos, std::string_view* field);
+  struct FileCloser {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  enum class Scan { kRecord, kNeedMore, kError };
 
-  std::string data_;
+  // Scans the record at pos_ into *fields without changing the buffer; quoted
+  // fields are views of their text between the quotes, "" still doubled (and
+  // then listed in escaped_). kNeedMore: the buffer ends inside the record
+  // and more of the file is to come. On success sets *end and *newlines (the
+  // position after the record, the line ends it spans).
+  Scan ScanRecord(std::vector<std::string_view>* fields, size_t* end, int64_t* newlines);
+  // Moves the unconsumed bytes to the front and reads the next block after
+  // them. False on a read error (then status_ says so).
+  bool Refill();
+
+  std::string data_;  // the file's bytes from position() on, up to data_.size()
   std::string name_;
+  std::unique_ptr<std::FILE, FileCloser> file_;  // null when all the input is in data_
+  size_t block_bytes_ = 0;
+  size_t consumed_ = 0;  // file bytes dropped from the front of data_
+  size_t size_ = 0;
+  std::vector<size_t> escaped_;  // fields of the current record whose "" are to be unescaped
   size_t pos_ = 0;
   int64_t line_ = 1;         // line of pos_
   int64_t record_line_ = 0;  // line where the last record started
@@ -122,6 +156,10 @@ class CsvWriter {
   bool row_started_ = false;
   bool write_failed_ = false;
 };
+
+// An error about `path` from errno `err` ("cannot open labels.csv: No such
+// file or directory; check the path"); `what` says what failed.
+absl::Status FileError(const char* what, const std::string& path, int err);
 
 // Reads a whole file into memory; the error names the path and the OS reason.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);

@@ -1,5 +1,10 @@
 #include "service/label_file.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -8,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "consumer/message_decoder.h"
+#include "engine/label_event.h"
+#include "engine/reject_reason.h"
 #include "service/csv.h"
 
 namespace consensusd::service {
@@ -71,26 +78,45 @@ absl::Status ForEachRow(const std::string& path, std::span<const char* const> he
   return reader->status();
 }
 
-// Both interners hold views into the CSV buffer: use one only while the rows of
-// one CsvReader are read.
-
 // Interns the task ids of consecutive rows once: answer files are usually
-// grouped by task, so most rows repeat the previous row's task.
+// grouped by task, so most rows repeat the previous row's task. The previous
+// name is a copy, as the reader's views do not outlive their row; ids are
+// at most kMaxIdBytes long, so after the first rows the copy allocates nothing.
 class TaskInterner {
  public:
   explicit TaskInterner(IdTable* table) : table_(table) {}
   int32_t Intern(std::string_view name) {
     if (last_id_ == IdTable::kNotFound || name != last_name_) {
       last_id_ = table_->Intern(name);
-      last_name_ = name;
+      last_name_.assign(name);
     }
     return last_id_;
   }
 
  private:
   IdTable* table_;
-  std::string_view last_name_;  // points into the CSV buffer
+  std::string last_name_;
   int32_t last_id_ = IdTable::kNotFound;
+};
+
+// Interns worker ids through a hash map of its own in front of the table.
+// Answer files repeat each worker many times in no order, and this map finds
+// a short id with one cache miss, where IdTable (compact, for the many task
+// ids) needs two. The map holds each worker's name a second time.
+class WorkerInterner {
+ public:
+  explicit WorkerInterner(IdTable* table) : table_(table) {}
+  int32_t Intern(std::string_view name) {
+    auto it = ids_.find(absl::string_view(name.data(), name.size()));
+    if (it != ids_.end()) return it->second;
+    const int32_t id = table_->Intern(name);
+    ids_.emplace(std::string(name), id);
+    return id;
+  }
+
+ private:
+  IdTable* table_;
+  absl::flat_hash_map<std::string, int32_t> ids_;
 };
 
 // Interns class names through a short list scanned linearly: most label sets
@@ -103,40 +129,212 @@ class ClassInterner {
       if (known == name) return id;
     }
     const int32_t id = table_->Intern(name);
-    if (recent_.size() < kMaxRecent) recent_.emplace_back(name, id);
+    if (recent_.size() < kMaxRecent) recent_.emplace_back(std::string(name), id);
     return id;
   }
 
  private:
   static constexpr size_t kMaxRecent = 8;
   IdTable* table_;
-  std::vector<std::pair<std::string_view, int32_t>> recent_;  // views into the CSV buffer
+  std::vector<std::pair<std::string, int32_t>> recent_;  // copies: ids never change
 };
 
+// What the readers of both formats fill.
+struct Answers {
+  explicit Answers(Dataset* d)
+      : d(d), tasks(&d->tasks), workers(&d->workers), classes(&d->classes) {}
+  Dataset* d;
+  consensus::AnswerMatrixBuilder builder;
+  int64_t rows = 0;  // answers read, before retractions and duplicates
+  TaskInterner tasks;
+  WorkerInterner workers;
+  ClassInterner classes;
+  // Gold declared in the answers file (JSON Lines only), by task name.
+  absl::flat_hash_map<std::string, int32_t> gold;
+
+  absl::StatusOr<int32_t> InternClass(std::string_view label) {
+    const int32_t c = classes.Intern(label);
+    if (static_cast<size_t>(c) >= kMaxClasses) return TooManyClasses(label);
+    return c;
+  }
+};
+
+// The builder's arrays grow by doubling, which for 10^8 answers briefly holds
+// the old and the new array: reserving from the size of the first rows avoids
+// that. Reserved pages that stay untouched cost no memory.
+void ReserveFromFirstRows(size_t file_bytes, size_t bytes_read, int64_t rows,
+                          consensus::AnswerMatrixBuilder* builder) {
+  if (bytes_read == 0 || file_bytes <= bytes_read) return;
+  const double per_row = static_cast<double>(bytes_read) / static_cast<double>(rows);
+  builder->Reserve(static_cast<int64_t>(static_cast<double>(file_bytes) / per_row * 1.05) + 1024);
+}
+
+absl::Status ReadAnswersCsv(const std::string& path, Answers* answers) {
+  absl::StatusOr<CsvReader> reader = CsvReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  std::vector<std::string_view> f;
+  constexpr int64_t kRowsBeforeReserve = 4096;
+  while (reader->NextRow(kLabelsHeader, &f)) {
+    if (absl::Status s = CheckRowFields(kLabelsHeader, f); !s.ok()) {
+      return reader->ErrorAtLine(std::string(s.message()));
+    }
+    absl::StatusOr<int32_t> label = answers->InternClass(f[2]);
+    if (!label.ok()) return reader->ErrorAtLine(std::string(label.status().message()));
+    answers->builder.Add(answers->tasks.Intern(f[0]), answers->workers.Intern(f[1]), *label);
+    ++answers->rows;
+    if (answers->builder.size() == kRowsBeforeReserve) {
+      ReserveFromFirstRows(reader->size(), reader->position(), kRowsBeforeReserve, &answers->builder);
+    }
+  }
+  return reader->status();
+}
+
+// Applies the events of one JSON Lines line, stopping at the first rejection
+// or error. Answers are held here, not in the builder, because a retraction
+// removes earlier answers.
+class JsonLinesSink : public consumer::DecodeSink {
+ public:
+  JsonLinesSink(const std::string& path, Answers* answers) : path_(path), answers_(answers) {}
+
+  void StartLine(int64_t line) { line_ = line; }
+  const absl::Status& status() const { return status_; }
+
+  void OnEvent(const engine::LabelEvent& e) override {
+    if (!status_.ok()) return;
+    if (project_.empty()) {
+      project_.assign(e.project);
+    } else if (e.project != project_) {
+      Fail(absl::StrCat("project '", std::string(e.project), "' differs from the file's first project '",
+                        project_, "': aggregate one project at a time"));
+      return;
+    }
+    switch (e.kind) {
+      case engine::LabelEvent::Kind::kAnswer: {
+        absl::StatusOr<int32_t> label = answers_->InternClass(e.label);
+        if (!label.ok()) return Fail(std::string(label.status().message()));
+        task_.push_back(answers_->tasks.Intern(e.task));
+        worker_.push_back(answers_->workers.Intern(e.worker));
+        label_.push_back(*label);
+        ++answers_->rows;
+        return;
+      }
+      case engine::LabelEvent::Kind::kGold: {
+        absl::StatusOr<int32_t> label = answers_->InternClass(e.label);
+        if (!label.ok()) return Fail(std::string(label.status().message()));
+        answers_->gold.insert_or_assign(std::string(e.task), *label);
+        return;
+      }
+      case engine::LabelEvent::Kind::kRetract: {
+        // Unknown task or worker: no earlier answer to remove.
+        const int32_t task = answers_->d->tasks.Find(e.task);
+        const int32_t worker = answers_->d->workers.Find(e.worker);
+        if (task == IdTable::kNotFound || worker == IdTable::kNotFound) return;
+        retracted_before_[Key(task, worker)] = static_cast<int64_t>(task_.size());
+        return;
+      }
+    }
+  }
+
+  void OnReject(const consumer::Rejection& r) override {
+    if (!status_.ok()) return;
+    Fail(absl::StrCat(std::string(engine::ReasonCode(r.reason)), ": ", r.detail));
+  }
+
+  void Fail(std::string_view message) {
+    status_ = absl::InvalidArgumentError(absl::StrCat(path_, ":", line_, ": ", std::string(message)));
+  }
+
+  // Moves the answers that no later retraction removed into the builder.
+  void Finish() {
+    for (size_t i = 0; i < task_.size(); ++i) {
+      if (!retracted_before_.empty()) {
+        auto it = retracted_before_.find(Key(task_[i], worker_[i]));
+        if (it != retracted_before_.end() && static_cast<int64_t>(i) < it->second) continue;
+      }
+      answers_->builder.Add(task_[i], worker_[i], label_[i]);
+    }
+  }
+
+ private:
+  static uint64_t Key(int32_t task, int32_t worker) {
+    return (static_cast<uint64_t>(task) << 32) | static_cast<uint32_t>(worker);
+  }
+
+  const std::string& path_;
+  Answers* answers_;
+  int64_t line_ = 0;
+  std::string project_;
+  std::vector<int32_t> task_, worker_, label_;
+  // (task, worker) -> the number of answers read when it was last retracted.
+  absl::flat_hash_map<uint64_t, int64_t> retracted_before_;
+  absl::Status status_;
+};
+
+// Decodes each line as the Kafka consumer decodes a message value, so that the
+// same elements are accepted and refused with the same wording (SPEC 3).
+absl::Status ReadAnswersJsonLines(const std::string& path, Answers* answers) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return FileError("cannot open", path, errno);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(f, &std::fclose);
+  std::setvbuf(f, nullptr, _IOFBF, 1 << 20);
+  consumer::MessageDecoder decoder;
+  JsonLinesSink sink(path, answers);
+  struct LineBuffer {
+    ~LineBuffer() { std::free(data); }
+    char* data = nullptr;  // getline()'s, reused and grown by it
+    size_t capacity = 0;
+  } buffer;
+  int64_t line_number = 0;
+  ssize_t got;
+  while ((got = getline(&buffer.data, &buffer.capacity, f)) >= 0) {
+    ++line_number;
+    std::string_view line(buffer.data, static_cast<size_t>(got));
+    if (line_number == 1 && line.starts_with("\xEF\xBB\xBF")) line.remove_prefix(3);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ' ||
+                             line.back() == '\t')) {
+      line.remove_suffix(1);
+    }
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (line.empty()) continue;  // blank lines separate nothing
+    sink.StartLine(line_number);
+    decoder.Decode(line, sink);
+    if (!sink.status().ok()) return sink.status();
+  }
+  if (std::ferror(f) != 0) return FileError("cannot read", path, errno);
+  sink.Finish();
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+bool IsJsonLinesPath(std::string_view path) {
+  return path.ends_with(".jsonl") || path.ends_with(".ndjson");
+}
 
 absl::StatusOr<Dataset> LoadDataset(const std::string& labels_path, const std::string& gold_path,
                                     consensus::DuplicatePolicy duplicates) {
   Dataset d;
-  consensus::AnswerMatrixBuilder builder;
-  TaskInterner tasks(&d.tasks);
-  ClassInterner classes(&d.classes);
-  absl::Status status = ForEachRow(labels_path, kLabelsHeader, [&](const auto& f) {
-    const int32_t label = classes.Intern(f[2]);
-    if (static_cast<size_t>(label) >= kMaxClasses) return TooManyClasses(f[2]);
-    builder.Add(tasks.Intern(f[0]), d.workers.Intern(f[1]), label);
-    return absl::OkStatus();
-  });
+  Answers answers(&d);
+  absl::Status status = IsJsonLinesPath(labels_path) ? ReadAnswersJsonLines(labels_path, &answers)
+                                                     : ReadAnswersCsv(labels_path, &answers);
   if (!status.ok()) return status;
-  d.rows = builder.size();
+  d.rows = answers.rows;
   if (d.rows == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(labels_path, ": no answers; expected rows of task,worker,label"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        labels_path, IsJsonLinesPath(labels_path)
+                         ? ": no answers; expected lines of {\"task\":..,\"worker\":..,\"label\":..}"
+                         : ": no answers; expected rows of task,worker,label"));
   }
 
   std::vector<int32_t> gold;
-  if (!gold_path.empty()) {
+  if (!answers.gold.empty() || !gold_path.empty()) {
     gold.assign(d.tasks.size(), consensus::kNoGold);
+    for (const auto& [name, label] : answers.gold) {
+      const int32_t task = d.tasks.Find(name);
+      if (task != IdTable::kNotFound) gold[task] = label;
+    }
+  }
+  if (!gold_path.empty()) {
     status = ForEachRow(gold_path, kTaskLabelHeader, [&](const auto& f) {
       const int32_t task = d.tasks.Find(f[0]);
       if (task == IdTable::kNotFound) return absl::OkStatus();
@@ -147,7 +345,7 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& labels_path, const std::s
     if (!status.ok()) return status;
   }
 
-  d.matrix = builder.Build(d.tasks.size(), d.workers.size(), d.classes.size(), duplicates);
+  d.matrix = answers.builder.Build(d.tasks.size(), d.workers.size(), d.classes.size(), duplicates);
   if (!gold.empty()) d.matrix.gold = std::move(gold);
   d.matrix.class_rank = consensus::SortedRank(d.classes);
   return d;

@@ -1,7 +1,8 @@
 // Label files for batch use: the `task,worker,label` answers CSV of crowd-kit
 // and the public data sets, and `task,label` gold / truth CSVs. Each file may
 // start with its header (`task,worker,label` or `task,label`); otherwise the
-// column order alone says what a column is.
+// column order alone says what a column is. Answers may also come as JSON
+// Lines (a path ending .jsonl or .ndjson): one input-topic message per line.
 //
 //   absl::StatusOr<Dataset> d = LoadDataset("labels.csv", "gold.csv",
 //                                           consensus::DuplicatePolicy::kKeepLast);
@@ -30,12 +31,27 @@ struct Dataset {
   int64_t rows = 0;  // answer rows read, before duplicates are resolved
 };
 
-// Loads a task,worker,label CSV and, unless gold_path is empty, a task,label
-// gold CSV. Sets matrix.gold and matrix.class_rank = SortedRank(classes). Gold
-// classes not seen among the labels become classes; gold for tasks absent from
-// the labels is ignored; a later gold row for a task replaces an earlier one.
+// True for the paths LoadDataset reads as JSON Lines: *.jsonl, *.ndjson.
+bool IsJsonLinesPath(std::string_view path);
+
+// Loads a task,worker,label CSV (or JSON Lines, see below) and, unless
+// gold_path is empty, a task,label gold CSV. Sets matrix.gold and
+// matrix.class_rank = SortedRank(classes). Gold classes not seen among the
+// labels become classes; gold for tasks absent from the labels is ignored; a
+// later gold row for a task replaces an earlier one.
 // Errors name the file and line:
 // "labels.csv:17: expected 3 columns (task,worker,label), got 2".
+//
+// JSON Lines: each line that is not blank is decoded as one message value of
+// the input topic (consumer::MessageDecoder, SPEC 3), so the same elements are
+// accepted, and a refused one stops the load with the decoder's reason and
+// detail: "labels.jsonl:17: missing_field: field 'worker' is missing
+// (required for an answer)". A batch means what the stream means at its end:
+// an answer counts (subject to `duplicates`); a retraction removes the
+// worker's answers to the task on earlier lines; a gold declaration is gold as
+// in the gold CSV (the last one of a task wins, gold of a task without answers
+// is ignored, rows of gold_path come after it). Every element must be of one
+// project.
 absl::StatusOr<Dataset> LoadDataset(const std::string& labels_path, const std::string& gold_path,
                                     consensus::DuplicatePolicy duplicates);
 

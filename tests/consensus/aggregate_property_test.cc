@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
@@ -502,7 +503,7 @@ TEST(AggregateThreadsTest, ThreadCountGivesBitIdenticalModelOnLargeInput) {
     o.threads = 1;
     const absl::StatusOr<Model> one = Aggregate(d.answers, o, excluded);
     ASSERT_TRUE(one.ok()) << one.status();
-    for (int threads : {2, 3}) {
+    for (int threads : {2, 3, 0}) {  // 0: the default, one per available core
       o.threads = threads;
       const absl::StatusOr<Model> many = Aggregate(d.answers, o, excluded);
       ASSERT_TRUE(many.ok()) << many.status();
@@ -538,6 +539,19 @@ TEST(AggregateThreadsTest, LargeInputObjectiveNeverDecreases) {
       }
     }
   }
+}
+
+TEST(AggregateThreadsTest, TheDefaultIsOneThreadPerAvailableCoreAndNegativeIsRefused) {
+  EXPECT_EQ(AggregateOptions{}.threads, 0);
+  EXPECT_GE(AvailableCores(), 1);
+  cpu_set_t set;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+  EXPECT_EQ(AvailableCores(), CPU_COUNT(&set));
+  const AnswerMatrix m =
+      fixtures::BuildMatrix({.tasks = 2, .workers = 2, .answers = {{0, 0, 0}, {0, 1, 1}, {1, 0, 1}}});
+  AggregateOptions o;
+  o.threads = -1;
+  EXPECT_FALSE(Aggregate(m, o).ok());
 }
 
 }  // namespace

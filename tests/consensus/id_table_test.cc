@@ -94,6 +94,30 @@ TEST(IdTableTest, NamesWithEmbeddedNulAreDistinct) {
   EXPECT_EQ(t.Name(id).size(), 3u);
 }
 
+TEST(IdTableTest, KeepsEveryIdThroughManyGrowths) {
+  IdTable t;
+  constexpr int kNames = 200000;
+  for (int i = 0; i < kNames; ++i) {
+    ASSERT_EQ(t.Intern("task-" + std::to_string(i)), i);
+    ASSERT_EQ(t.Intern("task-" + std::to_string(i / 2)), i / 2);  // a repeat
+  }
+  EXPECT_EQ(t.size(), kNames);
+  for (int i = 0; i < kNames; ++i) ASSERT_EQ(t.Find("task-" + std::to_string(i)), i);
+  EXPECT_EQ(t.Find("task-" + std::to_string(kNames)), IdTable::kNotFound);
+  EXPECT_EQ(t.Name(12345), "task-12345");
+}
+
+TEST(IdTableTest, CopiesAndMovesKeepTheIds) {
+  IdTable t;
+  for (const char* n : {"a", "b", "c"}) t.Intern(n);
+  IdTable copy = t;
+  IdTable moved = std::move(t);
+  EXPECT_EQ(copy.Find("c"), 2);
+  EXPECT_EQ(moved.Find("b"), 1);
+  EXPECT_EQ(copy.Intern("d"), 3);
+  EXPECT_EQ(moved.Intern("a"), 0);
+}
+
 TEST(SortedRankTest, RanksNamesBytewise) {
   IdTable t;
   t.Intern("pos");  // 0

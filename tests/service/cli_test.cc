@@ -116,6 +116,31 @@ TEST_F(CliTest, ProduceAndAggregateRefuseAnOverlongIdAlike) {
   EXPECT_THAT(aggregate.err, HasSubstr("long.csv:2: task is 300 bytes, the limit is 256"));
 }
 
+// JSON Lines answers (issue 10): the same consensus file as the same answers in
+// a CSV, and a line the service would dead-letter stops aggregate at that line.
+TEST_F(CliTest, AggregateReadsJsonLinesAsTheSameCsv) {
+  const std::string jsonl = dir_.Write(
+      "labels.jsonl",
+      "{\"task\":\"t1\",\"worker\":\"w1\",\"label\":\"x,y\"}\n"
+      "{\"task\":\"t1\",\"worker\":\"w2\",\"label\":\"x,y\"}\n"
+      "{\"task\":\"t1\",\"worker\":\"w3\",\"label\":\"z\"}\n"
+      "{\"task\":\"t2\",\"worker\":\"w1\",\"label\":\"z\"}\n"
+      "{\"task\":\"t2\",\"worker\":\"w2\",\"label\":\"z\"}\n"
+      "{\"task\":\"t2\",\"worker\":\"w3\",\"label\":\"z\"}\n");
+  const RunResult from_csv = Run({"aggregate", "--labels", SmallLabels(), "--out", dir_.File("csv.out")});
+  ASSERT_EQ(from_csv.exit_code, 0) << from_csv.err;
+  const RunResult from_jsonl = Run({"aggregate", "--labels", jsonl, "--out", dir_.File("jsonl.out")});
+  ASSERT_EQ(from_jsonl.exit_code, 0) << from_jsonl.err;
+  EXPECT_EQ(ReadWholeFile(dir_.File("jsonl.out")), ReadWholeFile(dir_.File("csv.out")));
+
+  const std::string bad = dir_.Write("bad.ndjson",
+                                     "{\"task\":\"t1\",\"worker\":\"w1\",\"label\":\"a\"}\n"
+                                     "{\"task\":\"t1\",\"label\":\"a\"}\n");
+  const RunResult r = Run({"aggregate", "--labels", bad});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("bad.ndjson:2: missing_field"));
+}
+
 // The whole service on the embedded Kafka, end to end; with --exit it prints
 // no dashboard URL, since the service is gone when the command returns.
 TEST_F(CliTest, DemoWithExitSummarisesAndPrintsNoURL) {

@@ -390,7 +390,7 @@ TEST_F(ConfigTest, ValidationNamesTheKeyTheRangeAndTheValue) {
       {"model.tol", "0", "model.tol must be > 0, got 0"},
       {"model.max_iter", "0", "model.max_iter must be >= 1, got 0"},
       {"model.sweep_interval_s", "0", "model.sweep_interval_s must be > 0, got 0"},
-      {"model.threads", "0", "model.threads must be from 1 to 256, got 0"},
+      {"model.threads", "-1", "model.threads must be from 0 to 256, got -1"},
       {"model.onecoin_below", "-1", "model.onecoin_below must be >= 0, got -1"},
       {"review.min_confidence", "0", "review.min_confidence must be > 0 and <= 1, got 0"},
       {"review.min_confidence", "1.5", "review.min_confidence must be > 0 and <= 1, got 1.5"},
