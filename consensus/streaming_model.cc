@@ -8,22 +8,13 @@
 
 namespace consensusd::consensus {
 
-namespace {
-
-std::vector<TaskAnswer>::iterator FindAnswer(std::vector<TaskAnswer>& answers, int32_t worker) {
-  return std::find_if(answers.begin(), answers.end(),
-                      [&](const TaskAnswer& a) { return a.worker == worker; });
-}
-
-}  // namespace
-
 StreamingModel::StreamingModel(const StreamingOptions& options) : options_(options) {}
 
 int32_t StreamingModel::InternTask(std::string_view name) {
   const int32_t before = tasks_.size();
   const int32_t id = tasks_.Intern(name);
   if (id == before) {
-    answers_.emplace_back();
+    answers_.AddTask();
     gold_.push_back(kNoGold);
     posterior_.insert(posterior_.end(), K_, K_ > 0 ? 1.0 / K_ : 0.0);
     task_version_.push_back(0);
@@ -93,7 +84,7 @@ void StreamingModel::GrowClasses(int32_t new_k) {
 
 bool StreamingModel::Active(int32_t task) const {
   if (gold_[task] != kNoGold) return true;
-  for (const TaskAnswer& a : answers_[task]) {
+  for (const TaskAnswer& a : answers_.Of(task)) {
     if (!excluded_[a.worker]) return true;
   }
   return false;
@@ -102,7 +93,7 @@ bool StreamingModel::Active(int32_t task) const {
 bool StreamingModel::Counted(int32_t task) const {
   if (K_ == 0 || !Active(task)) return false;
   int64_t counted = 0;
-  for (const TaskAnswer& a : answers_[task]) counted += excluded_[a.worker] ? 0 : 1;
+  for (const TaskAnswer& a : answers_.Of(task)) counted += excluded_[a.worker] ? 0 : 1;
   return !PredictedOnly(options_.fit, counted, gold_[task] != kNoGold);
 }
 
@@ -153,7 +144,7 @@ void StreamingModel::Contribute(int32_t task, double sign) {
   if (!Counted(task)) return;
   const double* p = posterior_.data() + static_cast<size_t>(task) * K_;
   for (int k = 0; k < K_; ++k) class_counts_[k] += sign * p[k];
-  for (const TaskAnswer& a : answers_[task]) {
+  for (const TaskAnswer& a : answers_.Of(task)) {
     double* cell = counts_.data() + (static_cast<size_t>(a.worker) * K_ + a.label) * K_;
     for (int k = 0; k < K_; ++k) cell[k] += sign * p[k];
   }
@@ -188,7 +179,7 @@ void StreamingModel::EStep(int32_t task) {
   } else {
     ClassPriorProbabilities(class_counts_.data(), K_, options_.fit.prior, p);
   }
-  for (const TaskAnswer& a : answers_[task]) {
+  for (const TaskAnswer& a : answers_.Of(task)) {
     if (excluded_[a.worker]) continue;
     WorkerLikelihood(ParameterCounts(a.worker, scratch), K_, prior, OneCoin(a.worker), a.label, l);
     double max = 0;
@@ -212,23 +203,16 @@ void StreamingModel::UpdateTask(int32_t task, Change change) {
 }
 
 bool StreamingModel::PutAnswer(int32_t task, int32_t worker, int32_t label) {
-  std::vector<TaskAnswer>& answers = answers_[task];
-  auto it = FindAnswer(answers, worker);
-  if (it != answers.end()) {
-    if (it->label == label) return false;
-    it->label = label;
-    return true;
-  }
-  answers.push_back({worker, label});
+  const AnswerStore::PutResult put = answers_.Put(task, worker, label);
+  if (put != AnswerStore::PutResult::kAdded) return put == AnswerStore::PutResult::kReplaced;
   ++num_answers_;
   ++worker_answers_[worker];
   return true;
 }
 
 void StreamingModel::SetAnswer(int32_t task, int32_t worker, int32_t label) {
-  std::vector<TaskAnswer>& answers = answers_[task];
-  auto it = FindAnswer(answers, worker);
-  if (it != answers.end() && it->label == label) return;  // a redelivery changes nothing
+  const TaskAnswer* found = answers_.Find(task, worker);
+  if (found != nullptr && found->label == label) return;  // a redelivery changes nothing
   UpdateTask(task, [&] { PutAnswer(task, worker, label); });
 }
 
@@ -237,11 +221,9 @@ void StreamingModel::LoadAnswer(int32_t task, int32_t worker, int32_t label) {
 }
 
 bool StreamingModel::Retract(int32_t task, int32_t worker) {
-  std::vector<TaskAnswer>& answers = answers_[task];
-  auto it = FindAnswer(answers, worker);
-  if (it == answers.end()) return false;
+  if (answers_.Find(task, worker) == nullptr) return false;
   UpdateTask(task, [&] {
-    answers.erase(it);
+    answers_.Remove(task, worker);
     --num_answers_;
     --worker_answers_[worker];
   });
@@ -250,9 +232,9 @@ bool StreamingModel::Retract(int32_t task, int32_t worker) {
 
 void StreamingModel::DropTasks(std::span<const int32_t> tasks) {
   for (const int32_t t : tasks) {
-    for (const TaskAnswer& a : answers_[t]) --worker_answers_[a.worker];
-    num_answers_ -= static_cast<int64_t>(answers_[t].size());
-    std::vector<TaskAnswer>().swap(answers_[t]);
+    for (const TaskAnswer& a : answers_.Of(t)) --worker_answers_[a.worker];
+    num_answers_ -= static_cast<int64_t>(answers_.Of(t).size());
+    answers_.Clear(t);
     gold_[t] = kNoGold;
     if (K_ > 0) {
       std::fill(posterior_.begin() + static_cast<size_t>(t) * K_,
@@ -284,7 +266,7 @@ AnswerMatrix StreamingModel::Snapshot() const {
   m.worker.reserve(num_answers_);
   m.label.reserve(num_answers_);
   for (int32_t t = 0; t < m.num_tasks; ++t) {
-    for (const TaskAnswer& a : answers_[t]) {
+    for (const TaskAnswer& a : answers_.Of(t)) {
       m.worker.push_back(a.worker);
       m.label.push_back(a.label);
     }

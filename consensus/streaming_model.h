@@ -33,7 +33,10 @@
 // Not thread-safe: the caller serialises access. A sweep can run without the
 // caller's lock: PrepareSweep() (locked) copies the answers, RunSweep() (no
 // lock) fits, InstallSweep() (locked) installs the result and re-applies the
-// tasks that changed in between. Everything is held in memory.
+// tasks that changed in between. Everything is held in memory: with the
+// answers in AnswerStore's slots, a project of one answer per task takes about
+// 128 bytes per answer together with the engine's per-task arrays
+// (engine_tests' ProjectMemoryTest, docs/benchmarks.md).
 #ifndef CONSENSUSD_CONSENSUS_STREAMING_MODEL_H_
 #define CONSENSUSD_CONSENSUS_STREAMING_MODEL_H_
 
@@ -47,6 +50,7 @@
 #include "absl/status/statusor.h"
 #include "consensus/aggregate.h"
 #include "consensus/answer_matrix.h"
+#include "consensus/answer_store.h"
 #include "consensus/id_table.h"
 
 namespace consensusd::consensus {
@@ -54,12 +58,6 @@ namespace consensusd::consensus {
 struct StreamingOptions {
   AggregateOptions fit;      // method (ds or onecoin), prior, tol, max_iter, threads
   int32_t max_classes = 64;  // classes discovered beyond this are rejected
-};
-
-// One stored answer of a task.
-struct TaskAnswer {
-  int32_t worker;
-  int32_t label;
 };
 
 // A copy of the state a sweep fits, taken under the caller's lock.
@@ -130,7 +128,7 @@ class StreamingModel {
   // Consensus class (ties by prior, then name), or -1 before any class exists.
   int32_t Label(int32_t task) const;
   double Confidence(int32_t task) const;
-  std::span<const TaskAnswer> Answers(int32_t task) const { return answers_[task]; }
+  std::span<const TaskAnswer> Answers(int32_t task) const { return answers_.Of(task); }
   int32_t Gold(int32_t task) const { return gold_[task]; }
   bool Excluded(int32_t worker) const { return excluded_[worker]; }
   // Answers the worker has stored (excluded or not).
@@ -180,7 +178,7 @@ class StreamingModel {
   IdTable tasks_, workers_, classes_;
   std::vector<int32_t> class_rank_;
   // Per task.
-  std::vector<std::vector<TaskAnswer>> answers_;
+  AnswerStore answers_;
   std::vector<int32_t> gold_;
   std::vector<double> posterior_;       // num_tasks x K
   std::vector<uint64_t> task_version_;  // version_ at the task's last change

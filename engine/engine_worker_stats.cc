@@ -74,7 +74,7 @@ void Engine::CollectWorkerStats(std::vector<StatsRecord>* out, int32_t partition
     }
     record.project = project->name;
     record.classes.clear();
-    for (int32_t k = 0; k < K; ++k) record.classes.push_back(m.classes().Name(k));
+    for (int32_t k = 0; k < K; ++k) record.classes.emplace_back(m.classes().Name(k));
     for (auto& [key, stats] : live) {
       auto sent = project->exchange.sent.find(key);
       if (sent != project->exchange.sent.end() && !StatsDiffer(sent->second, stats)) continue;

@@ -72,18 +72,18 @@ struct Project {
   // failed delivery resets it, so that the task is sent again.
   std::vector<int32_t> sent_label;
   std::vector<double> sent_confidence;
-  std::vector<char> sent_review;
+  std::vector<bool> sent_review;
   // What Kafka confirmed per task (what is stored, and restored into sent_*):
   // the consensus record and whether the review record stands.
   std::vector<int32_t> acked_label;
   std::vector<double> acked_confidence;
-  std::vector<char> acked_review;
+  std::vector<bool> acked_review;
   // Tasks whose acked_* changed since they were last stored (deduplicated).
   std::vector<int32_t> acked_changed;
-  std::vector<char> acked_flag;
+  std::vector<bool> acked_flag;
   // Tasks changed since their outputs were last checked (deduplicated).
   std::vector<int32_t> dirty_tasks;
-  std::vector<char> dirty;
+  std::vector<bool> dirty;
   // The last sweep's report (null before the first sweep).
   std::shared_ptr<const ProjectReport> report;
   // Worker statistics of other partitions, and what this instance sent (SPEC 8).

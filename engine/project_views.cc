@@ -75,7 +75,8 @@ TaskView TaskViewOf(const Project& project, int32_t task) {
   }
   for (int32_t k = 0; k < m.num_classes(); ++k) v.posterior.emplace_back(m.classes().Name(k), m.Posterior(task)[k]);
   for (const consensus::TaskAnswer& a : m.Answers(task)) {
-    v.answers.push_back({m.workers().Name(a.worker), m.classes().Name(a.label), m.Excluded(a.worker)});
+    v.answers.push_back({std::string(m.workers().Name(a.worker)), std::string(m.classes().Name(a.label)),
+                         m.Excluded(a.worker)});
   }
   if (m.Gold(task) != consensus::kNoGold) v.gold = m.classes().Name(m.Gold(task));
   v.needs_review = TaskNeedsReview(project, task);

@@ -60,7 +60,8 @@ DemoStream StreamOf(const consensus::AnswerMatrix& m, const consensus::IdTable& 
     for (int32_t t = 0; t < m.num_tasks; ++t) {
       const int64_t a = m.task_begin[t] + round;
       if (a >= m.task_begin[t + 1]) continue;
-      s.answers.push_back({tasks.Name(t), workers.Name(m.worker[a]), classes.Name(m.label[a])});
+      s.answers.push_back({std::string(tasks.Name(t)), std::string(workers.Name(m.worker[a])),
+                           std::string(classes.Name(m.label[a]))});
     }
   }
   return s;
@@ -73,7 +74,7 @@ DemoStream SyntheticStream(const consensus::SyntheticOptions& options) {
   for (int32_t w = 0; w < d.answers.num_workers; ++w) workers.Intern(absl::StrCat("w", w));
   for (int32_t k = 0; k < d.answers.num_classes; ++k) classes.Intern(absl::StrCat("c", k));
   DemoStream s = StreamOf(d.answers, tasks, workers, classes);
-  for (int32_t t = 0; t < d.answers.num_tasks; ++t) s.truth[tasks.Name(t)] = classes.Name(d.truth[t]);
+  for (int32_t t = 0; t < d.answers.num_tasks; ++t) s.truth[std::string(tasks.Name(t))] = classes.Name(d.truth[t]);
   return s;
 }
 

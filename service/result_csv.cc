@@ -49,7 +49,7 @@ std::vector<engine::WorkerRow> WorkerRows(const consensus::IdTable& workers,
   std::vector<engine::WorkerRow> rows(reports.size());
   for (int32_t w = 0; w < workers.size(); ++w) {
     const consensus::WorkerReport& r = reports[w];
-    rows[w] = {.worker = workers.Name(w), .excluded = r.excluded, .answers = r.answers,
+    rows[w] = {.worker = std::string(workers.Name(w)), .excluded = r.excluded, .answers = r.answers,
                .accuracy = r.accuracy, .gold_answers = r.gold_answers,
                .gold_correct = r.gold_correct, .agreement = r.agreement,
                .spam_score = r.spam_score, .flagged = r.flagged};

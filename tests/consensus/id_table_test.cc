@@ -157,6 +157,56 @@ TEST(SortedRankTest, BytesAboveAsciiSortAfterAscii) {
   EXPECT_THAT(SortedRank(t), ElementsAre(1, 0));
 }
 
+TEST(IdTableTest, FindsEveryNameAfterManyGrowths) {
+  IdTable t;
+  for (int i = 0; i < 100000; ++i) ASSERT_EQ(t.Intern("task-" + std::to_string(i)), i);
+  for (int i = 0; i < 100000; ++i) ASSERT_EQ(t.Find("task-" + std::to_string(i)), i);
+  EXPECT_EQ(t.Name(12345), "task-12345");
+  EXPECT_EQ(t.Find("task-100000"), IdTable::kNotFound);
+}
+
+TEST(IdTableTest, NamesWithSharedPrefixesAndNulBytesStayDistinct) {
+  IdTable t;
+  EXPECT_EQ(t.Intern("ab"), 0);
+  EXPECT_EQ(t.Intern("a"), 1);
+  EXPECT_EQ(t.Intern("b"), 2);
+  EXPECT_EQ(t.Intern(std::string_view("a\0b", 3)), 3);
+  EXPECT_EQ(t.Find("ab"), 0);
+  EXPECT_EQ(t.Find(std::string_view("a\0b", 3)), 3);
+  EXPECT_EQ(t.Name(3), std::string_view("a\0b", 3));
+}
+
+TEST(IdTableTest, CopyIsIndependentOfTheOriginal) {
+  IdTable a;
+  a.Intern("x");
+  a.Intern("y");
+  IdTable b = a;
+  b.Intern("z");
+  a.Intern("w");
+  EXPECT_EQ(b.Find("y"), 1);
+  EXPECT_EQ(b.Find("z"), 2);
+  EXPECT_EQ(b.Find("w"), IdTable::kNotFound);
+  EXPECT_EQ(a.Find("w"), 2);
+  EXPECT_EQ(a.Find("z"), IdTable::kNotFound);
+  a = b;
+  EXPECT_EQ(a.Find("z"), 2);
+  EXPECT_EQ(a.size(), 3);
+}
+
+TEST(IdTableTest, MovedTableKeepsFindingAndInterning) {
+  IdTable a;
+  a.Intern("x");
+  IdTable b = std::move(a);
+  EXPECT_EQ(b.Find("x"), 0);
+  EXPECT_EQ(b.Intern("y"), 1);
+  std::vector<IdTable> tables;
+  tables.push_back(std::move(b));
+  tables.emplace_back();  // moves tables[0] again
+  EXPECT_EQ(tables[0].Find("y"), 1);
+  EXPECT_EQ(tables[0].Intern("z"), 2);
+  EXPECT_EQ(tables[1].Find("x"), IdTable::kNotFound);
+}
+
 TEST(SortedRankTest, EmptyTableHasNoRanks) {
   IdTable t;
   EXPECT_TRUE(SortedRank(t).empty());

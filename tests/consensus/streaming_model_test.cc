@@ -88,7 +88,7 @@ TEST(StreamingModel, IncrementalUpdatesAloneBeatMajorityVote) {
   ASSERT_TRUE(mv.ok());
   int streamed = 0, voted = 0;
   for (int32_t t = 0; t < m.num_tasks(); ++t) {
-    const std::string want = absl::StrCat("c", truth[std::stoi(m.tasks().Name(t).substr(1))]);
+    const std::string want = absl::StrCat("c", truth[std::stoi(std::string(m.tasks().Name(t).substr(1)))]);
     streamed += m.classes().Name(m.Label(t)) == want;
     voted += m.classes().Name(mv->label[t]) == want;
   }
@@ -122,7 +122,7 @@ TEST(StreamingModel, DroppedTasksLeaveTheModelOfTheOthers) {
   }
   std::vector<int32_t> dropped;
   for (int32_t t = 0; t < all.num_tasks(); ++t) {
-    if (std::stoi(all.tasks().Name(t).substr(1)) % 3 == 0) dropped.push_back(t);
+    if (std::stoi(std::string(all.tasks().Name(t).substr(1))) % 3 == 0) dropped.push_back(t);
   }
   all.DropTasks(dropped);
   Feed(kept, rest);

@@ -32,7 +32,7 @@ class LabelFileTest : public ::testing::Test {
     const int32_t t = d.tasks.Find(task);
     std::vector<std::string> out;
     for (int64_t a = d.matrix.task_begin[t]; a < d.matrix.task_begin[t + 1]; ++a) {
-      out.push_back(d.classes.Name(d.matrix.label[a]));
+      out.emplace_back(d.classes.Name(d.matrix.label[a]));
     }
     return out;
   }
