@@ -125,9 +125,9 @@ double MaceLogConfusion(const double* c, int32_t K, double* log_pi) {
 }  // namespace
 
 double Digamma(double x) {
-  // Recurrence psi(x) = psi(x + 1) - 1/x up to x >= 6, then the asymptotic series.
+  // Recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10, then the asymptotic series.
   double result = 0;
-  while (x < 6) {
+  while (x < 10) {
     result -= 1 / x;
     x += 1;
   }
