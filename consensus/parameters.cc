@@ -82,8 +82,20 @@ double VariationalLogConfusion(const double* c, int32_t K, double* log_pi) {
 // (with the exp(E log) parameters). kMaceInnerSteps EM steps from theta = 1/2,
 // xi uniform.
 double MaceLogConfusion(const double* c, int32_t K, double* log_pi) {
-  std::vector<double> log_xi(K, -std::log(static_cast<double>(K)));
-  std::vector<double> spam(K), xi_post(K), xi_prior(K, kMaceStrategyPrior);
+  // Four rows of K: log xi, spam counts, and the posterior and prior of xi.
+  constexpr int kStack = 64;
+  double stack[4 * kStack];
+  std::vector<double> heap;
+  double* log_xi = stack;
+  if (K > kStack) {
+    heap.resize(4 * static_cast<size_t>(K));
+    log_xi = heap.data();
+  }
+  double* spam = log_xi + K;
+  double* xi_post = spam + K;
+  double* xi_prior = xi_post + K;
+  std::fill(log_xi, log_xi + K, -std::log(static_cast<double>(K)));
+  std::fill(xi_prior, xi_prior + K, kMaceStrategyPrior);
   double log_theta = std::log(0.5), log_spam = std::log(0.5);
   double total = 0;
   for (int i = 0; i < K * K; ++i) total += std::max(c[i], 0.0);
@@ -119,7 +131,7 @@ double MaceLogConfusion(const double* c, int32_t K, double* log_pi) {
                                 std::max(total - not_spam, 0.0) + kMaceThetaPrior};
   const double theta_prior[2] = {kMaceThetaPrior, kMaceThetaPrior};
   for (int l = 0; l < K; ++l) xi_post[l] = spam[l] + kMaceStrategyPrior;
-  return -DirichletKl(theta_post, theta_prior, 2) - DirichletKl(xi_post.data(), xi_prior.data(), K);
+  return -DirichletKl(theta_post, theta_prior, 2) - DirichletKl(xi_post, xi_prior, K);
 }
 
 }  // namespace
@@ -186,8 +198,14 @@ void WorkerLikelihood(const double* c, int32_t K, const WorkerPrior& prior, Work
                       int32_t label, double* likelihood) {
   if (model == WorkerModel::kVariational || model == WorkerModel::kMace) {
     // The Bayesian maps need the whole table (digammas of the row sums, MACE's inner steps).
-    std::vector<double> log_pi(static_cast<size_t>(K) * K);
-    WorkerLogConfusion(c, K, prior, model, log_pi.data());
+    double stack[16 * 16];
+    std::vector<double> heap;
+    double* log_pi = stack;
+    if (K > 16) {
+      heap.resize(static_cast<size_t>(K) * K);
+      log_pi = heap.data();
+    }
+    WorkerLogConfusion(c, K, prior, model, log_pi);
     for (int k = 0; k < K; ++k) likelihood[k] = std::exp(log_pi[label * K + k]);
     return;
   }

@@ -232,7 +232,8 @@ Command AddAggregateCommand(CLI::App& parent) {
   app->add_option("--prior", f->options.prior,
                   "Dirichlet pseudo-count added to every confusion-matrix cell and class "
                   "count (with a diagonal pseudo-count when > 0); 0 = plain "
-                  "maximum-likelihood Dawid-Skene, as crowd-kit")
+                  "maximum-likelihood Dawid-Skene, as crowd-kit; vbds and mace use their own "
+                  "fixed priors")
       ->check(NonNegativeNumber());
   app->add_option("--tol", f->options.tol,
                   "EM stops when the objective per answer improves by less than this")
