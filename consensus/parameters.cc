@@ -81,7 +81,7 @@ double VariationalLogConfusion(const double* c, int32_t K, double* log_pi) {
 //   r_k = (1 - theta) xi_k / (theta + (1 - theta) xi_k)
 // (with the exp(E log) parameters). kMaceInnerSteps EM steps from theta = 1/2,
 // xi uniform.
-double MaceLogConfusion(const double* c, int32_t K, double* log_pi) {
+double MaceLogConfusion(const double* c, int32_t K, double* log_pi, bool with_term = true) {
   // Four rows of K: log xi, spam counts, and the posterior and prior of xi.
   constexpr int kStack = 64;
   double stack[4 * kStack];
@@ -127,6 +127,7 @@ double MaceLogConfusion(const double* c, int32_t K, double* log_pi) {
       log_pi[l * K + k] = l == k ? wrong + std::log1p(std::exp(log_theta - wrong)) : wrong;
     }
   }
+  if (!with_term) return 0;
   const double theta_post[2] = {not_spam + kMaceThetaPrior,
                                 std::max(total - not_spam, 0.0) + kMaceThetaPrior};
   const double theta_prior[2] = {kMaceThetaPrior, kMaceThetaPrior};
@@ -196,8 +197,19 @@ void WorkerConfusion(const double* c, int32_t K, const WorkerPrior& prior, Worke
 
 void WorkerLikelihood(const double* c, int32_t K, const WorkerPrior& prior, WorkerModel model,
                       int32_t label, double* likelihood) {
-  if (model == WorkerModel::kVariational || model == WorkerModel::kMace) {
-    // The Bayesian maps need the whole table (digammas of the row sums, MACE's inner steps).
+  if (model == WorkerModel::kVariational) {
+    // exp(E[log pi_k,label]): two digammas per class, as VariationalLogConfusion.
+    const double off = kVariationalRowMass / K;
+    for (int k = 0; k < K; ++k) {
+      double sum = 0;
+      for (int l = 0; l < K; ++l) sum += off + (l == k ? kVariationalDiagonal : 0.0) + std::max(c[l * K + k], 0.0);
+      const double cell = off + (label == k ? kVariationalDiagonal : 0.0) + std::max(c[label * K + k], 0.0);
+      likelihood[k] = std::exp(Digamma(cell) - Digamma(sum));
+    }
+    return;
+  }
+  if (model == WorkerModel::kMace) {
+    // MACE needs its inner steps over the whole table.
     double stack[16 * 16];
     std::vector<double> heap;
     double* log_pi = stack;
@@ -205,7 +217,7 @@ void WorkerLikelihood(const double* c, int32_t K, const WorkerPrior& prior, Work
       heap.resize(static_cast<size_t>(K) * K);
       log_pi = heap.data();
     }
-    WorkerLogConfusion(c, K, prior, model, log_pi);
+    MaceLogConfusion(c, K, log_pi, /*with_term=*/false);
     for (int k = 0; k < K; ++k) likelihood[k] = std::exp(log_pi[label * K + k]);
     return;
   }
