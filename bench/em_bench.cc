@@ -16,6 +16,7 @@
 
 #include "benchmark/benchmark.h"
 #include "consensus/aggregate.h"
+#include "consensus/streaming_model.h"
 #include "consensus/synthetic.h"
 
 namespace consensusd::consensus {
@@ -125,6 +126,56 @@ void BM_OneCoinIteration(benchmark::State& state) {
   RunFit(state, OneMillionK4().answers, options);
 }
 BENCHMARK(BM_OneCoinIteration)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// vbds and mace: the E-step is that of ds; the M-step adds digammas (and
+// MACE's inner steps) per worker, O(workers x K^2).
+void BM_VbdsIteration(benchmark::State& state) {
+  AggregateOptions options;
+  options.method = Method::kVariational;
+  options.max_iter = 20;
+  options.tol = kNeverConverge;
+  RunFit(state, OneMillionK4().answers, options);
+}
+BENCHMARK(BM_VbdsIteration)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_MaceIteration(benchmark::State& state) {
+  AggregateOptions options;
+  options.method = Method::kMace;
+  options.max_iter = 20;
+  options.tol = kNeverConverge;
+  RunFit(state, OneMillionK4().answers, options);
+}
+BENCHMARK(BM_MaceIteration)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Incremental updates of the streaming model: 100k answers (20k tasks x 5,
+// K = 4) fed one at a time, per method. The Bayesian methods derive the whole
+// K x K table of a worker per answer (digammas; MACE's inner steps).
+void BM_StreamingUpdates(benchmark::State& state) {
+  const SyntheticData d = Synthesize(
+      {.tasks = 20'000, .workers = 100, .classes = 4, .answers_per_task = 5, .seed = 3});
+  const Method methods[] = {Method::kDawidSkene, Method::kVariational, Method::kMace};
+  StreamingOptions options;
+  options.fit.method = methods[state.range(0)];
+  state.SetLabel(std::string(MethodName(options.fit.method)));
+  double seconds = 0;
+  for (auto _ : state) {
+    StreamingModel m(options);
+    for (int k = 0; k < 4; ++k) (void)m.InternClass(std::to_string(k));
+    for (int32_t w = 0; w < d.answers.num_workers; ++w) m.InternWorker(std::to_string(w));
+    const Clock::time_point start = Clock::now();
+    for (int32_t t = 0; t < d.answers.num_tasks; ++t) {
+      const int32_t task = m.InternTask(std::to_string(t));
+      for (int64_t a = d.answers.task_begin[t]; a < d.answers.task_begin[t + 1]; ++a) {
+        m.SetAnswer(task, d.answers.worker[a], d.answers.label[a]);
+      }
+    }
+    seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  state.counters["answers_per_s"] =
+      static_cast<double>(d.answers.num_answers()) * static_cast<double>(state.iterations()) / seconds;
+}
+BENCHMARK(BM_StreamingUpdates)->ArgName("method")->DenseRange(0, 2)->Iterations(1)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_MajorityVote(benchmark::State& state) {
   AggregateOptions options;

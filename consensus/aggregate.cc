@@ -64,7 +64,8 @@ std::vector<int32_t> ChunkBounds(const AnswerMatrix& m, int64_t doubles_per_part
   return bounds;
 }
 
-// EM state shared by ds and onecoin. Layouts:
+// EM state shared by ds, onecoin, vbds and mace (they differ only in the map
+// from counts to parameters, parameters.h). Layouts:
 //   counts_[(w*K + l)*K + k]  expected number of answers l by w on tasks of true class k
 //   log_pi_[(w*K + l)*K + k]  log P(w answers l | true class k); 0 for excluded workers
 class EmFit {
@@ -126,7 +127,12 @@ class EmFit {
     }
     model.posterior = std::move(post_);
     model.class_prior.resize(K_);
-    for (int k = 0; k < K_; ++k) model.class_prior[k] = std::exp(log_prior_[k]);
+    double prior_sum = 0;
+    for (int k = 0; k < K_; ++k) prior_sum += (model.class_prior[k] = std::exp(log_prior_[k]));
+    // The variational exp(E log rho) sums to less than 1: report it normalised.
+    if (VariationalClassPrior(o_)) {
+      for (int k = 0; k < K_; ++k) model.class_prior[k] /= prior_sum;
+    }
     model.confusion = Confusion();
   }
 
@@ -237,7 +243,12 @@ class EmFit {
       return 1;
     }
     if (!active_[t]) {
-      for (int k = 0; k < K; ++k) p[k] = std::exp(log_prior_[k]);
+      double sum = 0;
+      for (int k = 0; k < K; ++k) sum += (p[k] = std::exp(log_prior_[k]));
+      // The variational exp(E log rho) sums to less than 1.
+      if (VariationalClassPrior(o_)) {
+        for (int k = 0; k < K; ++k) p[k] /= sum;
+      }
       task_max = 0;
       return 1;
     }
@@ -255,11 +266,12 @@ class EmFit {
   // M-step: parameters from counts_ and class_counts_. Returns the Dirichlet
   // log-prior of the new parameters (0 when prior == 0).
   double UpdateParameters() {
-    double penalty = ClassLogPrior(class_counts_.data(), K_, o_.prior, log_prior_.data());
+    double penalty = ClassLogPrior(class_counts_.data(), K_, o_.prior, VariationalClassPrior(o_),
+                                   log_prior_.data());
     for (int32_t w = 0; w < m_.num_workers; ++w) {
       double* lp = log_pi_.data() + static_cast<size_t>(w) * K_ * K_;
       const double term = WorkerLogConfusion(counts_.data() + static_cast<size_t>(w) * K_ * K_,
-                                             K_, WorkerPriorOf(o_), OneCoinWorker(w), lp);
+                                             K_, WorkerPriorOf(o_), WorkerModelOf(o_, worker_answers_[w]), lp);
       if (excluded_[w]) {
         std::fill(lp, lp + K_ * K_, 0.0);  // log 1: an excluded worker's answers count for nothing
       } else {
@@ -269,22 +281,13 @@ class EmFit {
     return penalty;
   }
 
-  // Workers fitted with one accuracy: all under onecoin; under ds, those with
-  // fewer than options.onecoin_below answers (a full K x K matrix overfits them).
-  bool OneCoinWorker(int32_t w) const {
-    return o_.method == Method::kOneCoin || worker_answers_[w] < o_.onecoin_below;
-  }
-
-  // confusion[w][k][l] = P(l | k) from the final counts (transposed log table).
+  // confusion[w][k][l] = P(l | k) from the final counts.
   std::vector<double> Confusion() const {
     std::vector<double> out(counts_.size());
-    std::vector<double> lp(static_cast<size_t>(K_) * K_);
     for (int32_t w = 0; w < m_.num_workers; ++w) {
       const size_t base = static_cast<size_t>(w) * K_ * K_;
-      WorkerLogConfusion(counts_.data() + base, K_, WorkerPriorOf(o_), OneCoinWorker(w), lp.data());
-      for (int k = 0; k < K_; ++k) {
-        for (int l = 0; l < K_; ++l) out[base + k * K_ + l] = std::exp(lp[l * K_ + k]);
-      }
+      WorkerConfusion(counts_.data() + base, K_, WorkerPriorOf(o_),
+                      WorkerModelOf(o_, worker_answers_[w]), out.data() + base);
     }
     return out;
   }
@@ -392,8 +395,10 @@ absl::StatusOr<Method> ParseMethod(std::string_view name) {
   if (name == "onecoin") return Method::kOneCoin;
   if (name == "mv") return Method::kMajorityVote;
   if (name == "wawa") return Method::kWawa;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown method '", std::string(name), "': use ds, onecoin, mv or wawa"));
+  if (name == "vbds") return Method::kVariational;
+  if (name == "mace") return Method::kMace;
+  return absl::InvalidArgumentError(absl::StrCat("unknown method '", std::string(name),
+                                                 "': use ds, onecoin, vbds, mace, mv or wawa"));
 }
 
 std::string_view MethodName(Method method) {
@@ -402,12 +407,27 @@ std::string_view MethodName(Method method) {
     case Method::kOneCoin: return "onecoin";
     case Method::kMajorityVote: return "mv";
     case Method::kWawa: return "wawa";
+    case Method::kVariational: return "vbds";
+    case Method::kMace: return "mace";
   }
   return "?";
 }
 
 WorkerPrior WorkerPriorOf(const AggregateOptions& options) {
   return {options.prior, options.prior > 0 ? options.diagonal_prior : 0.0};
+}
+
+WorkerModel WorkerModelOf(const AggregateOptions& options, int64_t answers) {
+  switch (options.method) {
+    case Method::kOneCoin: return WorkerModel::kOneCoin;
+    case Method::kVariational: return WorkerModel::kVariational;
+    case Method::kMace: return WorkerModel::kMace;
+    default: return answers < options.onecoin_below ? WorkerModel::kOneCoin : WorkerModel::kConfusion;
+  }
+}
+
+bool VariationalClassPrior(const AggregateOptions& options) {
+  return options.method == Method::kVariational || options.method == Method::kMace;
 }
 
 bool PredictedOnly(const AggregateOptions& options, int64_t counted_answers, bool has_gold) {
@@ -486,7 +506,9 @@ absl::StatusOr<Model> Aggregate(const AnswerMatrix& m, const AggregateOptions& o
       break;
     }
     case Method::kDawidSkene:
-    case Method::kOneCoin: {
+    case Method::kOneCoin:
+    case Method::kVariational:
+    case Method::kMace: {
       EmFit fit(m, o, context);
       fit.Run(std::move(votes), model);
       break;

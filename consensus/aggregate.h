@@ -1,5 +1,6 @@
 // Batch truth inference over an AnswerMatrix: Dawid-Skene EM (`ds`), one-coin
-// EM (`onecoin`), majority vote (`mv`) and worker-weighted majority vote (`wawa`).
+// EM (`onecoin`), variational Bayesian Dawid-Skene (`vbds`), MACE (`mace`),
+// majority vote (`mv`) and worker-weighted majority vote (`wawa`).
 //
 //   AggregateOptions opts;                 // ds, default prior
 //   absl::StatusOr<Model> m = Aggregate(matrix, opts);
@@ -19,8 +20,9 @@
 
 namespace consensusd::consensus {
 
-enum class Method { kDawidSkene, kOneCoin, kMajorityVote, kWawa };
-absl::StatusOr<Method> ParseMethod(std::string_view name);  // "ds", "onecoin", "mv", "wawa"
+enum class Method { kDawidSkene, kOneCoin, kMajorityVote, kWawa, kVariational, kMace };
+// "ds", "onecoin", "mv", "wawa", "vbds", "mace"
+absl::StatusOr<Method> ParseMethod(std::string_view name);
 std::string_view MethodName(Method method);
 
 // How ties between classes of equal posterior are broken.
@@ -72,7 +74,16 @@ struct AggregateOptions {
 };
 
 // The worker prior the options imply (no diagonal term when prior == 0).
+// vbds and mace use their own fixed priors (parameters.h) and ignore it.
 WorkerPrior WorkerPriorOf(const AggregateOptions& options);
+
+// The worker model of an EM method for a worker with `answers` answers (local
+// plus remote): onecoin_below applies to ds only.
+// REQUIRES: options.method is ds, onecoin, vbds or mace.
+WorkerModel WorkerModelOf(const AggregateOptions& options, int64_t answers);
+
+// Whether the class prior is the variational E[log rho] (vbds, mace).
+bool VariationalClassPrior(const AggregateOptions& options);
 
 // Whether a task with `counted_answers` answers of included workers and gold
 // (or not) is left out of the fit under `options` (see skip_single_answer_tasks).
@@ -89,6 +100,9 @@ struct Model {
   std::vector<double> confusion;
   // Objective after each E-step (EM methods only): log-likelihood of the answers
   // and gold under the parameters of that step, plus the Dirichlet log-prior.
+  // For vbds and mace: the evidence lower bound (sum over tasks of the log
+  // normaliser under the expected log parameters, minus the KL divergences of
+  // the parameter posteriors from their priors).
   std::vector<double> objective_history;
   // log P(answers, gold | parameters), no prior, under the parameters of the
   // last E-step (the final M-step follows it), over the fitted tasks (all
@@ -131,8 +145,8 @@ struct FitContext {
   std::vector<int64_t> extra_answers;
 };
 
-// Aggregate with a context. Only ds and onecoin use the extra counts; mv and
-// wawa ignore them.
+// Aggregate with a context. The EM methods (ds, onecoin, vbds, mace) use the
+// extra counts; mv and wawa ignore them.
 absl::StatusOr<Model> Aggregate(const AnswerMatrix& answers, const AggregateOptions& options,
                                 const FitContext& context);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace consensusd::consensus {
 namespace {
@@ -24,10 +25,136 @@ double OneCoinAccuracy(const double* c, int32_t K, double a, double diag, double
   return std::clamp(acc, kEps, 1.0 - kEps);
 }
 
+// log B(alpha) = sum_i log Gamma(alpha_i) - log Gamma(sum_i alpha_i).
+double LogBeta(const double* alpha, int n) {
+  double sum = 0, out = 0;
+  for (int i = 0; i < n; ++i) {
+    sum += alpha[i];
+    out += std::lgamma(alpha[i]);
+  }
+  return out - std::lgamma(sum);
+}
+
+// KL(Dirichlet(post) || Dirichlet(prior)) over n cells.
+double DirichletKl(const double* post, const double* prior, int n) {
+  double post_sum = 0;
+  for (int i = 0; i < n; ++i) post_sum += post[i];
+  const double psi_sum = Digamma(post_sum);
+  double kl = LogBeta(prior, n) - LogBeta(post, n);
+  for (int i = 0; i < n; ++i) kl += (post[i] - prior[i]) * (Digamma(post[i]) - psi_sum);
+  return kl;
+}
+
+// IBCC (Kim & Ghahramani 2012): E[log pi_kl] under the Dirichlet posterior of
+// each confusion row, alpha_kl = 1/K + [l == k], plus the counts.
+double VariationalLogConfusion(const double* c, int32_t K, double* log_pi) {
+  constexpr int kStack = 64;
+  double post_stack[kStack], prior_stack[kStack];
+  std::vector<double> post_heap, prior_heap;
+  double* post = post_stack;
+  double* prior = prior_stack;
+  if (K > kStack) {
+    post_heap.resize(K);
+    prior_heap.resize(K);
+    post = post_heap.data();
+    prior = prior_heap.data();
+  }
+  const double off = kVariationalRowMass / K;
+  double term = 0;
+  for (int k = 0; k < K; ++k) {
+    double sum = 0;
+    for (int l = 0; l < K; ++l) {
+      prior[l] = off + (l == k ? kVariationalDiagonal : 0.0);
+      post[l] = prior[l] + std::max(c[l * K + k], 0.0);
+      sum += post[l];
+    }
+    const double psi_sum = Digamma(sum);
+    for (int l = 0; l < K; ++l) log_pi[l * K + k] = Digamma(post[l]) - psi_sum;
+    term -= DirichletKl(post, prior, K);
+  }
+  return term;
+}
+
+// MACE (Hovy et al. 2013), variational form: theta = P(not spamming) ~
+// Beta(a, a), spamming distribution xi ~ Dirichlet(g). Answers l != k are
+// spam; a correct answer is spam with responsibility
+//   r_k = (1 - theta) xi_k / (theta + (1 - theta) xi_k)
+// (with the exp(E log) parameters). kMaceInnerSteps EM steps from theta = 1/2,
+// xi uniform.
+double MaceLogConfusion(const double* c, int32_t K, double* log_pi, bool with_term = true) {
+  // Four rows of K: log xi, spam counts, and the posterior and prior of xi.
+  constexpr int kStack = 64;
+  double stack[4 * kStack];
+  std::vector<double> heap;
+  double* log_xi = stack;
+  if (K > kStack) {
+    heap.resize(4 * static_cast<size_t>(K));
+    log_xi = heap.data();
+  }
+  double* spam = log_xi + K;
+  double* xi_post = spam + K;
+  double* xi_prior = xi_post + K;
+  std::fill(log_xi, log_xi + K, -std::log(static_cast<double>(K)));
+  std::fill(xi_prior, xi_prior + K, kMaceStrategyPrior);
+  double log_theta = std::log(0.5), log_spam = std::log(0.5);
+  double total = 0;
+  for (int i = 0; i < K * K; ++i) total += std::max(c[i], 0.0);
+  double not_spam = 0;
+  for (int step = 0; step < kMaceInnerSteps; ++step) {
+    // Expected spam counts per label and the expected correct non-spam count.
+    not_spam = 0;
+    for (int l = 0; l < K; ++l) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) s += k == l ? 0.0 : std::max(c[l * K + k], 0.0);
+      const double right = std::exp(log_theta);
+      const double wrong = std::exp(log_spam + log_xi[l]);
+      const double r = wrong / (right + wrong);
+      const double n = std::max(c[l * K + l], 0.0);
+      spam[l] = s + n * r;
+      not_spam += n * (1.0 - r);
+    }
+    double spam_total = 0;
+    for (int l = 0; l < K; ++l) spam_total += spam[l];
+    const double psi_theta = Digamma(total + 2 * kMaceThetaPrior);
+    log_theta = Digamma(not_spam + kMaceThetaPrior) - psi_theta;
+    log_spam = Digamma(std::max(total - not_spam, 0.0) + kMaceThetaPrior) - psi_theta;
+    const double psi_xi = Digamma(spam_total + K * kMaceStrategyPrior);
+    for (int l = 0; l < K; ++l) log_xi[l] = Digamma(spam[l] + kMaceStrategyPrior) - psi_xi;
+  }
+  for (int l = 0; l < K; ++l) {
+    for (int k = 0; k < K; ++k) {
+      const double wrong = log_spam + log_xi[l];
+      log_pi[l * K + k] = l == k ? wrong + std::log1p(std::exp(log_theta - wrong)) : wrong;
+    }
+  }
+  if (!with_term) return 0;
+  const double theta_post[2] = {not_spam + kMaceThetaPrior,
+                                std::max(total - not_spam, 0.0) + kMaceThetaPrior};
+  const double theta_prior[2] = {kMaceThetaPrior, kMaceThetaPrior};
+  for (int l = 0; l < K; ++l) xi_post[l] = spam[l] + kMaceStrategyPrior;
+  return -DirichletKl(theta_post, theta_prior, 2) - DirichletKl(xi_post, xi_prior, K);
+}
+
 }  // namespace
 
-double WorkerLogConfusion(const double* c, int32_t K, const WorkerPrior& prior, bool onecoin,
+double Digamma(double x) {
+  // Recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10, then the asymptotic series.
+  double result = 0;
+  while (x < 10) {
+    result -= 1 / x;
+    x += 1;
+  }
+  const double inv = 1 / x, inv2 = inv * inv;
+  result += std::log(x) - 0.5 * inv -
+            inv2 * (1.0 / 12 - inv2 * (1.0 / 120 - inv2 * (1.0 / 252 - inv2 * (1.0 / 240 - inv2 / 132))));
+  return result;
+}
+
+double WorkerLogConfusion(const double* c, int32_t K, const WorkerPrior& prior, WorkerModel model,
                           double* log_pi) {
+  if (model == WorkerModel::kVariational) return VariationalLogConfusion(c, K, log_pi);
+  if (model == WorkerModel::kMace) return MaceLogConfusion(c, K, log_pi);
+  const bool onecoin = model == WorkerModel::kOneCoin;
   const double a = prior.pseudo_count;
   const double diag = a + prior.diagonal;
   const double clip = a > 0 || prior.diagonal > 0 ? 0.0 : kEps;
@@ -55,8 +182,46 @@ double WorkerLogConfusion(const double* c, int32_t K, const WorkerPrior& prior, 
   return term;
 }
 
-void WorkerLikelihood(const double* c, int32_t K, const WorkerPrior& prior, bool onecoin,
+void WorkerConfusion(const double* c, int32_t K, const WorkerPrior& prior, WorkerModel model,
+                     double* confusion) {
+  std::vector<double> log_pi(static_cast<size_t>(K) * K);
+  WorkerLogConfusion(c, K, prior, model, log_pi.data());
+  for (int k = 0; k < K; ++k) {
+    double sum = 0;
+    for (int l = 0; l < K; ++l) sum += (confusion[k * K + l] = std::exp(log_pi[l * K + k]));
+    if (model == WorkerModel::kVariational || model == WorkerModel::kMace) {
+      for (int l = 0; l < K; ++l) confusion[k * K + l] /= sum;
+    }
+  }
+}
+
+void WorkerLikelihood(const double* c, int32_t K, const WorkerPrior& prior, WorkerModel model,
                       int32_t label, double* likelihood) {
+  if (model == WorkerModel::kVariational) {
+    // exp(E[log pi_k,label]): two digammas per class, as VariationalLogConfusion.
+    const double off = kVariationalRowMass / K;
+    for (int k = 0; k < K; ++k) {
+      double sum = 0;
+      for (int l = 0; l < K; ++l) sum += off + (l == k ? kVariationalDiagonal : 0.0) + std::max(c[l * K + k], 0.0);
+      const double cell = off + (label == k ? kVariationalDiagonal : 0.0) + std::max(c[label * K + k], 0.0);
+      likelihood[k] = std::exp(Digamma(cell) - Digamma(sum));
+    }
+    return;
+  }
+  if (model == WorkerModel::kMace) {
+    // MACE needs its inner steps over the whole table.
+    double stack[16 * 16];
+    std::vector<double> heap;
+    double* log_pi = stack;
+    if (K > 16) {
+      heap.resize(static_cast<size_t>(K) * K);
+      log_pi = heap.data();
+    }
+    MaceLogConfusion(c, K, log_pi, /*with_term=*/false);
+    for (int k = 0; k < K; ++k) likelihood[k] = std::exp(log_pi[label * K + k]);
+    return;
+  }
+  const bool onecoin = model == WorkerModel::kOneCoin;
   const double a = prior.pseudo_count;
   const double diag = a + prior.diagonal;
   const double clip = a > 0 || prior.diagonal > 0 ? 0.0 : kEps;
@@ -90,6 +255,29 @@ double ClassLogPrior(const double* class_counts, int32_t K, double prior, double
     term += prior * log_prior[k];
   }
   return term;
+}
+
+
+void ClassPriorProbabilities(const double* class_counts, int32_t K, double prior, bool variational,
+                             double* probabilities) {
+  if (!variational) {
+    ClassPriorProbabilities(class_counts, K, prior, probabilities);
+    return;
+  }
+  ClassLogPrior(class_counts, K, prior, /*variational=*/true, probabilities);
+  for (int k = 0; k < K; ++k) probabilities[k] = std::exp(probabilities[k]);
+}
+
+double ClassLogPrior(const double* class_counts, int32_t K, double prior, bool variational,
+                     double* log_prior) {
+  if (!variational) return ClassLogPrior(class_counts, K, prior, log_prior);
+  // E[log rho_k] under the Dirichlet posterior of the class prior.
+  std::vector<double> post(K), alpha(K, kVariationalClassPrior);
+  double sum = 0;
+  for (int k = 0; k < K; ++k) sum += (post[k] = std::max(class_counts[k], 0.0) + kVariationalClassPrior);
+  const double psi_sum = Digamma(sum);
+  for (int k = 0; k < K; ++k) log_prior[k] = Digamma(post[k]) - psi_sum;
+  return -DirichletKl(post.data(), alpha.data(), K);
 }
 
 }  // namespace consensusd::consensus

@@ -97,9 +97,8 @@ bool StreamingModel::Counted(int32_t task) const {
   return !PredictedOnly(options_.fit, counted, gold_[task] != kNoGold);
 }
 
-bool StreamingModel::OneCoin(int32_t worker) const {
-  return options_.fit.method == Method::kOneCoin ||
-         worker_answers_[worker] + RemoteAnswers(worker) < options_.fit.onecoin_below;
+WorkerModel StreamingModel::ModelOf(int32_t worker) const {
+  return WorkerModelOf(options_.fit, worker_answers_[worker] + RemoteAnswers(worker));
 }
 
 const double* StreamingModel::ParameterCounts(int32_t worker, double* scratch) const {
@@ -175,13 +174,14 @@ void StreamingModel::EStep(int32_t task) {
   }
   if (has_remote_) {
     ParameterClassCounts(scratch);
-    ClassPriorProbabilities(scratch, K_, options_.fit.prior, p);
+    ClassPriorProbabilities(scratch, K_, options_.fit.prior, VariationalClassPrior(options_.fit), p);
   } else {
-    ClassPriorProbabilities(class_counts_.data(), K_, options_.fit.prior, p);
+    ClassPriorProbabilities(class_counts_.data(), K_, options_.fit.prior,
+                            VariationalClassPrior(options_.fit), p);
   }
   for (const TaskAnswer& a : answers_.Of(task)) {
     if (excluded_[a.worker]) continue;
-    WorkerLikelihood(ParameterCounts(a.worker, scratch), K_, prior, OneCoin(a.worker), a.label, l);
+    WorkerLikelihood(ParameterCounts(a.worker, scratch), K_, prior, ModelOf(a.worker), a.label, l);
     double max = 0;
     for (int k = 0; k < K_; ++k) max = std::max(max, p[k] *= l[k]);
     if (max > 0 && max < 1e-150) {
@@ -336,8 +336,13 @@ std::vector<double> StreamingModel::ClassPrior() const {
   if (K_ == 0) return prior;
   std::vector<double> counts(K_);
   ParameterClassCounts(counts.data());
-  ClassLogPrior(counts.data(), K_, options_.fit.prior, prior.data());
-  for (double& p : prior) p = std::exp(p);
+  ClassLogPrior(counts.data(), K_, options_.fit.prior, VariationalClassPrior(options_.fit),
+                prior.data());
+  double sum = 0;
+  for (double& p : prior) sum += (p = std::exp(p));
+  if (VariationalClassPrior(options_.fit)) {
+    for (double& p : prior) p /= sum;  // as batch EM reports it (exp(E log) sums to less than 1)
+  }
   return prior;
 }
 
@@ -353,14 +358,9 @@ double StreamingModel::Confidence(int32_t task) const {
 
 std::vector<double> StreamingModel::Confusion(int32_t worker) const {
   std::vector<double> out(static_cast<size_t>(K_) * K_);
-  std::vector<double> log_pi(out.size());
-  const double* lp = log_pi.data();
   std::vector<double> scratch(out.size());
-  WorkerLogConfusion(ParameterCounts(worker, scratch.data()), K_, WorkerPriorOf(options_.fit),
-                     OneCoin(worker), log_pi.data());
-  for (int k = 0; k < K_; ++k) {
-    for (int l = 0; l < K_; ++l) out[k * K_ + l] = std::exp(lp[l * K_ + k]);
-  }
+  WorkerConfusion(ParameterCounts(worker, scratch.data()), K_, WorkerPriorOf(options_.fit),
+                  ModelOf(worker), out.data());
   return out;
 }
 

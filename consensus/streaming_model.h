@@ -56,7 +56,7 @@
 namespace consensusd::consensus {
 
 struct StreamingOptions {
-  AggregateOptions fit;      // method (ds or onecoin), prior, tol, max_iter, threads
+  AggregateOptions fit;      // method (ds, onecoin, vbds or mace), prior, tol, max_iter, threads
   int32_t max_classes = 64;  // classes discovered beyond this are rejected
 };
 
@@ -163,7 +163,8 @@ class StreamingModel {
   template <typename Change>
   void UpdateTask(int32_t task, Change change);
   bool Active(int32_t task) const;
-  bool OneCoin(int32_t worker) const;
+  // The worker model of the fit (WorkerModelOf with local + remote answers).
+  WorkerModel ModelOf(int32_t worker) const;
   // The counts parameters come from: local, plus remote when there is any
   // (summed into `scratch`, K x K).
   const double* ParameterCounts(int32_t worker, double* scratch) const;

@@ -1,6 +1,7 @@
 #include "consensus/synthetic.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cassert>
 #include <random>
 #include <span>
@@ -241,6 +242,26 @@ SyntheticData Synthesize(const SyntheticOptions& options) {
     m.task_begin[t + 1] = static_cast<int64_t>(a);
   }
   return d;
+}
+
+double BayesOptimalAccuracy(const SyntheticData& d) {
+  const AnswerMatrix& m = d.answers;
+  const int K = m.num_classes;
+  if (m.num_tasks == 0) return 0;
+  int64_t right = 0;
+  std::vector<double> s(K);
+  for (int32_t t = 0; t < m.num_tasks; ++t) {
+    // log P(k) + sum_a log P(l_a | k), the true parameters.
+    for (int k = 0; k < K; ++k) s[k] = std::log(d.class_prior[k]);
+    for (int64_t a = m.task_begin[t]; a < m.task_begin[t + 1]; ++a) {
+      const double* rows = d.confusion.data() + static_cast<size_t>(m.worker[a]) * K * K;
+      for (int k = 0; k < K; ++k) s[k] += std::log(rows[k * K + m.label[a]]);
+    }
+    int best = 0;
+    for (int k = 1; k < K; ++k) best = s[k] > s[best] ? k : best;
+    right += best == d.truth[t];
+  }
+  return static_cast<double>(right) / m.num_tasks;
 }
 
 }  // namespace consensusd::consensus

@@ -33,6 +33,11 @@ struct SyntheticData {
 
 SyntheticData Synthesize(const SyntheticOptions& options);
 
+// The accuracy of the posterior argmax under the TRUE class prior and
+// confusion matrices (ties to the lower class id): what no method can beat in
+// expectation, the reference for the recovery figures in docs/accuracy.md.
+double BayesOptimalAccuracy(const SyntheticData& data);
+
 }  // namespace consensusd::consensus
 
 #endif  // CONSENSUSD_CONSENSUS_SYNTHETIC_H_

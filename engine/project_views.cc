@@ -100,7 +100,7 @@ bool PublishedWorker(const Project& project, int32_t worker, std::vector<double>
   auto entries = x.topic_workers.find(worker);
   if (entries == x.topic_workers.end()) return false;
   const size_t kk = static_cast<size_t>(K) * K;
-  std::vector<double> counts(kk, 0.0), class_counts(K, 0.0), log_pi(kk), log_prior(K);
+  std::vector<double> counts(kk, 0.0), class_counts(K, 0.0), log_prior(K);
   *answers = 0;
   for (const auto& [partition, e] : entries->second) {
     AddStats(e, K, /*matrix=*/true, counts.data());
@@ -108,14 +108,16 @@ bool PublishedWorker(const Project& project, int32_t worker, std::vector<double>
   }
   for (const auto& [partition, e] : x.topic_classes) AddStats(e, K, /*matrix=*/false, class_counts.data());
   const consensus::AggregateOptions& fit = m.options().fit;
-  const bool onecoin = fit.method == consensus::Method::kOneCoin || *answers < fit.onecoin_below;
-  consensus::WorkerLogConfusion(counts.data(), K, consensus::WorkerPriorOf(fit), onecoin, log_pi.data());
-  consensus::ClassLogPrior(class_counts.data(), K, fit.prior, log_prior.data());
   confusion->assign(kk, 0.0);
+  consensus::WorkerConfusion(counts.data(), K, consensus::WorkerPriorOf(fit),
+                             consensus::WorkerModelOf(fit, *answers), confusion->data());
+  consensus::ClassLogPrior(class_counts.data(), K, fit.prior, consensus::VariationalClassPrior(fit),
+                           log_prior.data());
   class_prior->assign(K, 0.0);
-  for (int32_t k = 0; k < K; ++k) {
-    (*class_prior)[k] = std::exp(log_prior[k]);
-    for (int32_t l = 0; l < K; ++l) (*confusion)[k * K + l] = std::exp(log_pi[l * K + k]);
+  double prior_sum = 0;
+  for (int32_t k = 0; k < K; ++k) prior_sum += ((*class_prior)[k] = std::exp(log_prior[k]));
+  if (consensus::VariationalClassPrior(fit)) {
+    for (int32_t k = 0; k < K; ++k) (*class_prior)[k] /= prior_sum;
   }
   return true;
 }

@@ -28,7 +28,8 @@ namespace {
 
 constexpr char kName[] = "aggregate";
 constexpr consensus::Method kAllMethods[] = {
-    consensus::Method::kDawidSkene, consensus::Method::kOneCoin,
+    consensus::Method::kDawidSkene,  consensus::Method::kOneCoin,
+    consensus::Method::kVariational, consensus::Method::kMace,
     consensus::Method::kMajorityVote, consensus::Method::kWawa};
 
 struct AggregateFlags {
@@ -159,7 +160,7 @@ int RunAggregate(AggregateFlags& f) {
     absl::StatusOr<consensus::Method> method = consensus::ParseMethod(f.method);
     if (!method.ok()) {
       return UsageError(kName, absl::StrCat("unknown --method '", f.method,
-                                            "': use ds, onecoin, mv, wawa, or all to compare"));
+                                            "': use ds, onecoin, vbds, mace, mv, wawa, or all to compare"));
     }
     f.options.method = *method;
   } else if (!f.out.empty() || !f.workers_out.empty() || f.posteriors) {
@@ -225,13 +226,14 @@ Command AddAggregateCommand(CLI::App& parent) {
                   "Truth CSV task,label: prints the accuracy of the consensus against it")
       ->type_name("FILE");
   app->add_option("--method", f->method,
-                  "ds (Dawid-Skene), onecoin, mv (majority vote), wawa, or all to print "
-                  "the accuracy of every method")
+                  "ds (Dawid-Skene), onecoin, vbds (variational Bayesian Dawid-Skene), "
+                  "mace, mv (majority vote), wawa, or all to print the accuracy of every method")
       ->type_name("METHOD");
   app->add_option("--prior", f->options.prior,
                   "Dirichlet pseudo-count added to every confusion-matrix cell and class "
                   "count (with a diagonal pseudo-count when > 0); 0 = plain "
-                  "maximum-likelihood Dawid-Skene, as crowd-kit")
+                  "maximum-likelihood Dawid-Skene, as crowd-kit; vbds and mace use their own "
+                  "fixed priors")
       ->check(NonNegativeNumber());
   app->add_option("--tol", f->options.tol,
                   "EM stops when the objective per answer improves by less than this")

@@ -121,8 +121,9 @@ absl::Status Config::Validate() const {
               kafka.offset_out_of_range == "fail",
           "kafka.offset_out_of_range must be earliest, latest or fail, got " +
               Quoted(kafka.offset_out_of_range));
-  require(model.method == "ds" || model.method == "onecoin",
-          "model.method must be ds or onecoin, got " + Quoted(model.method) +
+  require(model.method == "ds" || model.method == "onecoin" || model.method == "vbds" ||
+              model.method == "mace",
+          "model.method must be ds, onecoin, vbds or mace, got " + Quoted(model.method) +
               (model.method == "mv" || model.method == "wawa"
                    ? " (mv and wawa are batch-only: consensusd aggregate --method " +
                          model.method + ")"
@@ -140,8 +141,8 @@ absl::Status Config::Validate() const {
 }
 
 consensus::AggregateOptions Config::FitOptions() const {
-  return {.method = model.method == "onecoin" ? consensus::Method::kOneCoin
-                                              : consensus::Method::kDawidSkene,
+  // Validate() admits only the EM methods, so ParseMethod cannot fail here.
+  return {.method = consensus::ParseMethod(model.method).value_or(consensus::Method::kDawidSkene),
           .prior = model.prior, .diagonal_prior = model.diagonal_prior, .tol = model.tol,
           .max_iter = model.max_iter, .threads = model.threads,
           .onecoin_below = model.onecoin_below};

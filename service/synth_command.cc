@@ -112,6 +112,9 @@ int RunSynth(const SynthFlags& f) {
               static_cast<unsigned long long>(f.options.seed), labels.c_str());
   std::printf("true labels in %s, true worker confusion matrices in %s\n", truth.c_str(),
               workers.c_str());
+  std::printf("Bayes-optimal accuracy %.4f (posterior argmax under the true class prior and "
+              "confusion matrices)\n",
+              consensus::BayesOptimalAccuracy(d));
   return kExitOk;
 }
 

@@ -28,10 +28,11 @@ using fixtures::BuildMatrix;
 using fixtures::GenAnswerSet;
 using fixtures::Triplet;
 
+// The EM methods with a textbook-EM objective first (GenEmMethod), then the rest.
 constexpr Method kAllMethods[] = {Method::kDawidSkene, Method::kOneCoin, Method::kMajorityVote,
-                                  Method::kWawa};
+                                  Method::kWawa, Method::kVariational, Method::kMace};
 
-Method GenMethod() { return kAllMethods[*rc::gen::inRange(0, 4)]; }
+Method GenMethod() { return kAllMethods[*rc::gen::inRange(0, 6)]; }
 Method GenEmMethod() { return kAllMethods[*rc::gen::inRange(0, 2)]; }
 double GenPrior() { return *rc::gen::element(0.0, 0.5, 1.0, 2.0); }
 
@@ -173,6 +174,21 @@ RC_GTEST_PROP(AggregateProperty, LogPosteriorNeverDecreasesWithPrior, ()) {
   o.max_iter = 60;
   RC_LOG() << MethodName(o.method) << " prior " << o.prior << "\n";
   AssertObjectiveNeverDecreases(FitOrFail(BuildMatrix(s), o));
+}
+
+// Variational Bayes is coordinate ascent on the evidence lower bound (Kim &
+// Ghahramani 2012): the bound never falls, with or without gold and exclusions.
+RC_GTEST_PROP(AggregateProperty, VariationalBoundNeverDecreases, ()) {
+  const AnswerSet s = *GenAnswerSet(12, 6, 4, /*with_gold=*/*rc::gen::arbitrary<bool>());
+  AggregateOptions o;
+  o.method = Method::kVariational;
+  o.skip_single_answer_tasks = *rc::gen::arbitrary<bool>();
+  o.tol = 0;
+  o.max_iter = 60;
+  const AnswerMatrix m = BuildMatrix(s);
+  const absl::StatusOr<Model> fit = Aggregate(m, o, GenExcluded(m.num_workers));
+  RC_ASSERT(fit.ok());
+  AssertObjectiveNeverDecreases(*fit);
 }
 
 RC_GTEST_PROP(AggregateProperty, ObjectiveNeverDecreasesWithExcludedWorkers, ()) {

@@ -76,6 +76,43 @@ TEST(StreamingModel, SweepReachesTheBatchResultOnTheSameAnswers) {
   }
 }
 
+// Every method the service offers: after a sweep the streaming model derives
+// the batch parameters from its counts (the same map from counts to
+// parameters).
+class StreamingMethodTest : public ::testing::TestWithParam<Method> {};
+
+TEST_P(StreamingMethodTest, SweepAndUpdatesAgreeWithBatch) {
+  StreamingOptions options;
+  options.fit.method = GetParam();
+  options.fit.tol = 1e-12;
+  options.fit.max_iter = 500;
+  StreamingModel m(options);
+  Feed(m, SyntheticAnswers({.tasks = 2000, .workers = 40, .classes = 3, .answers_per_task = 5, .seed = 5}));
+  ASSERT_TRUE(Sweep(m).ok());
+  absl::StatusOr<Model> batch = Aggregate(m.Snapshot(), options.fit);
+  ASSERT_TRUE(batch.ok());
+  ASSERT_TRUE(batch->converged);
+  for (int32_t t = 0; t < m.num_tasks(); ++t) {
+    EXPECT_EQ(m.Label(t), batch->label[t]) << t;
+    for (int32_t k = 0; k < m.num_classes(); ++k) {
+      ASSERT_NEAR(m.Posterior(t)[k], batch->Posterior(t)[k], 1e-12);
+    }
+  }
+  const std::vector<double> prior = m.ClassPrior();
+  for (int32_t k = 0; k < m.num_classes(); ++k) EXPECT_NEAR(prior[k], batch->class_prior[k], 1e-12);
+  for (int32_t w = 0; w < m.num_workers(); ++w) {
+    const std::vector<double> c = m.Confusion(w);
+    for (size_t i = 0; i < c.size(); ++i) {
+      ASSERT_NEAR(c[i], batch->confusion[w * c.size() + i], 1e-12) << "worker " << w;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EmMethods, StreamingMethodTest,
+                         ::testing::Values(Method::kDawidSkene, Method::kOneCoin,
+                                           Method::kVariational, Method::kMace),
+                         [](const auto& info) { return std::string(MethodName(info.param)); });
+
 TEST(StreamingModel, IncrementalUpdatesAloneBeatMajorityVote) {
   std::vector<int32_t> truth;
   const std::vector<Named> answers =

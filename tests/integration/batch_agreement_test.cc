@@ -1,6 +1,7 @@
 // The service, fed a public data set through Kafka, reaches the consensus that
 // the batch command computes from the same file (SPEC 4.2: "agree with
-// `consensusd aggregate` on the same answers").
+// `consensusd aggregate` on the same answers"), for every method the service
+// offers.
 
 #include "gtest/gtest.h"
 #include "tests/integration/harness.h"
@@ -8,7 +9,10 @@
 namespace consensusd::integration {
 namespace {
 
-TEST(BatchAgreementTest, StreamedDogDatasetMatchesBatchAggregate) {
+class BatchAgreementTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BatchAgreementTest, StreamedDogDatasetMatchesBatchAggregate) {
+  const std::string method = GetParam();
   const std::string labels = kDataDir + "/dog/labels.csv";
   const std::string gold_csv = kDataDir + "/dog/gold.csv";
   TempDir dir;
@@ -19,8 +23,9 @@ TEST(BatchAgreementTest, StreamedDogDatasetMatchesBatchAggregate) {
   ASSERT_EQ(produced.exit_code, 0) << produced.err;
   ASSERT_EQ(produced.elements, 8070);
 
-  ServeProcess serve(ServeArgs(kafka, "labels", "agreement", dir.File("state")),
-                     dir.File("serve.log"));
+  ServeArgs args(kafka, "labels", "agreement", dir.File("state"));
+  args.sets.push_back("model.method=" + method);
+  ServeProcess serve(args, dir.File("serve.log"));
   ASSERT_TRUE(serve.WaitListening()) << serve.Log();
   std::string why;
   ASSERT_TRUE(WaitFullyConsumed(serve, {"labels", 4, produced.messages, produced.elements},
@@ -29,11 +34,13 @@ TEST(BatchAgreementTest, StreamedDogDatasetMatchesBatchAggregate) {
       << serve.Log();
   ASSERT_EQ(serve.Stop(), 0) << serve.Log();
 
-  const RunResult exported = RunConsensusd(
-      {"export", "--data-dir", dir.File("state"), "--out", dir.File("export.csv")});
+  // export sweeps the restored state again, with the model settings it is given.
+  const RunResult exported =
+      RunConsensusd({"export", "--data-dir", dir.File("state"), "--set", "model.method=" + method,
+                     "--out", dir.File("export.csv")});
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
-  const RunResult batch = RunConsensusd({"aggregate", "--labels", labels, "--duplicates",
-                                              "last", "--out", dir.File("batch.csv")});
+  const RunResult batch = RunConsensusd({"aggregate", "--labels", labels, "--method", method,
+                                        "--duplicates", "last", "--out", dir.File("batch.csv")});
   ASSERT_EQ(batch.exit_code, 0) << batch.err;
 
   const TaskResults streamed = ReadLabelsCsv(dir.File("export.csv"));
@@ -51,6 +58,9 @@ TEST(BatchAgreementTest, StreamedDogDatasetMatchesBatchAggregate) {
   ASSERT_FALSE(gold.empty());
   EXPECT_NEAR(Accuracy(streamed, gold), Accuracy(expected, gold), 0.002);
 }
+
+INSTANTIATE_TEST_SUITE_P(Methods, BatchAgreementTest, ::testing::Values("ds", "onecoin", "vbds", "mace"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace consensusd::integration

@@ -119,6 +119,15 @@ TEST_F(ConfigTest, FitOptionsCarryTheModelSection) {
   EXPECT_EQ(fit.onecoin_below, 5);
 }
 
+TEST_F(ConfigTest, BayesianMethodsReachTheFitOptions) {
+  for (const auto& [name, method] : {std::pair{"vbds", consensus::Method::kVariational},
+                                     std::pair{"mace", consensus::Method::kMace}}) {
+    absl::StatusOr<Config> config = LoadFlags({{"model.method", name}});
+    ASSERT_TRUE(config.ok()) << config.status();
+    EXPECT_EQ(config->FitOptions().method, method) << name;
+  }
+}
+
 TEST_F(ConfigTest, EmptyFileGivesDefaults) {
   absl::StatusOr<Config> config = Load("# nothing set\n", {}, {{"kafka.brokers", "k:9092"}});
   ASSERT_TRUE(config.ok()) << config.status();
@@ -383,8 +392,8 @@ struct InvalidCase {
 TEST_F(ConfigTest, ValidationNamesTheKeyTheRangeAndTheValue) {
   const InvalidCase cases[] = {
       {"model.method", "mv",
-       "model.method must be ds or onecoin, got 'mv' (mv and wawa are batch-only"},
-      {"model.method", "em", "model.method must be ds or onecoin, got 'em'"},
+       "model.method must be ds, onecoin, vbds or mace, got 'mv' (mv and wawa are batch-only"},
+      {"model.method", "em", "model.method must be ds, onecoin, vbds or mace, got 'em'"},
       {"model.prior", "-1", "model.prior must be >= 0, got -1"},
       {"model.diagonal_prior", "-0.5", "model.diagonal_prior must be >= 0, got -0.5"},
       {"model.tol", "0", "model.tol must be > 0, got 0"},

@@ -1,0 +1,231 @@
+// The Bayesian methods (vbds, mace): hand-made matrices, the evidence lower
+// bound, thread-count determinism, and recovery against the Bayes-optimal
+// accuracy on synthetic Dawid-Skene data.
+
+#include <cmath>
+#include <iostream>
+#include <numeric>
+#include <vector>
+
+#include "consensus/aggregate.h"
+#include "consensus/parameters.h"
+#include "consensus/synthetic.h"
+#include "gtest/gtest.h"
+
+namespace consensusd::consensus {
+namespace {
+
+constexpr Method kBayesianMethods[] = {Method::kVariational, Method::kMace};
+
+// Answers (task, worker, label) as a matrix; K classes, no gold.
+AnswerMatrix Matrix(int32_t tasks, int32_t workers, int32_t K,
+                    const std::vector<std::vector<std::pair<int32_t, int32_t>>>& by_task) {
+  AnswerMatrix m;
+  m.num_tasks = tasks;
+  m.num_workers = workers;
+  m.num_classes = K;
+  m.task_begin = {0};
+  for (const auto& answers : by_task) {
+    for (const auto& [w, l] : answers) {
+      m.worker.push_back(w);
+      m.label.push_back(l);
+    }
+    m.task_begin.push_back(static_cast<int64_t>(m.worker.size()));
+  }
+  m.gold.assign(tasks, kNoGold);
+  m.class_rank.resize(K);
+  std::iota(m.class_rank.begin(), m.class_rank.end(), 0);
+  return m;
+}
+
+// 40 tasks of 2 classes (truth t % 2); workers 0-2 answer the truth except
+// worker w errs on tasks 10w..10w+1; worker 3 always answers 0 (a spammer).
+AnswerMatrix ThreeExpertsAndASpammer(std::vector<int32_t>* truth) {
+  std::vector<std::vector<std::pair<int32_t, int32_t>>> by_task;
+  truth->clear();
+  for (int32_t t = 0; t < 40; ++t) {
+    const int32_t y = t % 2;
+    truth->push_back(y);
+    std::vector<std::pair<int32_t, int32_t>> answers;
+    for (int32_t w = 0; w < 3; ++w) {
+      const bool err = t >= 10 * w && t < 10 * w + 2;
+      answers.push_back({w, err ? 1 - y : y});
+    }
+    answers.push_back({3, 0});
+    by_task.push_back(answers);
+  }
+  return Matrix(40, 4, 2, by_task);
+}
+
+double Confusion(const Model& m, int32_t w, int32_t k, int32_t l) {
+  const int K = m.num_classes;
+  return m.confusion[(static_cast<size_t>(w) * K + k) * K + l];
+}
+
+TEST(BayesianTest, MethodNamesRoundTrip) {
+  EXPECT_EQ(ParseMethod("vbds").value(), Method::kVariational);
+  EXPECT_EQ(ParseMethod("mace").value(), Method::kMace);
+  for (Method m : kBayesianMethods) EXPECT_EQ(ParseMethod(MethodName(m)).value(), m);
+}
+
+TEST(BayesianTest, DigammaMatchesKnownValues) {
+  EXPECT_NEAR(Digamma(1.0), -0.5772156649015329, 1e-12);
+  EXPECT_NEAR(Digamma(0.5), -1.9635100260214235, 1e-12);
+  EXPECT_NEAR(Digamma(10.0), 2.251752589066721, 1e-12);
+  EXPECT_NEAR(Digamma(0.01), -100.56088545786867, 1e-9);
+}
+
+TEST(BayesianTest, MaceReadsTheConstantAnswererAsASpammer) {
+  std::vector<int32_t> truth;
+  const Model m = *Aggregate(ThreeExpertsAndASpammer(&truth), {.method = Method::kMace});
+  for (int32_t t = 0; t < 40; ++t) EXPECT_EQ(m.label[t], truth[t]) << t;
+  // A spammer's answer does not depend on the truth: both rows alike, all on 0.
+  EXPECT_NEAR(Confusion(m, 3, 0, 0), Confusion(m, 3, 1, 0), 0.1);
+  EXPECT_GT(Confusion(m, 3, 1, 0), 0.8);
+  for (int32_t w = 0; w < 3; ++w) {
+    EXPECT_GT(Confusion(m, w, 0, 0), 0.8) << w;
+    EXPECT_GT(Confusion(m, w, 1, 1), 0.8) << w;
+  }
+}
+
+TEST(BayesianTest, MaceSpammerHasALowNonSpammingProbability) {
+  // Counts [l][k] of a worker who answers 0 whatever the truth: 20 on each class.
+  const double spammer[4] = {20, 20, 0, 0};
+  const double expert[4] = {19, 1, 1, 19};
+  double log_spammer[4], log_expert[4];
+  WorkerLogConfusion(spammer, 2, {}, WorkerModel::kMace, log_spammer);
+  WorkerLogConfusion(expert, 2, {}, WorkerModel::kMace, log_expert);
+  // P(0 | 0) - P(0 | 1) = theta (up to the VB sub-normalisation).
+  const double theta_spammer = std::exp(log_spammer[0]) - std::exp(log_spammer[1]);
+  const double theta_expert = std::exp(log_expert[0]) - std::exp(log_expert[1]);
+  EXPECT_LT(theta_spammer, 0.2);
+  EXPECT_GT(theta_expert, 0.8);
+}
+
+TEST(BayesianTest, VariationalConfusionIsTheExpectedLogUnderTheDirichletPosterior) {
+  const double counts[4] = {8, 1, 2, 5};  // [l][k]
+  double log_pi[4];
+  WorkerLogConfusion(counts, 2, {}, WorkerModel::kVariational, log_pi);
+  // Row k = 0: alpha = (1/2 + 1, 1/2) + counts (8, 2).
+  const double a00 = 1.5 + 8, a01 = 0.5 + 2;
+  EXPECT_NEAR(log_pi[0 * 2 + 0], Digamma(a00) - Digamma(a00 + a01), 1e-12);
+  EXPECT_NEAR(log_pi[1 * 2 + 0], Digamma(a01) - Digamma(a00 + a01), 1e-12);
+  // exp(E log) sums to less than 1 (Jensen).
+  EXPECT_LT(std::exp(log_pi[0]) + std::exp(log_pi[2]), 1.0);
+}
+
+TEST(BayesianTest, PosteriorsAndReportedParametersAreDistributions) {
+  std::vector<int32_t> truth;
+  const AnswerMatrix answers = ThreeExpertsAndASpammer(&truth);
+  for (Method method : kBayesianMethods) {
+    const Model m = *Aggregate(answers, {.method = method});
+    for (int32_t t = 0; t < answers.num_tasks; ++t) {
+      const auto p = m.Posterior(t);
+      EXPECT_NEAR(p[0] + p[1], 1.0, 1e-12) << MethodName(method) << " task " << t;
+    }
+    EXPECT_NEAR(m.class_prior[0] + m.class_prior[1], 1.0, 1e-12) << MethodName(method);
+    for (int32_t w = 0; w < answers.num_workers; ++w) {
+      for (int32_t k = 0; k < 2; ++k) {
+        EXPECT_NEAR(Confusion(m, w, k, 0) + Confusion(m, w, k, 1), 1.0, 1e-12) << MethodName(method);
+      }
+    }
+  }
+}
+
+TEST(BayesianTest, VariationalEvidenceLowerBoundNeverDecreases) {
+  const SyntheticData d = Synthesize({.tasks = 3000, .workers = 60, .classes = 3,
+                                      .answers_per_task = 4, .seed = 21});
+  AggregateOptions o{.method = Method::kVariational, .tol = 0, .max_iter = 60};
+  const Model m = *Aggregate(d.answers, o);
+  ASSERT_GE(m.objective_history.size(), 10u);
+  for (size_t i = 1; i < m.objective_history.size(); ++i) {
+    const double before = m.objective_history[i - 1], after = m.objective_history[i];
+    EXPECT_GE(after, before - 1e-9 * std::abs(before)) << "iteration " << i;
+  }
+  // The bound lies below the log-likelihood under any point estimate of the
+  // parameters; at least it is finite and negative.
+  EXPECT_LT(m.objective_history.back(), 0);
+}
+
+TEST(BayesianTest, ThreadCountGivesBitIdenticalModel) {
+  // Over 2^17 answers: the passes run over several chunks.
+  SyntheticData d = Synthesize({.tasks = 40000, .workers = 200, .classes = 4,
+                                .answers_per_task = 5, .seed = 13});
+  for (int32_t t = 0; t < d.answers.num_tasks; t += 23) d.answers.gold[t] = d.truth[t];
+  for (Method method : kBayesianMethods) {
+    AggregateOptions o{.method = method, .max_iter = 12, .threads = 1};
+    const Model one = *Aggregate(d.answers, o);
+    for (int threads : {2, 0}) {
+      o.threads = threads;
+      const Model many = *Aggregate(d.answers, o);
+      EXPECT_TRUE(many.posterior == one.posterior) << MethodName(method) << " threads " << threads;
+      EXPECT_TRUE(many.confusion == one.confusion) << MethodName(method) << " threads " << threads;
+      EXPECT_TRUE(many.class_prior == one.class_prior) << MethodName(method) << " threads " << threads;
+      EXPECT_TRUE(many.objective_history == one.objective_history) << MethodName(method);
+      EXPECT_TRUE(many.label == one.label) << MethodName(method) << " threads " << threads;
+    }
+  }
+}
+
+// The accuracy of the posterior argmax under the TRUE class prior and
+// confusion matrices: no method can do better in expectation. Computed here
+// independently of synthetic.cc's BayesOptimalAccuracy, which `synth` prints.
+double BayesOptimal(const SyntheticData& d) {
+  const AnswerMatrix& m = d.answers;
+  const int K = m.num_classes;
+  int64_t right = 0;
+  std::vector<double> s(K);
+  for (int32_t t = 0; t < m.num_tasks; ++t) {
+    for (int k = 0; k < K; ++k) s[k] = std::log(d.class_prior[k]);
+    for (int64_t a = m.task_begin[t]; a < m.task_begin[t + 1]; ++a) {
+      for (int k = 0; k < K; ++k) {
+        s[k] += std::log(d.confusion[(static_cast<size_t>(m.worker[a]) * K + k) * K + m.label[a]]);
+      }
+    }
+    int best = 0;
+    for (int k = 1; k < K; ++k) best = s[k] > s[best] ? k : best;
+    right += best == d.truth[t];
+  }
+  return static_cast<double>(right) / m.num_tasks;
+}
+
+double AccuracyOf(const Model& model, const std::vector<int32_t>& truth) {
+  int64_t right = 0;
+  for (size_t t = 0; t < truth.size(); ++t) right += model.label[t] == truth[t];
+  return static_cast<double>(right) / truth.size();
+}
+
+// Issue 11: on data with spammers and an uneven class prior, the default is
+// within 0.1 point of the Bayes-optimal accuracy (mean over seeds). The gap of
+// every plug-in method is the error of its estimated confusion matrices, so it
+// shrinks with the answers per worker: 5,000 here (25,000 tasks x 5 answers
+// over 25 workers). At 1,250 per worker (100 workers) ds and vbds are both
+// about 0.2 point below (docs/accuracy.md).
+TEST(BayesianTest, DefaultIsWithinATenthOfAPointOfBayesOptimal) {
+  const Method methods[] = {AggregateOptions{}.method, Method::kDawidSkene, Method::kVariational,
+                            Method::kMace};
+  double optimal = 0;
+  std::vector<double> accuracy(std::size(methods), 0.0);
+  constexpr int kSeeds = 4;
+  for (int seed = 1; seed <= kSeeds; ++seed) {
+    const SyntheticData d = Synthesize({.tasks = 25000, .workers = 25, .classes = 4,
+                                        .answers_per_task = 5, .seed = static_cast<uint64_t>(seed)});
+    const double here = BayesOptimal(d);
+    EXPECT_EQ(here, BayesOptimalAccuracy(d)) << "seed " << seed;
+    optimal += here / kSeeds;
+    for (size_t i = 0; i < std::size(methods); ++i) {
+      AggregateOptions o;
+      o.method = methods[i];
+      accuracy[i] += AccuracyOf(*Aggregate(d.answers, o), d.truth) / kSeeds;
+    }
+  }
+  std::cout << "[ measured ] Bayes-optimal " << optimal;
+  for (size_t i = 1; i < std::size(methods); ++i) {
+    std::cout << ", " << MethodName(methods[i]) << " " << accuracy[i];
+  }
+  std::cout << " (default " << MethodName(methods[0]) << ")\n";
+  EXPECT_GE(accuracy[0], optimal - 0.001) << "default " << MethodName(methods[0]);
+}
+
+}  // namespace
+}  // namespace consensusd::consensus
