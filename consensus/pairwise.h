@@ -88,7 +88,7 @@ struct PairwiseOptions {
   // Dirichlet pseudo-count on each of a careless rater's three answers.
   double careless_answer_prior = 1.0;
   double tol = 1e-7;  // EM stops when the objective per vote gains less
-  int max_iter = 200;
+  int max_iter = 500;
   // Bootstrap replicates for the score intervals; 0: no intervals.
   int bootstrap = 100;
   double interval = 0.95;

@@ -19,6 +19,7 @@
 #include "consensus/report.h"
 #include "service/commands.h"
 #include "service/label_file.h"
+#include "service/pairwise_commands.h"
 #include "service/progress.h"
 #include "service/result_csv.h"
 
@@ -39,6 +40,9 @@ struct AggregateFlags {
   std::string out, workers_out;
   bool posteriors = false;
   consensus::AggregateOptions options;
+  std::string kind = "categorical";
+  PairwiseAggregateFlags pairwise;  // --kind pairwise
+  bool max_iter_set = false;        // pairwise has its own default
 };
 
 using Truth = absl::flat_hash_map<std::string, std::string>;
@@ -137,6 +141,21 @@ void PrintSummary(const AggregateFlags& f, const Dataset& d, const consensus::Mo
 }
 
 int RunAggregate(AggregateFlags& f) {
+  if (f.kind == "pairwise") {
+    f.pairwise.labels = f.labels;
+    f.pairwise.truth = f.truth;
+    f.pairwise.out = f.out;
+    f.pairwise.workers_out = f.workers_out;
+    f.pairwise.options.threads = f.options.threads;
+    f.pairwise.options.tol = f.options.tol;
+    if (f.max_iter_set) f.pairwise.options.max_iter = f.options.max_iter;
+    return RunPairwiseAggregate(f.pairwise);
+  }
+  if (f.kind != "categorical") {
+    return UsageError(kName, absl::StrCat("unknown --kind '", f.kind,
+                                          "': use categorical (task,worker,label) or pairwise "
+                                          "(worker,left,right,label)"));
+  }
   if (f.labels.empty()) {
     return UsageError(kName, "--labels is required: pass the task,worker,label CSV to aggregate");
   }
@@ -236,8 +255,10 @@ Command AddAggregateCommand(CLI::App& parent) {
   app->add_option("--tol", f->options.tol,
                   "EM stops when the objective per answer improves by less than this")
       ->check(NonNegativeNumber());
-  app->add_option("--max-iter", f->options.max_iter, "EM stops after this many iterations")
-      ->check(PositiveInteger());
+  app->add_option("--max-iter", f->options.max_iter,
+                  "EM stops after this many iterations (pairwise: 500 unless given)")
+      ->check(PositiveInteger())
+      ->each([f](const std::string&) { f->max_iter_set = true; });
   app->add_option("--threads", f->options.threads,
                   "EM worker threads; 0 (the default): one per available core. Results are "
                   "identical for every count")
@@ -254,8 +275,22 @@ Command AddAggregateCommand(CLI::App& parent) {
       ->type_name("FILE");
   app->add_flag("--posteriors", f->posteriors, "Add one p:<class> column per class to --out");
   app->add_option("--workers-out", f->workers_out,
-                  "Write the worker report here: worker,answers,accuracy,...")
+                  "Write the worker report here: worker,answers,accuracy,... (pairwise: "
+                  "worker,votes,reliability,careful_log_odds,position_bias,careless)")
       ->type_name("FILE");
+  app->add_option("--kind", f->kind,
+                  "categorical (task,worker,label) or pairwise ([task,]worker,left,right,label "
+                  "with label left, right, tie or the preferred item; --out gets the "
+                  "leaderboard, --truth item,score gives Spearman's rho)")
+      ->type_name("categorical|pairwise");
+  app->add_option("--comparisons-out", f->pairwise.comparisons_out,
+                  "Pairwise: write the per-comparison consensus here: "
+                  "task,left,right,p_left,p_right,p_tie,consensus")
+      ->type_name("FILE");
+  app->add_option("--bootstrap", f->pairwise.options.bootstrap,
+                  "Pairwise: bootstrap replicates for the 95% score intervals (0: none)")
+      ->check(NonNegativeNumber());
+  app->add_option("--seed", f->pairwise.options.seed, "Pairwise: the bootstrap's random seed");
   return {app, [f] { return RunAggregate(*f); }};
 }
 
