@@ -20,6 +20,7 @@
 #include "service/commands.h"
 #include "service/label_file.h"
 #include "service/pairwise_commands.h"
+#include "service/rating_commands.h"
 #include "service/progress.h"
 #include "service/result_csv.h"
 
@@ -42,6 +43,7 @@ struct AggregateFlags {
   consensus::AggregateOptions options;
   std::string kind = "categorical";
   PairwiseAggregateFlags pairwise;  // --kind pairwise
+  RatingAggregateFlags rating;      // --kind rating
   bool max_iter_set = false;        // pairwise has its own default
 };
 
@@ -151,10 +153,18 @@ int RunAggregate(AggregateFlags& f) {
     if (f.max_iter_set) f.pairwise.options.max_iter = f.options.max_iter;
     return RunPairwiseAggregate(f.pairwise);
   }
+  if (f.kind == "rating") {
+    f.rating.labels = f.labels;
+    f.rating.truth = f.truth;
+    f.rating.out = f.out;
+    f.rating.workers_out = f.workers_out;
+    if (f.max_iter_set) f.rating.options.max_iter = f.options.max_iter;
+    return RunRatingAggregate(f.rating);
+  }
   if (f.kind != "categorical") {
     return UsageError(kName, absl::StrCat("unknown --kind '", f.kind,
-                                          "': use categorical (task,worker,label) or pairwise "
-                                          "(worker,left,right,label)"));
+                                          "': use categorical (task,worker,label), pairwise "
+                                          "(worker,left,right,label) or rating (task,worker,rating)"));
   }
   if (f.labels.empty()) {
     return UsageError(kName, "--labels is required: pass the task,worker,label CSV to aggregate");
@@ -279,10 +289,14 @@ Command AddAggregateCommand(CLI::App& parent) {
                   "worker,votes,reliability,careful_log_odds,position_bias,careless)")
       ->type_name("FILE");
   app->add_option("--kind", f->kind,
-                  "categorical (task,worker,label) or pairwise ([task,]worker,left,right,label "
+                  "categorical (task,worker,label); pairwise ([task,]worker,left,right,label "
                   "with label left, right, tie or the preferred item; --out gets the "
-                  "leaderboard, --truth item,score gives Spearman's rho)")
-      ->type_name("categorical|pairwise");
+                  "leaderboard, --truth item,score gives Spearman's rho); or rating "
+                  "(task,worker,rating; --out gets task,rating,sd,ratings)")
+      ->type_name("categorical|pairwise|rating");
+  app->add_option("--scale", f->rating.scale,
+                  "Rating: the scale MIN..MAX (default: the smallest and largest rating)")
+      ->type_name("MIN..MAX");
   app->add_option("--comparisons-out", f->pairwise.comparisons_out,
                   "Pairwise: write the per-comparison consensus here: "
                   "task,left,right,p_left,p_right,p_tie,consensus")

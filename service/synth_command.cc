@@ -17,6 +17,7 @@
 #include "service/commands.h"
 #include "service/csv.h"
 #include "service/pairwise_commands.h"
+#include "service/rating_commands.h"
 #include "service/progress.h"
 
 namespace consensusd::service {
@@ -91,8 +92,16 @@ int RunSynth(SynthFlags& f) {
     f.pairwise.raters = f.options.workers;
     return RunPairwiseSynth(f.pairwise, f.out);
   }
+  if (f.kind == "rating") {
+    consensus::RatingSyntheticOptions o;
+    o.tasks = f.options.tasks;
+    o.raters = f.options.workers;
+    o.ratings_per_task = f.options.answers_per_task;
+    o.seed = f.options.seed;
+    return RunRatingSynth(o, f.out);
+  }
   if (f.kind != "categorical") {
-    return UsageError(kName, absl::StrCat("unknown --kind '", f.kind, "': use categorical or pairwise"));
+    return UsageError(kName, absl::StrCat("unknown --kind '", f.kind, "': use categorical, pairwise or rating"));
   }
   if (f.out.empty()) {
     return UsageError(kName, "--out is required: pass the directory to write labels.csv, "
@@ -144,9 +153,10 @@ Command AddSynthCommand(CLI::App& parent) {
       ->check(PositiveInteger());
   app->add_option("--seed", f->options.seed, "Random seed: same seed, same data");
   app->add_option("--kind", f->kind,
-                  "categorical (Dawid-Skene answers) or pairwise (preference votes with known "
-                  "item scores; --workers is the number of raters)")
-      ->type_name("categorical|pairwise");
+                  "categorical (Dawid-Skene answers), pairwise (preference votes with known "
+                  "item scores; --workers is the number of raters) or rating (1..7 ratings "
+                  "by biased, noisy and careless raters; --tasks, --workers, --answers-per-task)")
+      ->type_name("categorical|pairwise|rating");
   app->add_option("--items", f->pairwise.items, "Pairwise: items compared")
       ->check(IntegerInRange(2, 1 << 30));
   app->add_option("--comparisons", f->pairwise.tasks, "Pairwise: comparison tasks")

@@ -89,6 +89,27 @@ TEST_F(PairwiseCliTest, SynthThenAggregateRanksTheItemsAndFlagsCarelessRaters) {
   EXPECT_THAT(r.out, HasSubstr("careless        8 of 40 workers flagged")) << r.out;
 }
 
+TEST_F(PairwiseCliTest, RatingSynthThenAggregateBeatsThePerTaskMean) {
+  const tests::RunResult synth = Run({"synth", "--kind", "rating", "--tasks", "3000", "--workers",
+                                      "60", "--answers-per-task", "3", "--out", dir_.path()});
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  const tests::RunResult r =
+      Run({"aggregate", "--kind", "rating", "--labels", dir_.File("labels.csv"), "--truth",
+           dir_.File("truth.csv"), "--scale", "1..7", "--out", dir_.File("ratings.csv"),
+           "--workers-out", dir_.File("raters.csv")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const size_t at = r.out.find("mean abs error");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const double ours = std::atof(r.out.c_str() + at + 14);
+  const size_t mean_at = r.out.find("ratings: ", at);
+  ASSERT_NE(mean_at, std::string::npos) << r.out;
+  EXPECT_LT(ours, std::atof(r.out.c_str() + mean_at + 9)) << r.out;
+  const tests::RunResult bad =
+      Run({"aggregate", "--kind", "rating", "--labels", dir_.File("labels.csv"), "--scale", "7..1"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--scale '7..1' is not MIN..MAX"));
+}
+
 TEST_F(PairwiseCliTest, UnknownKindExitsTwo) {
   const tests::RunResult r = Run({"aggregate", "--kind", "ratings", "--labels", "x.csv"});
   EXPECT_EQ(r.exit_code, 2);
