@@ -19,6 +19,8 @@
 #include "consensus/report.h"
 #include "service/commands.h"
 #include "service/label_file.h"
+#include "service/pairwise_commands.h"
+#include "service/rating_commands.h"
 #include "service/progress.h"
 #include "service/result_csv.h"
 
@@ -40,6 +42,10 @@ struct AggregateFlags {
   std::string out, workers_out;
   bool posteriors = false;
   consensus::AggregateOptions options;
+  std::string kind = "categorical";
+  PairwiseAggregateFlags pairwise;  // --kind pairwise
+  RatingAggregateFlags rating;      // --kind rating
+  bool max_iter_set = false;        // pairwise has its own default
 };
 
 using Truth = absl::flat_hash_map<std::string, std::string>;
@@ -138,6 +144,29 @@ void PrintSummary(const AggregateFlags& f, const Dataset& d, const consensus::Mo
 }
 
 int RunAggregate(AggregateFlags& f) {
+  if (f.kind == "pairwise") {
+    f.pairwise.labels = f.labels;
+    f.pairwise.truth = f.truth;
+    f.pairwise.out = f.out;
+    f.pairwise.workers_out = f.workers_out;
+    f.pairwise.options.threads = f.options.threads;
+    f.pairwise.options.tol = f.options.tol;
+    if (f.max_iter_set) f.pairwise.options.max_iter = f.options.max_iter;
+    return RunPairwiseAggregate(f.pairwise);
+  }
+  if (f.kind == "rating") {
+    f.rating.labels = f.labels;
+    f.rating.truth = f.truth;
+    f.rating.out = f.out;
+    f.rating.workers_out = f.workers_out;
+    if (f.max_iter_set) f.rating.options.max_iter = f.options.max_iter;
+    return RunRatingAggregate(f.rating);
+  }
+  if (f.kind != "categorical") {
+    return UsageError(kName, absl::StrCat("unknown --kind '", f.kind,
+                                          "': use categorical (task,worker,label), pairwise "
+                                          "(worker,left,right,label) or rating (task,worker,rating)"));
+  }
   if (f.labels.empty()) {
     return UsageError(kName, "--labels is required: pass the task,worker,label CSV to aggregate");
   }
@@ -238,8 +267,10 @@ Command AddAggregateCommand(CLI::App& parent) {
   app->add_option("--tol", f->options.tol,
                   "EM stops when the objective per answer improves by less than this")
       ->check(NonNegativeNumber());
-  app->add_option("--max-iter", f->options.max_iter, "EM stops after this many iterations")
-      ->check(PositiveInteger());
+  app->add_option("--max-iter", f->options.max_iter,
+                  "EM stops after this many iterations (pairwise: 500 unless given)")
+      ->check(PositiveInteger())
+      ->each([f](const std::string&) { f->max_iter_set = true; });
   app->add_option("--threads", f->options.threads,
                   "EM worker threads; 0 (the default): one per available core. Results are "
                   "identical for every count")
@@ -256,8 +287,26 @@ Command AddAggregateCommand(CLI::App& parent) {
       ->type_name("FILE");
   app->add_flag("--posteriors", f->posteriors, "Add one p:<class> column per class to --out");
   app->add_option("--workers-out", f->workers_out,
-                  "Write the worker report here: worker,answers,accuracy,...")
+                  "Write the worker report here: worker,answers,accuracy,... (pairwise: "
+                  "worker,votes,reliability,careful_log_odds,position_bias,careless)")
       ->type_name("FILE");
+  app->add_option("--kind", f->kind,
+                  "categorical (task,worker,label); pairwise ([task,]worker,left,right,label "
+                  "with label left, right, tie or the preferred item; --out gets the "
+                  "leaderboard, --truth item,score gives Spearman's rho); or rating "
+                  "(task,worker,rating; --out gets task,rating,sd,ratings)")
+      ->type_name("categorical|pairwise|rating");
+  app->add_option("--scale", f->rating.scale,
+                  "Rating: the scale MIN..MAX (default: the smallest and largest rating)")
+      ->type_name("MIN..MAX");
+  app->add_option("--comparisons-out", f->pairwise.comparisons_out,
+                  "Pairwise: write the per-comparison consensus here: "
+                  "task,left,right,p_left,p_right,p_tie,consensus")
+      ->type_name("FILE");
+  app->add_option("--bootstrap", f->pairwise.options.bootstrap,
+                  "Pairwise: bootstrap replicates for the 95% score intervals (0: none)")
+      ->check(NonNegativeNumber());
+  app->add_option("--seed", f->pairwise.options.seed, "Pairwise: the bootstrap's random seed");
   return {app, [f] { return RunAggregate(*f); }};
 }
 

@@ -16,6 +16,8 @@
 #include "consensus/synthetic.h"
 #include "service/commands.h"
 #include "service/csv.h"
+#include "service/pairwise_commands.h"
+#include "service/rating_commands.h"
 #include "service/progress.h"
 
 namespace consensusd::service {
@@ -27,6 +29,8 @@ constexpr char kName[] = "synth";
 struct SynthFlags {
   consensus::SyntheticOptions options;
   std::string out;
+  std::string kind = "categorical";
+  consensus::PairwiseSyntheticOptions pairwise;
 };
 
 std::string TaskName(int32_t t) { return absl::StrCat("t", t); }
@@ -82,7 +86,23 @@ absl::Status WriteWorkers(const consensus::SyntheticData& d, const std::string& 
   return out->Close();
 }
 
-int RunSynth(const SynthFlags& f) {
+int RunSynth(SynthFlags& f) {
+  if (f.kind == "pairwise") {
+    f.pairwise.seed = f.options.seed;
+    f.pairwise.raters = f.options.workers;
+    return RunPairwiseSynth(f.pairwise, f.out);
+  }
+  if (f.kind == "rating") {
+    consensus::RatingSyntheticOptions o;
+    o.tasks = f.options.tasks;
+    o.raters = f.options.workers;
+    o.ratings_per_task = f.options.answers_per_task;
+    o.seed = f.options.seed;
+    return RunRatingSynth(o, f.out);
+  }
+  if (f.kind != "categorical") {
+    return UsageError(kName, absl::StrCat("unknown --kind '", f.kind, "': use categorical, pairwise or rating"));
+  }
   if (f.out.empty()) {
     return UsageError(kName, "--out is required: pass the directory to write labels.csv, "
                              "truth.csv and workers.csv into");
@@ -135,6 +155,24 @@ Command AddSynthCommand(CLI::App& parent) {
                   "Distinct workers answering each task (at most --workers)")
       ->check(PositiveInteger());
   app->add_option("--seed", f->options.seed, "Random seed: same seed, same data");
+  app->add_option("--kind", f->kind,
+                  "categorical (Dawid-Skene answers), pairwise (preference votes with known "
+                  "item scores; --workers is the number of raters) or rating (1..7 ratings "
+                  "by biased, noisy and careless raters; --tasks, --workers, --answers-per-task)")
+      ->type_name("categorical|pairwise|rating");
+  app->add_option("--items", f->pairwise.items, "Pairwise: items compared")
+      ->check(IntegerInRange(2, 1 << 30));
+  app->add_option("--comparisons", f->pairwise.tasks, "Pairwise: comparison tasks")
+      ->check(PositiveInteger());
+  app->add_option("--votes-per-comparison", f->pairwise.votes_per_task,
+                  "Pairwise: distinct raters voting on each comparison")
+      ->check(PositiveInteger());
+  app->add_option("--careless-share", f->pairwise.careless_share,
+                  "Pairwise: share of raters who answer at random")
+      ->check(CLI::Range(0.0, 1.0));
+  app->add_option("--position-biased-share", f->pairwise.position_biased_share,
+                  "Pairwise: share of the careful raters who favour one side")
+      ->check(CLI::Range(0.0, 1.0));
   app->add_option("--out", f->out, "Directory to write the three CSVs into (created if needed)")
       ->type_name("DIR");
   return {app, [f] { return RunSynth(*f); }};
