@@ -15,10 +15,10 @@
 namespace consensusd::consensus {
 namespace {
 
-// Newton steps on the scores per M-step; the E-step that follows re-weights
+// Newton steps on the scores per M-step (one: more cost a pass each and do
+// not cut the iterations EM needs); the E-step that follows re-weights
 // the outcomes, so the scores need not be exact before it.
-constexpr int kScoreSteps = 3;
-constexpr double kCurvatureFactor = 1.0;
+constexpr int kScoreSteps = 1;
 // EM iterations of a bootstrap replicate, started from the full fit.
 constexpr int kReplicateIterations = 10;
 constexpr double kReplicateTol = 1e-6;
@@ -51,6 +51,19 @@ double PoissonWeight(uint64_t seed, int replicate, int32_t task) {
   return k;
 }
 
+// P(z | d, nu) under Davidson's model, for the three outcomes, with one exp:
+// numerator and denominator divided by e^{|d|/2}.
+inline void Davidson(double d, double nu, double p[kOutcomes]) {
+  const double e = std::exp(-0.5 * std::fabs(d));  // in [0, 1]
+  const double inv = 1 / (1 + e * e + nu * e);
+  p[d >= 0 ? kLeft : kRight] = inv;
+  p[d >= 0 ? kRight : kLeft] = e * e * inv;
+  p[kTie] = nu * e * inv;
+}
+
+// log of a probability that may have underflowed to 0.
+inline double SafeLog(double p) { return std::log(std::max(p, std::numeric_limits<double>::min())); }
+
 // log P(z | d, nu) under Davidson's model, for the three outcomes.
 inline void DavidsonLog(double d, double log_nu, double out[kOutcomes]) {
   const double h = 0.5 * d;
@@ -74,6 +87,8 @@ class PairwiseFit {
     log_eta_.assign(c.num_raters, std::log(eta));
     log_not_eta_.assign(c.num_raters, std::log1p(-eta));
     log_xi_.assign(static_cast<size_t>(c.num_raters) * kOutcomes, -std::log(3.0));
+    eta_.assign(c.num_raters, eta);
+    xi_.assign(static_cast<size_t>(c.num_raters) * kOutcomes, 1.0 / 3);
     int64_t ties = 0;
     for (Outcome y : c.outcome) ties += y == kTie;
     const double f = std::clamp(c.num_votes() > 0 ? double(ties) / c.num_votes() : 0.0, 1e-3, 0.9);
@@ -141,17 +156,17 @@ class PairwiseFit {
   // Each vote's probability of being careful; returns the weighted log-likelihood.
   double EStep() {
     double ll = 0;
+    const double nu = std::exp(log_nu_);
     for (int64_t v = 0; v < c_.num_votes(); ++v) {
       const int32_t r = c_.rater[v];
       const int y = c_.outcome[v];
-      double lp[kOutcomes];
-      DavidsonLog(ShownDifference(v, score_, bias_), log_nu_, lp);
-      const double careful = log_eta_[r] + lp[y];
-      const double careless = log_not_eta_[r] + log_xi_[size_t(r) * kOutcomes + y];
-      const double m = std::max(careful, careless);
-      const double a = std::exp(careful - m), b = std::exp(careless - m);
-      careful_[v] = a / (a + b);
-      ll += weight_[c_.task[v]] * (m + std::log(a + b));
+      double p[kOutcomes];
+      Davidson(ShownDifference(v, score_, bias_), nu, p);
+      const double careful = eta_[r] * p[y];
+      const double careless = (1 - eta_[r]) * xi_[size_t(r) * kOutcomes + y];
+      const double sum = careful + careless;
+      careful_[v] = careful / sum;
+      ll += weight_[c_.task[v]] * SafeLog(sum);
     }
     return ll;
   }
@@ -170,11 +185,13 @@ class PairwiseFit {
       const double n_careless = xi[0] + xi[1] + xi[2];
       const double a = careful[r] + o_.careful_pseudo_votes;
       const double b = n_careless + o_.careless_pseudo_votes;
+      eta_[r] = a / (a + b);
       log_eta_[r] = std::log(a / (a + b));
       log_not_eta_[r] = std::log(b / (a + b));
       const double total = n_careless + kOutcomes * o_.careless_answer_prior;
       for (int y = 0; y < kOutcomes; ++y) {
-        log_xi_[size_t(r) * kOutcomes + y] = std::log((xi[y] + o_.careless_answer_prior) / total);
+        xi_[size_t(r) * kOutcomes + y] = (xi[y] + o_.careless_answer_prior) / total;
+        log_xi_[size_t(r) * kOutcomes + y] = std::log(xi_[size_t(r) * kOutcomes + y]);
       }
     }
   }
@@ -202,12 +219,13 @@ class PairwiseFit {
   // nu: sum_v w_v careful_v log P(y_v | d_v, nu) + the Gaussian log-priors.
   double ScoreObjective(const std::vector<double>& s, const std::vector<double>& b, double log_nu) const {
     double f = 0;
+    const double nu = std::exp(log_nu);
     for (int64_t v = 0; v < c_.num_votes(); ++v) {
       const double w = weight_[c_.task[v]] * careful_[v];
       if (w == 0) continue;
-      double lp[kOutcomes];
-      DavidsonLog(ShownDifference(v, s, b), log_nu, lp);
-      f += w * lp[c_.outcome[v]];
+      double p[kOutcomes];
+      Davidson(ShownDifference(v, s, b), nu, p);
+      f += w * SafeLog(p[c_.outcome[v]]);
     }
     return f + GaussianLogPrior(s, b);
   }
@@ -229,12 +247,13 @@ class PairwiseFit {
       std::fill(gb.begin(), gb.end(), 0.0);
       std::fill(cb.begin(), cb.end(), 0.0);
       double g_nu = 0, c_nu = 0;
+      const double nu = std::exp(log_nu_);
       for (int64_t v = 0; v < c_.num_votes(); ++v) {
         const double w = weight_[c_.task[v]] * careful_[v];
         if (w == 0) continue;
-        double lp[kOutcomes];
-        DavidsonLog(ShownDifference(v, score_, bias_), log_nu_, lp);
-        const double pl = std::exp(lp[0]), pr = std::exp(lp[1]), pt = std::exp(lp[2]);
+        double p[kOutcomes];
+        Davidson(ShownDifference(v, score_, bias_), nu, p);
+        const double pl = p[kLeft], pr = p[kRight], pt = p[kTie];
         const int y = c_.outcome[v];
         // d/dd log P(y | d): ([y = left] - [y = right] - (p_l - p_r)) / 2.
         const double g = 0.5 * w * ((y == kLeft) - (y == kRight) - (pl - pr));
@@ -254,10 +273,10 @@ class PairwiseFit {
       double shrink = 1.0;
       for (int halving = 0; halving < 30; ++halving, shrink *= 0.5) {
         for (int32_t i = 0; i < n; ++i) {
-          ts[i] = score_[i] + shrink * (gs[i] - inv_s * score_[i]) / (kCurvatureFactor * cs[i] + inv_s);
+          ts[i] = score_[i] + shrink * (gs[i] - inv_s * score_[i]) / (cs[i] + inv_s);
         }
         for (int32_t r = 0; r < raters; ++r) {
-          tb[r] = bias_[r] + shrink * (gb[r] - inv_b * bias_[r]) / (kCurvatureFactor * cb[r] + inv_b);
+          tb[r] = bias_[r] + shrink * (gb[r] - inv_b * bias_[r]) / (cb[r] + inv_b);
         }
         const double trial_nu = std::clamp(log_nu_ + shrink * d_nu, -30.0, 30.0);
         const double value = ScoreObjective(ts, tb, trial_nu);
@@ -279,6 +298,7 @@ class PairwiseFit {
   std::vector<double> bias_;      // per rater
   std::vector<double> log_eta_, log_not_eta_;  // per rater
   std::vector<double> log_xi_;    // per rater x 3
+  std::vector<double> eta_, xi_;  // the same, not in logs
   std::vector<double> careful_;   // per vote: P(careful | vote)
   double log_nu_ = 0;
 };
