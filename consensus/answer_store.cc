@@ -37,10 +37,16 @@ AnswerStore::PutResult AnswerStore::Put(int32_t task, int32_t worker, int32_t la
     found->label = label;
     return PutResult::kReplaced;
   }
+  Add(task, worker, label);
+  return PutResult::kAdded;
+}
+
+void AnswerStore::Add(int32_t task, int32_t worker, int32_t label) {
+  assert(label >= 0);
   TaskAnswer& slot = slots_[task];
   if (slot.label == kEmpty) {
     slot = {worker, label};
-    return PutResult::kAdded;
+    return;
   }
   if (slot.label >= 0) {  // one inline answer: move both to a block of 2
     const TaskAnswer first = slot;
@@ -48,7 +54,7 @@ AnswerStore::PutResult AnswerStore::Put(int32_t task, int32_t worker, int32_t la
     pool_[block] = first;
     pool_[block + 1] = {worker, label};
     slots_[task] = {block, -2};
-    return PutResult::kAdded;
+    return;
   }
   const int32_t count = -slot.label;
   int32_t block = slot.worker;
@@ -61,7 +67,6 @@ AnswerStore::PutResult AnswerStore::Put(int32_t task, int32_t worker, int32_t la
   }
   pool_[block + count] = {worker, label};
   slots_[task] = {block, -(count + 1)};
-  return PutResult::kAdded;
 }
 
 bool AnswerStore::Remove(int32_t task, int32_t worker) {
@@ -93,6 +98,12 @@ bool AnswerStore::Remove(int32_t task, int32_t worker) {
     slot = {block, -left};
   }
   return true;
+}
+
+int32_t AnswerStore::RemoveAll(int32_t task, int32_t worker) {
+  int32_t removed = 0;
+  while (Remove(task, worker)) ++removed;
+  return removed;
 }
 
 void AnswerStore::Clear(int32_t task) {
