@@ -95,6 +95,9 @@ class IngestBatch {
   std::vector<int64_t> event_ms_;                  // per message, -1 unknown
   absl::flat_hash_map<Project*, int64_t> applied_;  // answers applied per project
   Project* last_project_ = nullptr;
+  // Scratch of repeats (a worker's labels for a task), kept for its capacity.
+  std::vector<int32_t> repeat_labels_;
+  std::vector<std::string_view> repeat_names_;
   int64_t first_event_ms_ = -1;  // of the message being applied
 };
 
@@ -295,6 +298,12 @@ class Engine {
   // REQUIRES: project.mu held. Adds the project's classes not stored yet to
   // `batch` (class ids are stored densely from 0: see RestoreClasses).
   static void StoreClasses(engine::Project& project, storage::StateBatch& batch);
+  // Whether the event's message is below its partition's stored offset, so
+  // that its changes are in the state already (loop thread).
+  bool AppliedBefore(int32_t partition, const LabelEvent& e) const;
+  // Applies an answer of a project with repeats: count. REQUIRES: project.mu held.
+  void ApplyRepeat(IngestBatch& batch, engine::Project& project, int32_t task, int32_t task_home,
+                   int32_t label, const LabelEvent& e);
   // REQUIRES: project.mu held. Marks the task's confirmed state for storing.
   static void Confirm(engine::Project& project, int32_t task);
   // Adds the confirmed state of every marked task to `batch`.
