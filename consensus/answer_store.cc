@@ -30,19 +30,9 @@ TaskAnswer* AnswerStore::FindMutable(int32_t task, int32_t worker) {
   return const_cast<TaskAnswer*>(std::as_const(*this).Find(task, worker));
 }
 
-AnswerStore::PutResult AnswerStore::Put(int32_t task, int32_t worker, int32_t label) {
-  assert(label >= 0);
-  if (TaskAnswer* found = FindMutable(task, worker)) {
-    if (found->label == label) return PutResult::kUnchanged;
-    found->label = label;
-    return PutResult::kReplaced;
-  }
-  Add(task, worker, label);
-  return PutResult::kAdded;
-}
-
-void AnswerStore::Add(int32_t task, int32_t worker, int32_t label) {
-  assert(label >= 0);
+// Inlined into Put, so that replace's hot path costs what it did before Add.
+[[gnu::always_inline]] inline void AnswerStore::Append(int32_t task, int32_t worker,
+                                                       int32_t label) {
   TaskAnswer& slot = slots_[task];
   if (slot.label == kEmpty) {
     slot = {worker, label};
@@ -67,6 +57,22 @@ void AnswerStore::Add(int32_t task, int32_t worker, int32_t label) {
   }
   pool_[block + count] = {worker, label};
   slots_[task] = {block, -(count + 1)};
+}
+
+AnswerStore::PutResult AnswerStore::Put(int32_t task, int32_t worker, int32_t label) {
+  assert(label >= 0);
+  if (TaskAnswer* found = FindMutable(task, worker)) {
+    if (found->label == label) return PutResult::kUnchanged;
+    found->label = label;
+    return PutResult::kReplaced;
+  }
+  Append(task, worker, label);
+  return PutResult::kAdded;
+}
+
+void AnswerStore::Add(int32_t task, int32_t worker, int32_t label) {
+  assert(label >= 0);
+  Append(task, worker, label);
 }
 
 bool AnswerStore::Remove(int32_t task, int32_t worker) {

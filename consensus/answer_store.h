@@ -74,6 +74,8 @@ class AnswerStore {
  private:
   static constexpr int32_t kEmpty = -1;
   TaskAnswer* FindMutable(int32_t task, int32_t worker);
+  // Appends an entry (Add without its check).
+  void Append(int32_t task, int32_t worker, int32_t label);
   static constexpr int32_t kNoBlock = -1;
 
   // Size class of a block of `capacity` entries (a power of two >= 2).

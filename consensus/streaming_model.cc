@@ -211,13 +211,18 @@ bool StreamingModel::PutAnswer(int32_t task, int32_t worker, int32_t label) {
 }
 
 void StreamingModel::SetAnswer(int32_t task, int32_t worker, int32_t label) {
-  if (options_.repeats == DuplicatePolicy::kKeepAll) {
-    UpdateTask(task, [&] { AddRepeat(task, worker, label); });
-    return;
+  if (options_.repeats == DuplicatePolicy::kKeepAll) [[unlikely]] {
+    return CountAnswer(task, worker, label);
   }
   const TaskAnswer* found = answers_.Find(task, worker);
   if (found != nullptr && found->label == label) return;  // a redelivery changes nothing
   UpdateTask(task, [&] { PutAnswer(task, worker, label); });
+}
+
+// Out of line, so that replace's path stays as it was (measured: inlined
+// here it cost replace 5% per answer).
+[[gnu::noinline]] void StreamingModel::CountAnswer(int32_t task, int32_t worker, int32_t label) {
+  UpdateTask(task, [&] { AddRepeat(task, worker, label); });
 }
 
 void StreamingModel::AddRepeat(int32_t task, int32_t worker, int32_t label) {

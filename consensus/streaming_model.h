@@ -163,6 +163,8 @@ class StreamingModel {
   void GrowClasses(int32_t new_k);
   // Adds or replaces the worker's answer (no statistics); false if unchanged.
   bool PutAnswer(int32_t task, int32_t worker, int32_t label);
+  // SetAnswer under repeats = count.
+  void CountAnswer(int32_t task, int32_t worker, int32_t label);
   // Appends the worker's answer as one more (repeats = count; no statistics).
   void AddRepeat(int32_t task, int32_t worker, int32_t label);
   // Adds (sign = +1) or removes (sign = -1) the task's posterior-weighted
