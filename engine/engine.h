@@ -165,6 +165,9 @@ class Engine {
   // --- Ingest (one thread) ---
   // Applies one decoded element of a message from `partition` to its model and
   // to the batch's pending write. Returns why it cannot be used, if so.
+  // Under the project's repeats: count, an element of a message below the
+  // partition's stored offset (e.offset, when known) changes nothing: it was
+  // applied and stored before (docs/configuration.md, "Repeated answers").
   std::optional<EngineRejection> Apply(IngestBatch& batch, int32_t partition, const LabelEvent& e);
   // Closes a message: the next offset of its partition, and its event time
   // (the first element's ts, else `fallback_event_ms`) for the latency metric.
@@ -332,7 +335,8 @@ class Engine {
   absl::flat_hash_set<int32_t> owned_;   // assigned to this instance
   absl::flat_hash_set<int32_t> ready_;   // owned and caught up; a subset of owned_
 
-  // The stored next offset per partition (the committing thread only).
+  // The stored next offset per partition (the committing thread only, which
+  // is also the ingest thread that Apply reads it from).
   absl::flat_hash_map<int32_t, int64_t> stored_offset_;
   // When Commit() next stores what Kafka confirmed (the committing thread only).
   std::chrono::steady_clock::time_point next_confirmed_write_;
