@@ -8,10 +8,16 @@
 namespace consensusd::consensus {
 
 absl::StatusOr<DuplicatePolicy> ParseDuplicatePolicy(std::string_view name) {
-  if (name == "last") return DuplicatePolicy::kKeepLast;
-  if (name == "all") return DuplicatePolicy::kKeepAll;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown duplicates policy '", std::string(name), "': use 'last' or 'all'"));
+  if (name == "replace" || name == "last") return DuplicatePolicy::kKeepLast;
+  if (name == "count" || name == "all") return DuplicatePolicy::kKeepAll;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown repeats setting '", std::string(name),
+      "': use 'replace' (a later answer of a worker to a task replaces the earlier one) or "
+      "'count' (every answer counts); 'last' and 'all' are accepted as their old names"));
+}
+
+std::string_view DuplicatePolicyName(DuplicatePolicy policy) {
+  return policy == DuplicatePolicy::kKeepAll ? "count" : "replace";
 }
 
 void AnswerMatrixBuilder::Reserve(int64_t n) {

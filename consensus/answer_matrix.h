@@ -16,12 +16,17 @@
 
 namespace consensusd::consensus {
 
-// What to do with several answers of one worker for one task.
+// What a second answer of one worker to one task means (a project's
+// `repeats` setting, `aggregate --repeats`; docs/configuration.md).
 enum class DuplicatePolicy {
-  kKeepLast,  // the latest answer replaces earlier ones (the service's semantics)
-  kKeepAll,   // every answer counts (crowd-kit's behaviour on raw files)
+  kKeepLast,  // "replace": an edit, the latest answer replaces earlier ones
+  kKeepAll,   // "count": an independent repeat, every answer counts (crowd-kit on raw files)
 };
+// Reads "replace" or "count", and the older names "last" and "all" (aliases
+// of replace and count, so that old scripts keep working).
 absl::StatusOr<DuplicatePolicy> ParseDuplicatePolicy(std::string_view name);
+// "replace" or "count".
+std::string_view DuplicatePolicyName(DuplicatePolicy policy);
 
 inline constexpr int32_t kNoGold = -1;
 

@@ -30,17 +30,13 @@ TaskAnswer* AnswerStore::FindMutable(int32_t task, int32_t worker) {
   return const_cast<TaskAnswer*>(std::as_const(*this).Find(task, worker));
 }
 
-AnswerStore::PutResult AnswerStore::Put(int32_t task, int32_t worker, int32_t label) {
-  assert(label >= 0);
-  if (TaskAnswer* found = FindMutable(task, worker)) {
-    if (found->label == label) return PutResult::kUnchanged;
-    found->label = label;
-    return PutResult::kReplaced;
-  }
+// Inlined into Put, so that replace's hot path costs what it did before Add.
+[[gnu::always_inline]] inline void AnswerStore::Append(int32_t task, int32_t worker,
+                                                       int32_t label) {
   TaskAnswer& slot = slots_[task];
   if (slot.label == kEmpty) {
     slot = {worker, label};
-    return PutResult::kAdded;
+    return;
   }
   if (slot.label >= 0) {  // one inline answer: move both to a block of 2
     const TaskAnswer first = slot;
@@ -48,7 +44,7 @@ AnswerStore::PutResult AnswerStore::Put(int32_t task, int32_t worker, int32_t la
     pool_[block] = first;
     pool_[block + 1] = {worker, label};
     slots_[task] = {block, -2};
-    return PutResult::kAdded;
+    return;
   }
   const int32_t count = -slot.label;
   int32_t block = slot.worker;
@@ -61,7 +57,22 @@ AnswerStore::PutResult AnswerStore::Put(int32_t task, int32_t worker, int32_t la
   }
   pool_[block + count] = {worker, label};
   slots_[task] = {block, -(count + 1)};
+}
+
+AnswerStore::PutResult AnswerStore::Put(int32_t task, int32_t worker, int32_t label) {
+  assert(label >= 0);
+  if (TaskAnswer* found = FindMutable(task, worker)) {
+    if (found->label == label) return PutResult::kUnchanged;
+    found->label = label;
+    return PutResult::kReplaced;
+  }
+  Append(task, worker, label);
   return PutResult::kAdded;
+}
+
+void AnswerStore::Add(int32_t task, int32_t worker, int32_t label) {
+  assert(label >= 0);
+  Append(task, worker, label);
 }
 
 bool AnswerStore::Remove(int32_t task, int32_t worker) {
@@ -93,6 +104,12 @@ bool AnswerStore::Remove(int32_t task, int32_t worker) {
     slot = {block, -left};
   }
   return true;
+}
+
+int32_t AnswerStore::RemoveAll(int32_t task, int32_t worker) {
+  int32_t removed = 0;
+  while (Remove(task, worker)) ++removed;
+  return removed;
 }
 
 void AnswerStore::Clear(int32_t task) {

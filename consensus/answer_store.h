@@ -18,6 +18,10 @@
 // with n >= 2 answers 8 + 8 * bit_ceil(n), against 24 + a heap block (at least
 // 32 bytes) for a std::vector. Limit: the pool holds at most 2^31 entries.
 //
+// Repeats (a project's `repeats: count`): Add() appends a worker's further
+// answer to a task as an entry of its own, so a repeat costs what another
+// worker's answer costs and a task with one answer stays in its 8-byte slot.
+//
 // Not thread-safe. A span returned by Of() is valid until the next change.
 #ifndef CONSENSUSD_CONSENSUS_ANSWER_STORE_H_
 #define CONSENSUSD_CONSENSUS_ANSWER_STORE_H_
@@ -54,8 +58,13 @@ class AnswerStore {
   // Adds the worker's answer (at the end) or replaces its label in place.
   // REQUIRES: label >= 0.
   PutResult Put(int32_t task, int32_t worker, int32_t label);
-  // Removes the worker's answer, keeping the others' order; false if none.
+  // Appends an answer, even if the worker already has one for the task (an
+  // independent repeat). REQUIRES: label >= 0.
+  void Add(int32_t task, int32_t worker, int32_t label);
+  // Removes the worker's (first) answer, keeping the others' order; false if none.
   bool Remove(int32_t task, int32_t worker);
+  // Removes every answer of the worker to the task; returns how many.
+  int32_t RemoveAll(int32_t task, int32_t worker);
   // Removes every answer of the task.
   void Clear(int32_t task);
 
@@ -65,6 +74,8 @@ class AnswerStore {
  private:
   static constexpr int32_t kEmpty = -1;
   TaskAnswer* FindMutable(int32_t task, int32_t worker);
+  // Appends an entry (Add without its check).
+  void Append(int32_t task, int32_t worker, int32_t label);
   static constexpr int32_t kNoBlock = -1;
 
   // Size class of a block of `capacity` entries (a power of two >= 2).

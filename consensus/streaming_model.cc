@@ -211,23 +211,49 @@ bool StreamingModel::PutAnswer(int32_t task, int32_t worker, int32_t label) {
 }
 
 void StreamingModel::SetAnswer(int32_t task, int32_t worker, int32_t label) {
+  if (options_.repeats == DuplicatePolicy::kKeepAll) [[unlikely]] {
+    return CountAnswer(task, worker, label);
+  }
   const TaskAnswer* found = answers_.Find(task, worker);
   if (found != nullptr && found->label == label) return;  // a redelivery changes nothing
   UpdateTask(task, [&] { PutAnswer(task, worker, label); });
 }
 
+// Out of line, so that replace's path stays as it was (measured: inlined
+// here it cost replace 5% per answer).
+[[gnu::noinline]] void StreamingModel::CountAnswer(int32_t task, int32_t worker, int32_t label) {
+  UpdateTask(task, [&] { AddRepeat(task, worker, label); });
+}
+
+void StreamingModel::AddRepeat(int32_t task, int32_t worker, int32_t label) {
+  answers_.Add(task, worker, label);
+  ++num_answers_;
+  ++worker_answers_[worker];
+}
+
 void StreamingModel::LoadAnswer(int32_t task, int32_t worker, int32_t label) {
-  PutAnswer(task, worker, label);
+  if (options_.repeats == DuplicatePolicy::kKeepAll) {
+    AddRepeat(task, worker, label);
+  } else {
+    PutAnswer(task, worker, label);
+  }
 }
 
 bool StreamingModel::Retract(int32_t task, int32_t worker) {
   if (answers_.Find(task, worker) == nullptr) return false;
   UpdateTask(task, [&] {
-    answers_.Remove(task, worker);
-    --num_answers_;
-    --worker_answers_[worker];
+    const int32_t removed = answers_.RemoveAll(task, worker);
+    num_answers_ -= removed;
+    worker_answers_[worker] -= removed;
   });
   return true;
+}
+
+void StreamingModel::WorkerLabels(int32_t task, int32_t worker, std::vector<int32_t>* out) const {
+  out->clear();
+  for (const TaskAnswer& a : answers_.Of(task)) {
+    if (a.worker == worker) out->push_back(a.label);
+  }
 }
 
 void StreamingModel::DropTasks(std::span<const int32_t> tasks) {

@@ -58,6 +58,9 @@ namespace consensusd::consensus {
 struct StreamingOptions {
   AggregateOptions fit;      // method (ds, onecoin, vbds or mace), prior, tol, max_iter, threads
   int32_t max_classes = 64;  // classes discovered beyond this are rejected
+  // What a second answer of a worker to a task means: kKeepLast ("replace")
+  // replaces the first, kKeepAll ("count") adds an answer (AnswerStore::Add).
+  DuplicatePolicy repeats = DuplicatePolicy::kKeepLast;
 };
 
 // A copy of the state a sweep fits, taken under the caller's lock.
@@ -80,11 +83,17 @@ class StreamingModel {
   int32_t InternWorker(std::string_view name);
   absl::StatusOr<int32_t> InternClass(std::string_view name);
 
-  // Adds worker's answer for task, or replaces the earlier one.
+  // Adds worker's answer for task. Under repeats = replace it replaces the
+  // worker's earlier answer (the same label again changes nothing); under
+  // count it is one more answer, however many the worker gave before.
   // REQUIRES: ids come from this model's Intern* calls.
   void SetAnswer(int32_t task, int32_t worker, int32_t label);
-  // Removes worker's answer for task; returns false if there was none.
+  // Removes worker's answer for task, under count every answer of the worker
+  // to the task; returns false if there was none.
   bool Retract(int32_t task, int32_t worker);
+  // The worker's labels for the task, in arrival order (at most one under
+  // replace), into *out (cleared first).
+  void WorkerLabels(int32_t task, int32_t worker, std::vector<int32_t>* out) const;
   // Removes every answer and the gold of `tasks` (they stay interned, empty),
   // then recounts the statistics from the remaining posteriors: one pass over
   // the answers held, for releasing many tasks at once. A full sweep makes
@@ -154,6 +163,10 @@ class StreamingModel {
   void GrowClasses(int32_t new_k);
   // Adds or replaces the worker's answer (no statistics); false if unchanged.
   bool PutAnswer(int32_t task, int32_t worker, int32_t label);
+  // SetAnswer under repeats = count.
+  void CountAnswer(int32_t task, int32_t worker, int32_t label);
+  // Appends the worker's answer as one more (repeats = count; no statistics).
+  void AddRepeat(int32_t task, int32_t worker, int32_t label);
   // Adds (sign = +1) or removes (sign = -1) the task's posterior-weighted
   // contribution to worker counts and class counts.
   void Contribute(int32_t task, double sign);

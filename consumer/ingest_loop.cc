@@ -17,12 +17,15 @@ class IngestLoop::Applier : public DecodeSink {
 
   void Begin(int32_t partition, int64_t offset, std::string_view key) {
     partition_ = partition;
+    offset_ = offset;
     key_ = key;
     auto it = loop_.dead_lettered_below_.find(partition);
     dead_letter_ = it == loop_.dead_lettered_below_.end() || offset >= it->second;
   }
 
-  void OnEvent(const LabelEvent& e) override {
+  void OnEvent(const LabelEvent& decoded) override {
+    LabelEvent e = decoded;
+    e.offset = offset_;
     std::optional<engine::EngineRejection> r = loop_.engine_.Apply(loop_.batch_, partition_, e);
     if (r.has_value()) Reject(r->reason, r->detail, e.raw);
   }
@@ -38,6 +41,7 @@ class IngestLoop::Applier : public DecodeSink {
 
   IngestLoop& loop_;
   int32_t partition_ = 0;
+  int64_t offset_ = -1;
   std::string_view key_;
   bool dead_letter_ = true;
 };

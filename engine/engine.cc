@@ -85,6 +85,12 @@ std::optional<EngineRejection> Engine::Apply(IngestBatch& batch, int32_t partiti
                ? project.task_partition[task]
                : partition;
   };
+  // Under repeats: count an answer applied twice counts twice, so a message
+  // below the partition's stored offset (a replay) is skipped whole: the
+  // state holds what it did, and re-applying only its retractions or gold
+  // out of their order would undo later messages.
+  const bool counting = model.options().repeats == consensus::DuplicatePolicy::kKeepAll;
+  if (counting && AppliedBefore(partition, e)) return std::nullopt;
   bool counts = false;
   if (e.kind == LabelEvent::Kind::kRetract) {
     const int32_t task = model.tasks().Find(e.task);
@@ -94,6 +100,7 @@ std::optional<EngineRejection> Engine::Apply(IngestBatch& batch, int32_t partiti
       counts = true;
     }
     batch.writes_.DeleteAnswer(home(task), project.name, e.task, e.worker);
+    if (counting) batch.writes_.PutRepeats(home(task), project.name, e.task, e.worker, {});
   } else {
     int32_t label = model.classes().Find(e.label);
     if (label < 0) {
@@ -114,6 +121,9 @@ std::optional<EngineRejection> Engine::Apply(IngestBatch& batch, int32_t partiti
     if (e.kind == LabelEvent::Kind::kGold) {
       model.SetGold(task, label);
       batch.writes_.PutGold(task_home, project.name, e.task, e.label);
+    } else if (counting) {
+      ApplyRepeat(batch, project, task, task_home, label, e);
+      counts = true;
     } else {
       model.SetAnswer(task, model.InternWorker(e.worker), label);
       batch.writes_.PutAnswer(task_home, project.name, e.task, e.worker, e.label);
@@ -124,6 +134,31 @@ std::optional<EngineRejection> Engine::Apply(IngestBatch& batch, int32_t partiti
   if (batch.first_event_ms_ < 0 && e.ts_ms >= 0) batch.first_event_ms_ = e.ts_ms;
   if (counts) ++batch.applied_[&project];
   return std::nullopt;
+}
+
+bool Engine::AppliedBefore(int32_t partition, const LabelEvent& e) const {
+  if (e.offset < 0) return false;
+  auto stored = stored_offset_.find(partition);
+  return stored != stored_offset_.end() && e.offset < stored->second;
+}
+
+void Engine::ApplyRepeat(IngestBatch& batch, Project& project, int32_t task, int32_t task_home,
+                         int32_t label, const LabelEvent& e) {
+  consensus::StreamingModel& model = project.model;
+  const int32_t worker = model.InternWorker(e.worker);
+  model.SetAnswer(task, worker, label);
+  // The first label is the answer record, the later ones the repeats record,
+  // rewritten whole, so that writing either again changes nothing.
+  model.WorkerLabels(task, worker, &batch.repeat_labels_);
+  if (batch.repeat_labels_.size() == 1) {
+    batch.writes_.PutAnswer(task_home, project.name, e.task, e.worker, e.label);
+    return;
+  }
+  batch.repeat_names_.clear();
+  for (size_t i = 1; i < batch.repeat_labels_.size(); ++i) {
+    batch.repeat_names_.push_back(model.classes().Name(batch.repeat_labels_[i]));
+  }
+  batch.writes_.PutRepeats(task_home, project.name, e.task, e.worker, batch.repeat_names_);
 }
 
 void Engine::EndMessage(IngestBatch& batch, int32_t partition, int64_t next_offset,

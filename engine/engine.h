@@ -95,6 +95,9 @@ class IngestBatch {
   std::vector<int64_t> event_ms_;                  // per message, -1 unknown
   absl::flat_hash_map<Project*, int64_t> applied_;  // answers applied per project
   Project* last_project_ = nullptr;
+  // Scratch of repeats (a worker's labels for a task), kept for its capacity.
+  std::vector<int32_t> repeat_labels_;
+  std::vector<std::string_view> repeat_names_;
   int64_t first_event_ms_ = -1;  // of the message being applied
 };
 
@@ -162,6 +165,9 @@ class Engine {
   // --- Ingest (one thread) ---
   // Applies one decoded element of a message from `partition` to its model and
   // to the batch's pending write. Returns why it cannot be used, if so.
+  // Under the project's repeats: count, an element of a message below the
+  // partition's stored offset (e.offset, when known) changes nothing: it was
+  // applied and stored before (docs/configuration.md, "Repeated answers").
   std::optional<EngineRejection> Apply(IngestBatch& batch, int32_t partition, const LabelEvent& e);
   // Closes a message: the next offset of its partition, and its event time
   // (the first element's ts, else `fallback_event_ms`) for the latency metric.
@@ -295,6 +301,12 @@ class Engine {
   // REQUIRES: project.mu held. Adds the project's classes not stored yet to
   // `batch` (class ids are stored densely from 0: see RestoreClasses).
   static void StoreClasses(engine::Project& project, storage::StateBatch& batch);
+  // Whether the event's message is below its partition's stored offset, so
+  // that its changes are in the state already (loop thread).
+  bool AppliedBefore(int32_t partition, const LabelEvent& e) const;
+  // Applies an answer of a project with repeats: count. REQUIRES: project.mu held.
+  void ApplyRepeat(IngestBatch& batch, engine::Project& project, int32_t task, int32_t task_home,
+                   int32_t label, const LabelEvent& e);
   // REQUIRES: project.mu held. Marks the task's confirmed state for storing.
   static void Confirm(engine::Project& project, int32_t task);
   // Adds the confirmed state of every marked task to `batch`.
@@ -323,7 +335,8 @@ class Engine {
   absl::flat_hash_set<int32_t> owned_;   // assigned to this instance
   absl::flat_hash_set<int32_t> ready_;   // owned and caught up; a subset of owned_
 
-  // The stored next offset per partition (the committing thread only).
+  // The stored next offset per partition (the committing thread only, which
+  // is also the ingest thread that Apply reads it from).
   absl::flat_hash_map<int32_t, int64_t> stored_offset_;
   // When Commit() next stores what Kafka confirmed (the committing thread only).
   std::chrono::steady_clock::time_point next_confirmed_write_;

@@ -18,6 +18,10 @@ struct LabelEvent {
   std::string_view worker;   // empty for kGold
   std::string_view label;    // the answer's class for kAnswer, the gold class for kGold, empty for kRetract
   int64_t ts_ms = -1;        // -1 when absent
+  // The input message's offset in its partition, -1 unknown. Under a
+  // project's `repeats: count` an answer of a message below the partition's
+  // stored offset was counted before (a replay) and is not counted again.
+  int64_t offset = -1;
   std::string_view raw;      // the element's original bytes, for rejecting it later (unknown_class, ...)
 };
 

@@ -58,8 +58,20 @@ absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects
   }
   absl::Status problem;
   int64_t answers = 0;
-  absl::Status s = store.ForEachAnswer(partition, [&](const storage::StoredAnswer& a) {
+  // Answer records first, then each worker's later answers under repeats:
+  // count (an answer's position within its task does not change a sweep).
+  bool repeats = false;
+  auto load_answer = [&](const storage::StoredAnswer& a) {
     Project& p = cursor.At(a.project);
+    if (repeats && p.model.options().repeats != consensus::DuplicatePolicy::kKeepAll) {
+      if (problem.ok()) {
+        problem = absl::FailedPreconditionError(absl::StrCat(
+            "project '", std::string(a.project), "' has repeated answers stored under repeats: "
+            "count, but its config says repeats: replace: set projects.", std::string(a.project),
+            ".repeats: count, or replay the input topic into an empty state.data_dir"));
+      }
+      return;
+    }
     const int32_t label = p.model.classes().Find(a.label);
     if (label < 0) {
       if (problem.ok()) {
@@ -78,7 +90,11 @@ absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects
     }
     p.Touch(task, a.partition);
     if (++answers % 1000000 == 0 && progress) progress(answers);
-  });
+  };
+  absl::Status s = store.ForEachAnswer(partition, load_answer);
+  if (!s.ok()) return s;
+  repeats = true;
+  s = store.ForEachRepeat(partition, load_answer);
   if (!s.ok()) return s;
   if (!problem.ok()) return problem;
   int64_t gold = 0;

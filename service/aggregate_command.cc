@@ -37,7 +37,8 @@ constexpr consensus::Method kAllMethods[] = {
 struct AggregateFlags {
   std::string labels, gold, truth;
   std::string method = "ds";
-  std::string duplicates = "last";
+  // Each row is a judgement (docs/configuration.md, "Repeated answers").
+  std::string repeats = "count";
   std::string tie_break = "prior";
   std::string out, workers_out;
   bool posteriors = false;
@@ -105,9 +106,9 @@ int CompareMethods(const AggregateFlags& f, const Dataset& d, const std::optiona
   }
   progress.Clear();
   PrintDatasetLine(f, d);
-  std::printf("accuracy against %s; prior %g, tol %g, max-iter %d, duplicates %s\n",
+  std::printf("accuracy against %s; prior %g, tol %g, max-iter %d, repeats %s\n",
               truth.has_value() ? truth_path.c_str() : "(no --truth or --gold given)",
-              f.options.prior, f.options.tol, f.options.max_iter, f.duplicates.c_str());
+              f.options.prior, f.options.tol, f.options.max_iter, f.repeats.c_str());
   std::printf("%-9s %-9s %-10s %-11s %s\n", "method", "accuracy", "evaluated", "iterations",
               "fit_s");
   for (const std::string& line : lines) std::fputs(line.c_str(), stdout);
@@ -119,9 +120,9 @@ void PrintSummary(const AggregateFlags& f, const Dataset& d, const consensus::Mo
   std::printf("method          %s\n", f.method.c_str());
   std::printf("tasks           %d\n", d.tasks.size());
   std::printf("workers         %d\n", d.workers.size());
-  std::printf("answers         %lld (%lld rows, duplicates %s)\n",
+  std::printf("answers         %lld (%lld rows, repeats %s)\n",
               static_cast<long long>(d.matrix.num_answers()), static_cast<long long>(d.rows),
-              f.duplicates.c_str());
+              f.repeats.c_str());
   std::printf("classes         %d\n", d.classes.size());
   std::printf("alpha           %.4f (Krippendorff, nominal)\n", consensus::KrippendorffAlpha(d.matrix));
   std::printf("gold tasks      %lld\n", static_cast<long long>(GoldTasks(d.matrix)));
@@ -170,13 +171,14 @@ int RunAggregate(AggregateFlags& f) {
   if (f.labels.empty()) {
     return UsageError(kName, "--labels is required: pass the task,worker,label CSV to aggregate");
   }
-  absl::StatusOr<consensus::DuplicatePolicy> duplicates =
-      consensus::ParseDuplicatePolicy(f.duplicates);
+  absl::StatusOr<consensus::DuplicatePolicy> duplicates = consensus::ParseDuplicatePolicy(f.repeats);
   if (!duplicates.ok()) {
-    return UsageError(kName, absl::StrCat("unknown --duplicates '", f.duplicates,
-                                          "': use last (keep each worker's last answer per "
-                                          "task) or all (count every row)"));
+    return UsageError(kName, absl::StrCat("unknown --repeats '", f.repeats,
+                                          "': use count (every row counts, the default) or "
+                                          "replace (a worker's later answer to a task replaces "
+                                          "the earlier one); last and all are their old names"));
   }
+  f.repeats = std::string(consensus::DuplicatePolicyName(*duplicates));
   if (f.tie_break == "name") {
     f.options.tie_break = consensus::TieBreak::kName;
   } else if (f.tie_break != "prior") {
@@ -279,10 +281,12 @@ Command AddAggregateCommand(CLI::App& parent) {
                   "Ties between classes: prior (the larger class prior, then the name that sorts "
                   "first; the default) or name (the name that sorts first, as crowd-kit)")
       ->type_name("prior|name");
-  app->add_option("--duplicates", f->duplicates,
-                  "Several answers of one worker for one task: last keeps the last one, "
-                  "all counts every row (as crowd-kit does)")
-      ->type_name("last|all");
+  app->add_option("--repeats,--duplicates", f->repeats,
+                  "Several answers of one worker for one task: count (the default) counts "
+                  "every row, as crowd-kit does; replace keeps the last one, as a service "
+                  "project with repeats: replace does. --duplicates all|last is the old name "
+                  "of --repeats count|replace")
+      ->type_name("count|replace");
   app->add_option("--out", f->out, "Write consensus labels here: task,label,confidence")
       ->type_name("FILE");
   app->add_flag("--posteriors", f->posteriors, "Add one p:<class> column per class to --out");

@@ -71,6 +71,14 @@ absl::Status Config::Validate() const {
     ForEachProjectKey(p, [&](const std::string& key, const auto& field, auto... range) {
       in_range(prefix + key, field, range...);
     });
+    require(p.repeats == "replace" || p.repeats == "count",
+            prefix + "repeats must be replace (a later answer of a worker to a task replaces "
+                     "the earlier one) or count (every answer counts), got " +
+                Quoted(p.repeats) +
+                (p.repeats == "last" || p.repeats == "all"
+                     ? " (last and all are accepted by consensusd aggregate only: write " +
+                           std::string(p.repeats == "last" ? "replace" : "count") + ")"
+                     : ""));
     const std::string classes = prefix + "classes";
     require(p.classes.size() != 1,
             classes + " declares one class: declare at least two, or none to discover them");
@@ -149,7 +157,11 @@ consensus::AggregateOptions Config::FitOptions() const {
 }
 
 consensus::StreamingOptions Config::StreamingOptionsFor(std::string_view project) const {
-  return {.fit = FitOptions(), .max_classes = ForProject(project).max_classes};
+  const ProjectConfig& p = ForProject(project);
+  return {.fit = FitOptions(),
+          .max_classes = p.max_classes,
+          .repeats = p.repeats == "count" ? consensus::DuplicatePolicy::kKeepAll
+                                          : consensus::DuplicatePolicy::kKeepLast};
 }
 
 const ProjectConfig& Config::ForProject(std::string_view project) const {

@@ -29,6 +29,10 @@ struct ProjectConfig {
   std::vector<std::string> classes;  // declared class set, in order; empty = discovered
   int32_t max_classes = 64;          // cap on discovered classes
   consensus::QualityThresholds quality;  // when a worker is flagged
+  // What a worker's second answer to a task means: "replace" (an edit) or
+  // "count" (an independent repeat). docs/configuration.md says why replace
+  // is the service's default.
+  std::string repeats = "replace";
 };
 
 struct Config {
@@ -115,6 +119,7 @@ template <typename P, typename F>
 void ForEachProjectKey(P& p, F&& f) {
   f("classes", p.classes);
   f("max_classes", p.max_classes, Range{2, 1024});  // K x K doubles per worker stay small
+  f("repeats", p.repeats);
   f("quality.min_answers", p.quality.min_answers, Range{0});
   f("quality.min_accuracy", p.quality.min_accuracy, Range{0, 1});
   f("quality.max_spam_score", p.quality.max_spam_score, Range{0, 1});

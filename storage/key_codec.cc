@@ -85,12 +85,24 @@ void AppendOffsetKey(std::string* dst, const OffsetKey& key) {
   PutBigEndian32(dst, static_cast<uint32_t>(key.partition));
 }
 
-void AppendAnswerKey(std::string* dst, const AnswerKey& key) {
-  PutType(dst, RecordType::kAnswer);
+namespace {
+
+void AppendWorkerKey(std::string* dst, RecordType type, const AnswerKey& key) {
+  PutType(dst, type);
   PutBigEndian32(dst, static_cast<uint32_t>(key.partition));
   PutLengthPrefixed(dst, key.project);
   PutLengthPrefixed(dst, key.task);
   PutLengthPrefixed(dst, key.worker);
+}
+
+}  // namespace
+
+void AppendAnswerKey(std::string* dst, const AnswerKey& key) {
+  AppendWorkerKey(dst, RecordType::kAnswer, key);
+}
+
+void AppendRepeatsKey(std::string* dst, const AnswerKey& key) {
+  AppendWorkerKey(dst, RecordType::kRepeats, key);
 }
 
 void AppendGoldKey(std::string* dst, const GoldKey& key) {
@@ -119,6 +131,12 @@ bool DecodeOffsetKey(std::string_view key, OffsetKey* out) {
 
 bool DecodeAnswerKey(std::string_view key, AnswerKey* out) {
   return GetType(&key, RecordType::kAnswer) && GetInt32(&key, &out->partition) &&
+         GetLengthPrefixed(&key, &out->project) && GetLengthPrefixed(&key, &out->task) &&
+         GetLengthPrefixed(&key, &out->worker) && key.empty();
+}
+
+bool DecodeRepeatsKey(std::string_view key, AnswerKey* out) {
+  return GetType(&key, RecordType::kRepeats) && GetInt32(&key, &out->partition) &&
          GetLengthPrefixed(&key, &out->project) && GetLengthPrefixed(&key, &out->task) &&
          GetLengthPrefixed(&key, &out->worker) && key.empty();
 }

@@ -16,9 +16,13 @@
 //   class    0x04 str(project) be32(class_id)                   -> class name
 //   excluded 0x05 str(project) str(worker)                      -> ""
 //   published 0x06 be32(partition) str(project) str(task)       -> PublishedValue
+//   repeats  0x07 be32(partition) str(project) str(task) str(worker) -> str(label)...
 // (published: what the consensus topic last confirmed for the task, so that a
 // restart publishes only changes; added in format 1 without a new version,
 // since a store without these records only republishes once.)
+// (repeats: under a project's `repeats: count`, a worker's second and later
+// answers to a task, in order, the first being the answer record; added in
+// format 1 without a new version, since a store without them reads as before.)
 //
 //   std::string key;
 //   AppendAnswerKey(&key, {.partition = 3, .project = "p", .task = "t", .worker = "w"});
@@ -44,6 +48,7 @@ enum class RecordType : uint8_t {
   kClass = 0x04,
   kExcluded = 0x05,
   kPublished = 0x06,
+  kRepeats = 0x07,
 };
 
 // Decoded keys. The views point into the encoded key.
@@ -85,6 +90,7 @@ std::string FormatKey();
 // (a negative value would still round-trip but sort after every positive one).
 void AppendOffsetKey(std::string* dst, const OffsetKey& key);
 void AppendAnswerKey(std::string* dst, const AnswerKey& key);
+void AppendRepeatsKey(std::string* dst, const AnswerKey& key);
 void AppendGoldKey(std::string* dst, const GoldKey& key);
 void AppendClassKey(std::string* dst, const ClassKey& key);
 void AppendExcludedKey(std::string* dst, const ExcludedKey& key);
@@ -94,6 +100,7 @@ void AppendPublishedKey(std::string* dst, const PublishedKey& key);
 // well-formed key of that record type (no missing or trailing bytes).
 bool DecodeOffsetKey(std::string_view key, OffsetKey* out);
 bool DecodeAnswerKey(std::string_view key, AnswerKey* out);
+bool DecodeRepeatsKey(std::string_view key, AnswerKey* out);
 bool DecodeGoldKey(std::string_view key, GoldKey* out);
 bool DecodeClassKey(std::string_view key, ClassKey* out);
 bool DecodeExcludedKey(std::string_view key, ExcludedKey* out);
@@ -102,7 +109,7 @@ bool DecodePublishedKey(std::string_view key, PublishedKey* out);
 // The prefix of every key of one record type.
 std::string RecordPrefix(RecordType type);
 // The prefix of every key of one record type in one partition.
-// REQUIRES: type is kAnswer, kGold or kPublished; partition >= 0.
+// REQUIRES: type is kAnswer, kRepeats, kGold or kPublished; partition >= 0.
 std::string PartitionPrefix(RecordType type, int32_t partition);
 // The prefix of every offset key of one topic.
 std::string TopicOffsetPrefix(std::string_view topic);

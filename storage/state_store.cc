@@ -156,6 +156,21 @@ void StateBatch::DeleteAnswer(int32_t partition, std::string_view project, std::
   inputs_.Delete(ToSlice(key_));
 }
 
+void StateBatch::PutRepeats(int32_t partition, std::string_view project, std::string_view task,
+                            std::string_view worker, std::span<const std::string_view> labels) {
+  assert(partition >= 0);
+  key_.clear();
+  AppendRepeatsKey(&key_,
+                   {.partition = partition, .project = project, .task = task, .worker = worker});
+  if (labels.empty()) {
+    inputs_.Delete(ToSlice(key_));
+    return;
+  }
+  value_.clear();
+  for (std::string_view label : labels) PutLengthPrefixed(&value_, label);
+  inputs_.Put(ToSlice(key_), ToSlice(value_));
+}
+
 void StateBatch::PutGold(int32_t partition, std::string_view project, std::string_view task,
                          std::string_view label) {
   assert(partition >= 0);
@@ -373,6 +388,26 @@ absl::Status StateStore::ForEachAnswer(int32_t partition,
                                       .task = k.task,
                                       .worker = k.worker,
                                       .label = value});
+                      return true;
+                    });
+}
+
+absl::Status StateStore::ForEachRepeat(int32_t partition,
+                                       absl::FunctionRef<void(const StoredAnswer&)> fn) const {
+  if (absl::Status s = CheckPartitionArgument(partition); !s.ok()) return s;
+  return ScanPrefix(*db_, inputs_, dir_, ScanPrefixFor(RecordType::kRepeats, partition),
+                    ScanKind::kBulk, [&](std::string_view key, std::string_view value) {
+                      AnswerKey k;
+                      if (!DecodeRepeatsKey(key, &k) || value.empty()) return false;
+                      while (!value.empty()) {
+                        std::string_view label;
+                        if (!GetLengthPrefixed(&value, &label)) return false;
+                        fn(StoredAnswer{.partition = k.partition,
+                                        .project = k.project,
+                                        .task = k.task,
+                                        .worker = k.worker,
+                                        .label = label});
+                      }
                       return true;
                     });
 }

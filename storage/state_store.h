@@ -41,6 +41,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -74,6 +75,11 @@ class StateBatch {
                  std::string_view worker, std::string_view label);
   void DeleteAnswer(int32_t partition, std::string_view project, std::string_view task,
                     std::string_view worker);
+  // Repeats (a project's `repeats: count`): the worker's second and later
+  // labels for the task, in order, all of them (the answer record holds the
+  // first). An empty list deletes the record.
+  void PutRepeats(int32_t partition, std::string_view project, std::string_view task,
+                  std::string_view worker, std::span<const std::string_view> labels);
   void PutGold(int32_t partition, std::string_view project, std::string_view task,
                std::string_view label);
   void DeleteGold(int32_t partition, std::string_view project, std::string_view task);
@@ -153,6 +159,9 @@ class StateStore {
   // scans all partitions. Each scan reads one consistent snapshot; two scans
   // may see different snapshots if commits run in between.
   absl::Status ForEachAnswer(int32_t partition,
+                             absl::FunctionRef<void(const StoredAnswer&)> fn) const;
+  // The repeats records, one call per stored label (in the order given).
+  absl::Status ForEachRepeat(int32_t partition,
                              absl::FunctionRef<void(const StoredAnswer&)> fn) const;
   absl::Status ForEachGold(int32_t partition, absl::FunctionRef<void(const StoredGold&)> fn) const;
   absl::Status ForEachPublished(int32_t partition,

@@ -8,9 +8,21 @@ namespace {
 
 using ::testing::ElementsAre;
 
-TEST(ParseDuplicatePolicyTest, AcceptsLastAndAll) {
+TEST(ParseDuplicatePolicyTest, AcceptsReplaceAndCount) {
+  EXPECT_EQ(ParseDuplicatePolicy("replace").value(), DuplicatePolicy::kKeepLast);
+  EXPECT_EQ(ParseDuplicatePolicy("count").value(), DuplicatePolicy::kKeepAll);
+}
+
+TEST(ParseDuplicatePolicyTest, AcceptsLastAndAllAsOldNames) {
   EXPECT_EQ(ParseDuplicatePolicy("last").value(), DuplicatePolicy::kKeepLast);
   EXPECT_EQ(ParseDuplicatePolicy("all").value(), DuplicatePolicy::kKeepAll);
+}
+
+TEST(ParseDuplicatePolicyTest, NamesRoundTrip) {
+  for (DuplicatePolicy p : {DuplicatePolicy::kKeepLast, DuplicatePolicy::kKeepAll}) {
+    EXPECT_EQ(ParseDuplicatePolicy(DuplicatePolicyName(p)).value(), p);
+  }
+  EXPECT_EQ(DuplicatePolicyName(DuplicatePolicy::kKeepAll), "count");
 }
 
 TEST(ParseDuplicatePolicyTest, RejectsUnknownNameAndSaysWhatIsAllowed) {
@@ -18,7 +30,8 @@ TEST(ParseDuplicatePolicyTest, RejectsUnknownNameAndSaysWhatIsAllowed) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(p.status().message()), ::testing::HasSubstr("first"));
-  EXPECT_THAT(std::string(p.status().message()), ::testing::HasSubstr("last"));
+  EXPECT_THAT(std::string(p.status().message()), ::testing::HasSubstr("replace"));
+  EXPECT_THAT(std::string(p.status().message()), ::testing::HasSubstr("count"));
 }
 
 TEST(ParseDuplicatePolicyTest, IsCaseSensitive) { EXPECT_FALSE(ParseDuplicatePolicy("LAST").ok()); }

@@ -135,5 +135,39 @@ TEST(AnswerStoreTest, AgreesWithVectorPerTask) {
   }
 }
 
+TEST(AnswerStoreTest, AddKeepsARepeatOfTheSameWorker) {
+  AnswerStore s;
+  s.AddTask();
+  s.Add(0, 4, 1);
+  s.Add(0, 4, 1);
+  s.Add(0, 2, 0);
+  s.Add(0, 4, 0);
+  ASSERT_EQ(s.Of(0).size(), 4u);
+  EXPECT_EQ(s.Of(0)[3].worker, 4);
+  EXPECT_EQ(s.Of(0)[3].label, 0);
+}
+
+TEST(AnswerStoreTest, RemoveAllTakesEveryAnswerOfTheWorker) {
+  AnswerStore s;
+  s.AddTask();
+  for (int32_t i = 0; i < 5; ++i) s.Add(0, i % 2, i);  // worker 0: 0, 2, 4; worker 1: 1, 3
+  EXPECT_EQ(s.RemoveAll(0, 0), 3);
+  EXPECT_EQ(s.RemoveAll(0, 0), 0);
+  ASSERT_EQ(s.Of(0).size(), 2u);
+  EXPECT_EQ(s.Of(0)[0].label, 1);
+  EXPECT_EQ(s.Of(0)[1].label, 3);
+  EXPECT_EQ(s.RemoveAll(0, 1), 2);
+  EXPECT_TRUE(s.Of(0).empty());
+}
+
+TEST(AnswerStoreTest, OneAnswerStaysInItsSlotWhateverTheSetting) {
+  AnswerStore put, add;
+  for (int32_t t = 0; t < 1000; ++t) {
+    put.Put(put.AddTask(), t, 0);
+    add.Add(add.AddTask(), t, 0);
+  }
+  EXPECT_EQ(add.bytes(), put.bytes());
+}
+
 }  // namespace
 }  // namespace consensusd::consensus

@@ -207,6 +207,103 @@ TEST(StreamingModel, RetractRemovesTheAnswer) {
   EXPECT_EQ(m.classes().Name(m.Label(t)), "x");
 }
 
+// repeats: count (docs/configuration.md): a worker's second answer to a task
+// is an independent judgement, as crowd-kit reads a file of rows.
+StreamingOptions Counting() {
+  StreamingOptions o;
+  o.repeats = DuplicatePolicy::kKeepAll;
+  return o;
+}
+
+// A data set where some workers answer some tasks again, with the same or
+// another label: the synthetic answers plus a repeat of every fifth one.
+std::vector<Named> WithRepeats(std::vector<Named> answers) {
+  const size_t n = answers.size();
+  for (size_t i = 0; i < n; i += 5) {
+    Named again = answers[i];
+    if (i % 10 == 0) again.label = again.label == "c0" ? "c1" : "c0";  // conflicting
+    answers.push_back(again);
+  }
+  return answers;
+}
+
+TEST(StreamingModelCount, SecondAnswerOfAWorkerAddsAnAnswer) {
+  StreamingModel m(Counting());
+  Feed(m, {{"t", "w", "x"}, {"t", "w", "y"}, {"t", "w", "y"}});
+  const int32_t t = m.tasks().Find("t"), w = m.workers().Find("w");
+  ASSERT_EQ(m.Answers(t).size(), 3u);
+  EXPECT_EQ(m.num_answers(), 3);
+  EXPECT_EQ(m.WorkerAnswers(w), 3);
+  std::vector<int32_t> labels;
+  m.WorkerLabels(t, w, &labels);
+  EXPECT_EQ(labels, (std::vector<int32_t>{*m.InternClass("x"), *m.InternClass("y"),
+                                          *m.InternClass("y")}));
+  EXPECT_EQ(m.classes().Name(m.Label(t)), "y");  // two votes against one
+}
+
+TEST(StreamingModelCount, ReplaceKeepsOneAnswerOnTheSameInput) {
+  StreamingModel m(StreamingOptions{});
+  Feed(m, {{"t", "w", "x"}, {"t", "w", "y"}, {"t", "w", "y"}});
+  EXPECT_EQ(m.num_answers(), 1);
+  std::vector<int32_t> labels;
+  m.WorkerLabels(0, 0, &labels);
+  EXPECT_EQ(labels.size(), 1u);
+}
+
+TEST(StreamingModelCount, RetractRemovesEveryAnswerOfTheWorkerToTheTask) {
+  StreamingModel m(Counting());
+  Feed(m, {{"t", "w1", "x"}, {"t", "w2", "y"}, {"t", "w1", "x"}, {"t", "w1", "y"}, {"u", "w1", "x"}});
+  const int32_t t = m.tasks().Find("t"), w1 = m.workers().Find("w1");
+  EXPECT_TRUE(m.Retract(t, w1));
+  EXPECT_FALSE(m.Retract(t, w1));
+  ASSERT_EQ(m.Answers(t).size(), 1u);
+  EXPECT_EQ(m.workers().Name(m.Answers(t)[0].worker), "w2");
+  EXPECT_EQ(m.num_answers(), 2);
+  EXPECT_EQ(m.WorkerAnswers(w1), 1);  // the answer to u stays
+  EXPECT_EQ(m.classes().Name(m.Label(t)), "y");
+}
+
+TEST(StreamingModelCount, SweepReachesTheBatchResultOfEveryRow) {
+  const std::vector<Named> answers = WithRepeats(
+      SyntheticAnswers({.tasks = 1500, .workers = 30, .classes = 3, .answers_per_task = 4, .seed = 7}));
+  StreamingModel m(Counting());
+  Feed(m, answers);
+  ASSERT_EQ(m.num_answers(), static_cast<int64_t>(answers.size()));
+  ASSERT_TRUE(Sweep(m).ok());
+  // The batch side builds its matrix from the rows itself, as aggregate does.
+  AnswerMatrixBuilder b;
+  for (const Named& a : answers) {
+    b.Add(m.tasks().Find(a.task), m.workers().Find(a.worker), m.classes().Find(a.label));
+  }
+  AnswerMatrix rows = b.Build(m.num_tasks(), m.num_workers(), m.num_classes(), DuplicatePolicy::kKeepAll);
+  rows.class_rank = m.Snapshot().class_rank;
+  absl::StatusOr<Model> batch = Aggregate(rows, AggregateOptions{});
+  ASSERT_TRUE(batch.ok());
+  absl::StatusOr<Model> last = Aggregate(
+      b.Build(m.num_tasks(), m.num_workers(), m.num_classes(), DuplicatePolicy::kKeepLast),
+      AggregateOptions{});
+  ASSERT_TRUE(last.ok());
+  int differs_from_last = 0;
+  for (int32_t t = 0; t < m.num_tasks(); ++t) {
+    EXPECT_EQ(m.Label(t), batch->label[t]) << t;
+    for (int32_t k = 0; k < m.num_classes(); ++k) {
+      ASSERT_NEAR(m.Posterior(t)[k], batch->Posterior(t)[k], 1e-9) << t;
+    }
+    differs_from_last += std::fabs(m.Posterior(t)[0] - last->Posterior(t)[0]) > 1e-6;
+  }
+  EXPECT_GT(differs_from_last, 0) << "the repeats should matter";
+}
+
+TEST(StreamingModelCount, LoadAnswerKeepsRepeats) {
+  StreamingModel m(Counting());
+  const int32_t t = m.InternTask("t"), w = m.InternWorker("w");
+  const int32_t x = *m.InternClass("x");
+  m.LoadAnswer(t, w, x);
+  m.LoadAnswer(t, w, x);
+  EXPECT_EQ(m.Answers(t).size(), 2u);
+  EXPECT_EQ(m.num_answers(), 2);
+}
+
 TEST(StreamingModel, GoldClampsThePosteriorAtOnce) {
   StreamingModel m(StreamingOptions{});
   Feed(m, {{"t", "w1", "x"}, {"t", "w2", "x"}, {"t", "w3", "y"}});

@@ -9,7 +9,15 @@ namespace {
 
 constexpr int kPartitions = 4;
 
-TEST(CrashRecoveryTest, KillNineMidIngestionThenRestartEqualsUninterruptedRun) {
+// Under either repeats setting (adult2 has 2,918 repeated (task, worker)
+// pairs): under count, an answer re-applied after the restart would count twice.
+class CrashRecoveryTest : public ::testing::TestWithParam<std::string> {};
+
+INSTANTIATE_TEST_SUITE_P(Repeats, CrashRecoveryTest, ::testing::Values("replace", "count"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(CrashRecoveryTest, KillNineMidIngestionThenRestartEqualsUninterruptedRun) {
+  const std::string repeats = "project_defaults.repeats=" + GetParam();
   const std::string labels = kDataDir + "/adult2/labels.csv";
   const std::string gold = kDataDir + "/adult2/gold.csv";
   TempDir dir;
@@ -19,6 +27,7 @@ TEST(CrashRecoveryTest, KillNineMidIngestionThenRestartEqualsUninterruptedRun) {
   // The interrupted instance is consuming while the answers arrive, paced so
   // that ingestion lasts a few seconds: it is killed in the middle of it.
   ServeArgs crashing(kafka, "labels", "crash", dir.File("crashed"));
+  crashing.sets.push_back(repeats);
   ServeProcess first(crashing, dir.File("first.log"));
   ASSERT_TRUE(first.WaitListening()) << first.Log();
   ASSERT_TRUE(WaitUntil([&] { return first.Ready(); }, seconds(30))) << first.Log();
@@ -61,8 +70,9 @@ TEST(CrashRecoveryTest, KillNineMidIngestionThenRestartEqualsUninterruptedRun) {
 
   // The reference: another group and state, never interrupted.
   {
-    ServeProcess clean(ServeArgs(kafka, "labels", "clean", dir.File("clean")),
-                       dir.File("clean.log"));
+    ServeArgs args(kafka, "labels", "clean", dir.File("clean"));
+    args.sets.push_back(repeats);
+    ServeProcess clean(args, dir.File("clean.log"));
     ASSERT_TRUE(clean.WaitListening()) << clean.Log();
     std::string why;
     ASSERT_TRUE(WaitFullyConsumed(
@@ -75,8 +85,8 @@ TEST(CrashRecoveryTest, KillNineMidIngestionThenRestartEqualsUninterruptedRun) {
 
   for (const char* state : {"crashed", "clean"}) {
     const RunResult r =
-        RunConsensusd({"export", "--data-dir", dir.File(state), "--format", "jsonl", "--out",
-                            dir.File(std::string(state) + ".jsonl")});
+        RunConsensusd({"export", "--data-dir", dir.File(state), "--set", repeats, "--format",
+                       "jsonl", "--out", dir.File(std::string(state) + ".jsonl")});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   const TaskResults recovered = ReadLabelsJsonl(dir.File("crashed.jsonl"));
@@ -89,8 +99,10 @@ TEST(CrashRecoveryTest, KillNineMidIngestionThenRestartEqualsUninterruptedRun) {
     EXPECT_EQ(recovered.at(task).gold, label) << task;
   }
 
-  // One answer per (task, worker), whichever run: as aggregate --duplicates last.
-  const std::map<std::string, int64_t> expected = DistinctAnswersPerTask(labels);
+  // Whichever run: one answer per (task, worker) under replace (as aggregate
+  // --repeats replace), every row under count (as aggregate's default).
+  const std::map<std::string, int64_t> expected =
+      GetParam() == "count" ? RowsPerTask(labels) : DistinctAnswersPerTask(labels);
   ASSERT_EQ(expected.size(), 11040u);
   int64_t wrong = 0;
   std::string first_wrong;

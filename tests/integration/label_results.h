@@ -101,6 +101,19 @@ inline std::map<std::string, int64_t> DistinctAnswersPerTask(const std::string& 
   return counts;
 }
 
+// task -> answer rows of the task in a task,worker,label CSV (every row counts,
+// as under repeats: count).
+inline std::map<std::string, int64_t> RowsPerTask(const std::string& path) {
+  std::map<std::string, int64_t> counts;
+  absl::StatusOr<service::CsvReader> reader = service::CsvReader::Open(path);
+  if (!reader.ok()) return {};
+  constexpr const char* kColumns[] = {"task", "worker", "label"};
+  std::vector<std::string_view> row;
+  while (reader->NextRow(kColumns, &row)) ++counts[std::string(row[0])];
+  if (!reader->status().ok()) return {};
+  return counts;
+}
+
 // Fraction of the gold tasks present in `results` whose label is the gold label.
 inline double Accuracy(const TaskResults& results, const std::map<std::string, std::string>& gold) {
   int64_t right = 0, scored = 0;

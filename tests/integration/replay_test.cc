@@ -43,9 +43,11 @@ class ReplayTest : public ::testing::Test {
     ASSERT_EQ(serve.Stop(), 0) << serve.Log();
   }
 
-  TaskResults Export(const std::string& name) {
-    const RunResult r = RunConsensusd({"export", "--data-dir", dir_.File("state"), "--format",
-                                             "jsonl", "--out", dir_.File(name)});
+  TaskResults Export(const std::string& name, std::vector<std::string> sets = {}) {
+    std::vector<std::string> args = {"export", "--data-dir", dir_.File("state"), "--format",
+                                     "jsonl", "--out", dir_.File(name)};
+    for (const std::string& set : sets) args.insert(args.end(), {"--set", set});
+    const RunResult r = RunConsensusd(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return ReadLabelsJsonl(dir_.File(name));
   }
@@ -74,6 +76,28 @@ TEST_F(ReplayTest, ReplayingTheWholeTopicIntoExistingStateChangesNothing) {
   }
   EXPECT_EQ(answers, 8000);
   EXPECT_EQ(gold, 100);
+}
+
+// Under repeats: count an answer applied again would count twice: the
+// replayed messages below the stored offsets are skipped, and the state is
+// the same (docs/configuration.md, "Repeated answers").
+TEST_F(ReplayTest, ReplayUnderCountDoesNotCountAnyAnswerTwice) {
+  const std::string count = "project_defaults.repeats=count";
+  ServeArgs first = Args();
+  first.sets.push_back(count);
+  ServeUntilConsumed(first, produced_.messages, answers_, "first.log");
+  const TaskResults before = Export("before.jsonl", {count});
+  ASSERT_EQ(before.size(), 800u);
+
+  ServeArgs replay = first;
+  replay.replay = true;
+  ServeUntilConsumed(replay, produced_.messages, /*applied=*/-1, "replay.log");
+  const TaskResults after = Export("after.jsonl", {count});
+
+  EXPECT_EQ(DiffExports(before, after, 1e-9), "");
+  int64_t answers = 0;
+  for (const auto& [task, r] : after) answers += r.answers;
+  EXPECT_EQ(answers, 8000);
 }
 
 TEST_F(ReplayTest, RestartResumesFromStoredOffsetsWithZeroLag) {

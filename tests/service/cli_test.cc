@@ -292,6 +292,54 @@ TEST_F(CliTest, TieBreakByNameIsAvailableForCrowdKitComparisons) {
   EXPECT_NE(bad.err.find("--tie-break"), std::string::npos) << bad.err;
 }
 
+// Repeats: w1 answers t1 three times (a, b, b); w2 and w3 answer a once each.
+// Counting every row, b has three votes against two; keeping the last, a wins.
+class CliRepeatsTest : public CliTest {
+ protected:
+  std::string RepeatedLabels() {
+    return dir_.Write("repeats.csv", "task,worker,label\nt1,w1,b\nt1,w2,a\nt1,w1,b\nt1,w3,a\nt1,w1,b\n"
+                                     "t2,w4,b\nt2,w5,b\n");
+  }
+  // The label of t1 and the answers line of `aggregate --method mv` with `flags`.
+  std::pair<std::string, double> LabelAndAnswers(std::vector<std::string> flags) {
+    std::vector<std::string> args = {"aggregate", "--method", "mv", "--labels", RepeatedLabels(),
+                                     "--out", dir_.File("out.csv")};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const RunResult r = Run(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const std::vector<std::string> lines = Lines(ReadWholeFile(dir_.File("out.csv")));
+    std::string label = lines.size() > 1 ? lines[1].substr(0, lines[1].find(',', 3)) : "";
+    return {label, ValueAfter(r.out, "answers ")};
+  }
+};
+
+TEST_F(CliRepeatsTest, CountIsTheDefaultAndCountsEveryRow) {
+  EXPECT_EQ(LabelAndAnswers({}), std::make_pair(std::string("t1,b"), 7.0));
+  EXPECT_EQ(LabelAndAnswers({"--repeats", "count"}), std::make_pair(std::string("t1,b"), 7.0));
+}
+
+TEST_F(CliRepeatsTest, ReplaceKeepsEachWorkersLastAnswer) {
+  EXPECT_EQ(LabelAndAnswers({"--repeats", "replace"}), std::make_pair(std::string("t1,a"), 5.0));
+}
+
+TEST_F(CliRepeatsTest, OldDuplicatesNamesStillWork) {
+  EXPECT_EQ(LabelAndAnswers({"--duplicates", "all"}), std::make_pair(std::string("t1,b"), 7.0));
+  EXPECT_EQ(LabelAndAnswers({"--duplicates", "last"}), std::make_pair(std::string("t1,a"), 5.0));
+  EXPECT_EQ(LabelAndAnswers({"--repeats", "last"}), std::make_pair(std::string("t1,a"), 5.0));
+}
+
+TEST_F(CliRepeatsTest, SummaryNamesTheSetting) {
+  const RunResult r = Run({"aggregate", "--labels", RepeatedLabels(), "--duplicates", "last"});
+  EXPECT_THAT(r.out, HasSubstr("answers         5 (7 rows, repeats replace)"));
+}
+
+TEST_F(CliRepeatsTest, UnknownValueIsAUsageErrorNamingBothValues) {
+  const RunResult r = Run({"aggregate", "--labels", RepeatedLabels(), "--repeats", "twice"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown --repeats 'twice': use count"));
+  EXPECT_THAT(r.err, HasSubstr("replace"));
+}
+
 // serve's config without a Kafka to talk to: brokers are required to run, not
 // to print (docs/operations.md runs `consensusd serve --print-config` bare).
 class CliServeConfigTest : public CliTest {

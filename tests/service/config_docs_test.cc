@@ -56,6 +56,7 @@ Config Unusual() {
   c.model.onecoin_below = 12345678901;
   c.project_defaults.classes = {"yes", "no"};
   c.project_defaults.max_classes = 3;
+  c.project_defaults.repeats = "count";
   c.project_defaults.quality = {1, 0.25, 0.5};
   c.projects["sentiment-v2"] = {{"negative", "neutral", "positive", "~"}, 100, {7, 0.6, 0.9}};
   c.projects["null"] = {{}, 2, {0, 0, 1}};

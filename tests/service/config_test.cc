@@ -425,6 +425,14 @@ TEST_F(ConfigTest, ValidationNamesTheKeyTheRangeAndTheValue) {
       {"project_defaults.quality.min_answers", "-5",
        "project_defaults.quality.min_answers must be >= 0"},
       {"projects.p.classes", "a,b,a", "projects.p.classes lists 'a' twice"},
+      {"projects.p.repeats", "twice",
+       "projects.p.repeats must be replace (a later answer of a worker to a task replaces the "
+       "earlier one) or count (every answer counts), got 'twice'"},
+      {"project_defaults.repeats", "", "project_defaults.repeats must be replace"},
+      {"projects.p.repeats", "all",
+       "projects.p.repeats must be replace (a later answer of a worker to a task replaces the "
+       "earlier one) or count (every answer counts), got 'all' (last and all are accepted by "
+       "consensusd aggregate only: write count)"},
       {"projects.p.classes", "a,,b",
        "projects.p.classes: expected a list of strings, got a list"},
       {"projects.p.classes", "[a, '']", "projects.p.classes has an empty class name"},
@@ -516,6 +524,22 @@ TEST_F(ConfigTest, ProjectInheritsDefaultsWhateverTheirSource) {
   EXPECT_EQ(config->ForProject("b").max_classes, 5);
   EXPECT_EQ(config->StreamingOptionsFor("a").max_classes, 10);
   EXPECT_EQ(config->StreamingOptionsFor("unknown").max_classes, 10);
+}
+
+TEST_F(ConfigTest, RepeatsDefaultToReplaceAndReachTheStreamingModel) {
+  const std::string yaml =
+      "kafka: {brokers: k:9092}\n"
+      "projects:\n"
+      "  rows: {repeats: count}\n";
+  absl::StatusOr<Config> config = Load(yaml);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->project_defaults.repeats, "replace");
+  EXPECT_EQ(config->StreamingOptionsFor("rows").repeats, consensus::DuplicatePolicy::kKeepAll);
+  EXPECT_EQ(config->StreamingOptionsFor("other").repeats, consensus::DuplicatePolicy::kKeepLast);
+  absl::StatusOr<Config> env = Load("kafka: {brokers: k:9092}\n",
+                                    {{"CONSENSUSD_PROJECT_DEFAULTS_REPEATS", "count"}});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->StreamingOptionsFor("any").repeats, consensus::DuplicatePolicy::kKeepAll);
 }
 
 TEST_F(ConfigTest, FlagOverridesOneKeyOfAFileProject) {

@@ -1,10 +1,12 @@
 // LoadDataset on JSON Lines answers (*.jsonl, *.ndjson), and on CSV answers
 // written in the ways a CSV may be written: the same data set either way.
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "consensus/streaming_model.h"
 #include "service/label_file.h"
 #include "tests/service/temp_dir.h"
 
@@ -110,6 +112,49 @@ TEST_F(LabelLinesTest, ARetractionRemovesTheWorkersEarlierAnswersOnly) {
   EXPECT_THAT(n.tasks, ElementsAre("t1", "t2"));  // retracting an unseen task adds none
   EXPECT_THAT(n.answers, ElementsAre(ElementsAre("w2=b"), ElementsAre("w1=a", "w2=b")));
   EXPECT_EQ(n.rows, 4);
+}
+
+// A file read by aggregate means what the same messages mean to the service
+// under the same repeats setting: repeats, retractions and answers after a
+// retraction, per task, as multisets of worker=label.
+TEST_F(LabelLinesTest, AFileMeansWhatTheStreamMeansUnderEitherRepeatsSetting) {
+  struct Line {
+    const char *task, *worker, *label;  // label null: a retraction
+  };
+  const std::vector<Line> lines = {
+      {"t1", "w1", "a"}, {"t1", "w1", "b"}, {"t1", "w2", "a"}, {"t1", "w1", "b"},
+      {"t2", "w1", "a"}, {"t2", "w1", nullptr}, {"t2", "w1", "b"}, {"t2", "w2", "b"},
+      {"t2", "w2", "b"}, {"t3", "w2", "a"}, {"t3", "w2", nullptr}, {"t1", "w3", "a"}};
+  std::string text;
+  for (const Line& l : lines) {
+    text += std::string("{\"task\":\"") + l.task + "\",\"worker\":\"" + l.worker + "\"," +
+            (l.label ? std::string("\"label\":\"") + l.label + "\"}\n"
+                     : std::string("\"retract\":true}\n"));
+  }
+  for (DuplicatePolicy p : {DuplicatePolicy::kKeepLast, DuplicatePolicy::kKeepAll}) {
+    consensus::StreamingModel m(consensus::StreamingOptions{.repeats = p});
+    for (const Line& l : lines) {
+      const int32_t t = m.InternTask(l.task), w = m.InternWorker(l.worker);
+      if (l.label == nullptr) {
+        m.Retract(t, w);
+      } else {
+        m.SetAnswer(t, w, *m.InternClass(l.label));
+      }
+    }
+    const Named file = LoadNamed("s.jsonl", text, p);
+    for (size_t t = 0; t < file.tasks.size(); ++t) {
+      std::vector<std::string> streamed;
+      for (const consensus::TaskAnswer& a : m.Answers(m.tasks().Find(file.tasks[t]))) {
+        streamed.push_back(std::string(m.workers().Name(a.worker)) + "=" +
+                           std::string(m.classes().Name(a.label)));
+      }
+      std::vector<std::string> read = file.answers[t];
+      std::sort(streamed.begin(), streamed.end());
+      std::sort(read.begin(), read.end());
+      EXPECT_EQ(streamed, read) << file.tasks[t] << " under " << DuplicatePolicyName(p);
+    }
+    EXPECT_EQ(m.num_answers(), p == DuplicatePolicy::kKeepAll ? 8 : 5);
+  }
 }
 
 TEST_F(LabelLinesTest, GoldLinesAreGoldTheLastWinsAndTasksWithoutAnswersAreIgnored) {

@@ -115,6 +115,20 @@ TEST(KeyCodecTest, RecordTypesDoNotShareKeys) {
   EXPECT_TRUE(StartsWith(FormatKey(), RecordPrefix(RecordType::kFormat)));
 }
 
+TEST(KeyCodecTest, RepeatsKeyRoundTripsAndIsNotAnAnswerKey) {
+  std::string key;
+  AppendRepeatsKey(&key, {.partition = 9, .project = "p", .task = "t", .worker = "w"});
+  EXPECT_TRUE(StartsWith(key, PartitionPrefix(RecordType::kRepeats, 9)));
+  AnswerKey decoded;
+  ASSERT_TRUE(DecodeRepeatsKey(key, &decoded));
+  EXPECT_EQ(decoded.partition, 9);
+  EXPECT_EQ(decoded.worker, "w");
+  EXPECT_FALSE(DecodeAnswerKey(key, &decoded));
+  std::string answer;
+  AppendAnswerKey(&answer, {.partition = 9, .project = "p", .task = "t", .worker = "w"});
+  EXPECT_FALSE(DecodeRepeatsKey(answer, &decoded));
+}
+
 RC_GTEST_PROP(KeyCodecProperty, AnswerKeysRoundTrip,
               (uint32_t partition, const std::string& project, const std::string& task,
                const std::string& worker)) {

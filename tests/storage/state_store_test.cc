@@ -163,6 +163,43 @@ TEST_F(StateStoreTest, DeleteAnswerRemovesOnlyThatWorkersAnswer) {
   EXPECT_THAT(Answers(), ElementsAre(Answer{0, "p", "t", "w2", "dog"}));
 }
 
+// Repeats (repeats: count): the later labels of (task, worker), in order, in a
+// record of their own, rewritten whole.
+std::vector<Answer> Repeats(const StateStore& store, int32_t partition = -1) {
+  std::vector<Answer> out;
+  absl::Status s = store.ForEachRepeat(partition, [&](const StoredAnswer& a) {
+    out.emplace_back(a.partition, a.project, a.task, a.worker, a.label);
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  return out;
+}
+
+TEST_F(StateStoreTest, RepeatsComeBackInOrderApartFromTheAnswer) {
+  const std::vector<std::string_view> labels = {"dog", "", "cat"};
+  batch_.PutAnswer(3, "p", "t", "w", "cat");
+  batch_.PutRepeats(3, "p", "t", "w", labels);
+  Commit();
+  EXPECT_THAT(Answers(), ElementsAre(Answer{3, "p", "t", "w", "cat"}));
+  EXPECT_THAT(Repeats(*store_), ElementsAre(Answer{3, "p", "t", "w", "dog"},
+                                            Answer{3, "p", "t", "w", ""},
+                                            Answer{3, "p", "t", "w", "cat"}));
+  EXPECT_THAT(Repeats(*store_, 2), IsEmpty());
+}
+
+TEST_F(StateStoreTest, RepeatsAreRewrittenWholeAndDeletedByAnEmptyList) {
+  const std::vector<std::string_view> one = {"dog"}, two = {"dog", "cow"};
+  batch_.PutRepeats(0, "p", "t", "w", one);
+  Commit();
+  batch_.PutRepeats(0, "p", "t", "w", two);
+  batch_.PutRepeats(0, "p", "t", "w", two);  // written again: the same
+  Commit();
+  EXPECT_THAT(Repeats(*store_), ElementsAre(Answer{0, "p", "t", "w", "dog"},
+                                            Answer{0, "p", "t", "w", "cow"}));
+  batch_.PutRepeats(0, "p", "t", "w", {});
+  Commit();
+  EXPECT_THAT(Repeats(*store_), IsEmpty());
+}
+
 TEST_F(StateStoreTest, GoldIsReplacedAndDeleted) {
   batch_.PutGold(2, "p", "t1", "cat");
   batch_.PutGold(2, "p", "t2", "cat");
