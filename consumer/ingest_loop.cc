@@ -99,6 +99,7 @@ IngestLoop::IngestLoop(const IngestOptions& options, engine::Engine& engine,
 IngestLoop::~IngestLoop() = default;
 
 absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
+  stop_ = &stop;
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, options_.topic.c_str(), RD_KAFKA_PARTITION_UA);
   const rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_.get(), topics);
@@ -451,8 +452,18 @@ void IngestLoop::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
   const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(consumer_.get())) == "COOPERATIVE";
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    for (int i = 0; i < partitions->cnt; ++i) {
-      rd_kafka_topic_partition_t& p = partitions->elems[i];
+    // Loading a partition's state can take a while (a large state after the
+    // session timed out): a stop requested meanwhile ends the loading, and
+    // only the partitions loaded so far are taken, so that shutdown stays
+    // within its time limit. Leaving the group hands the rest back.
+    int loaded = 0;
+    for (; loaded < partitions->cnt; ++loaded) {
+      if (closing_ || (stop_ != nullptr && stop_->load())) {
+        spdlog::info("consumer: stopping: {} of {} assigned partitions loaded, leaving the group",
+                     loaded, partitions->cnt);
+        break;
+      }
+      rd_kafka_topic_partition_t& p = partitions->elems[loaded];
       // Loads the partition's stored state unless this instance holds it.
       absl::StatusOr<std::optional<int64_t>> stored = engine_.Assign(p.partition);
       if (!stored.ok()) {
@@ -482,14 +493,23 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
       spdlog::info("consumer: assigned {}[{}] from offset {}", options_.topic, p.partition,
                    stored->has_value() ? std::to_string(**stored) : std::string("beginning"));
     }
+    rd_kafka_topic_partition_list_t* taken = partitions;
+    if (loaded < partitions->cnt) {
+      taken = rd_kafka_topic_partition_list_new(loaded);
+      for (int i = 0; i < loaded; ++i) {
+        const rd_kafka_topic_partition_t& p = partitions->elems[i];
+        rd_kafka_topic_partition_list_add(taken, p.topic, p.partition)->offset = p.offset;
+      }
+    }
     if (cooperative) {
-      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(consumer_.get(), partitions)) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(consumer_.get(), taken)) {
         spdlog::error("consumer: incremental assign: {}", rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
       }
     } else {
-      rd_kafka_assign(consumer_.get(), partitions);
+      rd_kafka_assign(consumer_.get(), taken);
     }
+    if (taken != partitions) rd_kafka_topic_partition_list_destroy(taken);
     if (!assigned_once_.exchange(true)) {
       // The restore on start loaded every stored partition; keep only ours.
       if (absl::Status s = engine_.ReleaseUnassigned(assigned_); !s.ok()) rebalance_status_ = s;

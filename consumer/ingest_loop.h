@@ -154,6 +154,7 @@ class IngestLoop {
   bool recommit_ = false;  // an offset commit to Kafka failed (loop thread only)
   bool kafka_commit_dirty_ = false;  // offsets committed since the last full commit
   bool closing_ = false;  // Run() is leaving the group
+  const std::atomic<bool>* stop_ = nullptr;  // Run()'s; read between partition loads
   std::chrono::steady_clock::time_point next_pause_log_;
   absl::flat_hash_map<int32_t, prometheus::Gauge*> lag_gauges_;
   prometheus::Counter* consumed_counter_;

@@ -192,6 +192,9 @@ class StateStore {
   absl::Status OpenDatabase();
   // Checks the format marker, or writes it into a new, empty store.
   absl::Status CheckFormat();
+  // Called before a partition's bulk scans: flushes the inputs if their
+  // mutable memtable holds many entries (see kScanFlushEntries).
+  void FlushLargeMemtable() const;
 
   const std::string dir_;
   const StoreOptions options_;

@@ -10,8 +10,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "consumer/label_message.h"
@@ -329,6 +331,89 @@ TEST(OffsetOutOfRangeTest, FailStopsTheServiceWithTheReason) {
   EXPECT_THAT(std::string(run.status.message()), ::testing::HasSubstr("kafka.offset_out_of_range"));
   EXPECT_EQ(run.counted, 1);
   EXPECT_EQ(run.committed, 0);
+}
+
+// The group session times out during a broker outage; when the broker is back
+// the consumer rejoins and reloads every partition's state. A stop requested
+// while it reloads ends the reload at the next partition (SPEC 6: exit within
+// the shutdown limit), and a restart loses nothing.
+TEST(RebalanceTest, StopDuringTheReloadAfterASessionTimeoutTakesNoMorePartitions) {
+  constexpr int kPartitions = 32;
+  constexpr int kTasks = 20000;  // 3 answers each
+  TempDir dir;
+  absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(1);
+  ASSERT_TRUE(kafka.ok()) << kafka.status();
+  EmbeddedKafka& k = **kafka;
+  ASSERT_TRUE(k.CreateServiceTopics("labels", kPartitions).ok());
+  {
+    absl::StatusOr<std::unique_ptr<consumer::Producer>> producer =
+        consumer::Producer::Create({{"bootstrap.servers", k.bootstraps()}, {"linger.ms", "5"}});
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    std::string value;
+    for (int t = 0; t < kTasks; ++t) {
+      const std::string task = absl::StrCat("t", t);
+      for (int w = 0; w < 3; ++w) {
+        value.clear();
+        consumer::AppendLabelMessage({.project = "p",
+                                      .task = task,
+                                      .worker = absl::StrCat("w", (t + w) % 50),
+                                      .label = w == 2 ? "b" : "a"},
+                                     value);
+        ASSERT_TRUE((*producer)->SendWaiting("labels", task, value).ok());
+      }
+    }
+    ASSERT_TRUE((*producer)->Flush(30000).ok());
+  }
+  Config config = InProcessConfig(k, dir.File("state"), "reload");
+  config.kafka.properties["session.timeout.ms"] = "6000";
+  config.kafka.properties["heartbeat.interval.ms"] = "500";
+  absl::StatusOr<std::unique_ptr<Service>> service = Service::Start(config);
+  ASSERT_TRUE(service.ok()) << service.status();
+  Service& s = **service;
+  ASSERT_TRUE(WaitUntil([&] { return s.answers_committed() == 3 * kTasks; }, seconds(60)))
+      << s.answers_committed();
+  ASSERT_EQ(s.engine().OwnedPartitions().size(), kPartitions);
+
+  // Down for longer than the session: the group drops the member, the member
+  // finds its assignment lost and gives its partitions up.
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(k.cluster(), -1), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(WaitUntil([&] { return s.engine().OwnedPartitions().empty(); }, seconds(30)));
+  std::this_thread::sleep_for(seconds(7));  // the coordinator's session timer runs out too
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(k.cluster(), -1), RD_KAFKA_RESP_ERR_NO_ERROR);
+
+  // Stop as soon as the first partition is back, while the others reload.
+  size_t owned_at_stop = 0;
+  const auto deadline = Clock::now() + seconds(60);
+  while (Clock::now() < deadline && (owned_at_stop = s.engine().OwnedPartitions().size()) == 0) {
+    std::this_thread::yield();
+  }
+  s.RequestStop();
+  const auto stop = Clock::now();
+  ASSERT_GT(owned_at_stop, 0u) << "the partitions never came back";
+  EXPECT_TRUE(s.Wait().ok());
+  const double stop_s = std::chrono::duration<double>(Clock::now() - stop).count();
+  // (The engine is gone after Wait; the gauge keeps what the last assignment took.)
+  const size_t owned_at_exit = static_cast<size_t>(Metric(s, "consensusd_partitions", {{"state", "owned"}}));
+  std::printf("stop requested with %zu of %d partitions reloaded; %zu at exit, %.2f s later\n",
+              owned_at_stop, kPartitions, owned_at_exit, stop_s);
+  // At most the partition being loaded when the stop came was finished.
+  EXPECT_LE(owned_at_exit, owned_at_stop + 1);
+  EXPECT_LT(owned_at_exit, static_cast<size_t>(kPartitions));
+  EXPECT_LT(stop_s, 15);
+  service->reset();
+
+  // Nothing was lost: a restart holds every answer.
+  absl::StatusOr<std::unique_ptr<Service>> again = Service::Start(config);
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(WaitUntil([&] { return GetReadyz(**again).status == 200; }, seconds(60)));
+  httplib::Client client((*again)->http_address());
+  httplib::Result project = client.Get("/v1/projects/p");
+  ASSERT_TRUE(project && project->status == 200);
+  const nlohmann::json view = nlohmann::json::parse(project->body);
+  EXPECT_EQ(view["answers"], 3 * kTasks) << view.dump();
+  EXPECT_EQ(view["tasks"], kTasks) << view.dump();
+  (*again)->RequestStop();
+  EXPECT_TRUE((*again)->Wait().ok());
 }
 
 }  // namespace
