@@ -1,6 +1,7 @@
 // Benchmarks of batch aggregation on synthetic data (SPEC section 9):
 //   BM_DsIteration  ds, 1M answers, K=4: time per EM iteration (target <= 10 ms, 1 thread)
 //   BM_DsOneIteration  the same with one iteration: the fit's one-off cost
+//   BM_DsIterationK ds, 1M answers, K = 3, 8, 16: the fixed-size and dynamic kernels
 //   BM_DsFit        ds, 10M answers, K=2: whole fit (target <= 5 s, <= 1 GB peak RSS)
 //   BM_OneCoinIteration, BM_MajorityVote: the cheaper methods at 1M, for comparison
 //   BM_Synthesize   the generator itself, 10M answers
@@ -12,10 +13,12 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <string>
 
 #include "benchmark/benchmark.h"
 #include "consensus/aggregate.h"
+#include "consensus/em_kernel.h"
 #include "consensus/streaming_model.h"
 #include "consensus/synthetic.h"
 
@@ -106,6 +109,28 @@ void BM_DsIteration(benchmark::State& state) {
   RunFit(state, OneMillionK4().answers, options);
 }
 BENCHMARK(BM_DsIteration)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// ds, 20 EM iterations at 1M answers (200k tasks x 5, 1,000 workers) with K
+// classes: K = 3 (a fixed-size kernel) and K = 8, 16 (the dynamic kernel, any K).
+// Run it with CONSENSUSD_ISA=baseline|avx2|avx512 to compare instruction sets.
+void BM_DsIterationK(benchmark::State& state) {
+  const int classes = static_cast<int>(state.range(0));
+  static std::map<int, SyntheticData>* cache = new std::map<int, SyntheticData>();
+  auto it = cache->find(classes);
+  if (it == cache->end()) {
+    it = cache->emplace(classes, Synthesize({.tasks = 200'000, .workers = 1'000, .classes = classes,
+                                             .answers_per_task = 5, .seed = 1}))
+             .first;
+  }
+  AggregateOptions options;
+  options.method = Method::kDawidSkene;
+  options.max_iter = 20;
+  options.tol = kNeverConverge;
+  options.threads = 1;
+  RunFit(state, it->second.answers, options);
+  state.SetLabel(std::string(IsaName(EmKernelIsa())));
+}
+BENCHMARK(BM_DsIterationK)->ArgName("K")->Arg(3)->Arg(8)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // ds with a single EM iteration: the one-off work (majority-vote start, labels,
 // confusion matrices) plus one iteration. The marginal cost of an iteration is

@@ -7,10 +7,10 @@
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <numbers>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "consensus/em_kernel.h"
 #include "consensus/parameters.h"
 
 namespace consensusd::consensus {
@@ -140,20 +140,28 @@ class EmFit {
   // One pass over the answers in chunks: optionally the E-step (posteriors
   // from the current parameters), then the sufficient statistics of the
   // M-step from the posteriors. Returns the log-likelihood of the E-step.
-  // The chunk kernel is instantiated for K = 2, 3, 4 so that the per-class
-  // loops are unrolled and kept in registers; every instance does the same
-  // arithmetic in the same order, so results do not depend on which one runs.
+  // The chunk kernel (em_kernel.h) is specialised for K = 2 to 16 and built
+  // for the CPU's instruction set; every variant does the same arithmetic in
+  // the same order, so results do not depend on which one runs.
   double Pass(bool e_step) {
     const int chunks = static_cast<int>(bounds_.size()) - 1;
-    void (EmFit::*kernel)(int, bool);
-    switch (K_) {
-      case 2: kernel = &EmFit::PassChunk<2>; break;
-      case 3: kernel = &EmFit::PassChunk<3>; break;
-      case 4: kernel = &EmFit::PassChunk<4>; break;
-      default: kernel = &EmFit::PassChunk<0>; break;
-    }
-    ParallelFor(chunks, o_.threads, [&](int c) { (this->*kernel)(c, e_step); });
+    const EmChunkKernel kernel = SelectEmChunkKernel(K_);
+    const EmPassData data{.num_classes = K_,
+                          .num_workers = m_.num_workers,
+                          .task_begin = m_.task_begin.data(),
+                          .worker = m_.worker.data(),
+                          .label = m_.label.data(),
+                          .gold = m_.gold.data(),
+                          .active = active_.data(),
+                          .fitted = fitted_.data(),
+                          .log_pi = log_pi_.data(),
+                          .log_prior = log_prior_.data(),
+                          .normalise_prior = VariationalClassPrior(o_),
+                          .posterior = post_.data()};
     const size_t partial = static_cast<size_t>(m_.num_workers) * K_ * K_ + K_;
+    ParallelFor(chunks, o_.threads, [&](int c) {
+      partial_ll_[c] = kernel(data, bounds_[c], bounds_[c + 1], e_step, partial_counts_.data() + partial * c);
+    });
     std::fill(counts_.begin(), counts_.end(), 0.0);
     std::fill(class_counts_.begin(), class_counts_.end(), 0.0);
     double ll = 0;
@@ -172,95 +180,6 @@ class EmFit {
       for (int k = 0; k < K_; ++k) class_counts_[k] += context_.extra_class_counts[k];
     }
     return ll;
-  }
-
-  // Pass over chunk c. kK > 0: the number of classes, known at compile time; 0: K_.
-  template <int kK>
-  void PassChunk(int c, bool e_step) {
-    const int K = kK > 0 ? kK : K_;
-    const size_t partial = static_cast<size_t>(m_.num_workers) * K * K + K;
-    double* counts = partial_counts_.data() + partial * c;
-    double* class_counts = counts + partial - K;
-    std::fill(counts, counts + partial, 0.0);
-    // The chunk's log-likelihood, sum_t (max_t + log norm_t), is kept as
-    // sum_t max_t plus log prod_t norm_t, the product held as a mantissa and
-    // a binary exponent: one log per chunk instead of one per task. Each
-    // norm_t is in [1, K] with K < 2^31, so the product cannot overflow
-    // between renormalisations.
-    double ll_max = 0, ll_mantissa = 1;
-    int64_t ll_exponent = 0;
-    for (int32_t t = bounds_[c]; t < bounds_[c + 1]; ++t) {
-      double* p = post_.data() + static_cast<size_t>(t) * K;
-      if (e_step) {
-        double task_max;
-        const double norm = EStep<kK>(t, p, task_max);
-        if (fitted_[t]) {
-          ll_max += task_max;
-          ll_mantissa *= norm;
-          if (ll_mantissa > 0x1p900) {
-            int exponent;
-            ll_mantissa = std::frexp(ll_mantissa, &exponent);
-            ll_exponent += exponent;
-          }
-        }
-      }
-      if (!fitted_[t]) continue;
-      // A local copy of the posterior (K known) stays in registers: the
-      // stores into counts below cannot alias it.
-      double local[kK > 0 ? kK : 1];
-      const double* q = p;
-      if constexpr (kK > 0) {
-        std::copy_n(p, kK, local);
-        q = local;
-      }
-      for (int k = 0; k < K; ++k) class_counts[k] += q[k];
-      for (int64_t a = m_.task_begin[t]; a < m_.task_begin[t + 1]; ++a) {
-        double* cell = counts + (static_cast<size_t>(m_.worker[a]) * K + m_.label[a]) * K;
-        for (int k = 0; k < K; ++k) cell[k] += q[k];
-      }
-    }
-    partial_ll_[c] = ll_max + (std::log(ll_mantissa) + static_cast<double>(ll_exponent) * std::numbers::ln2);
-  }
-
-  // Posterior of task t under the current parameters, written to p. Sets
-  // task_max to max_k log P(answers[, gold], class k) and returns the
-  // normaliser norm in [1, K]: the task's log-likelihood log P(answers[, gold])
-  // is task_max + log(norm).
-  template <int kK>
-  double EStep(int32_t t, double* p, double& task_max) const {
-    const int K = kK > 0 ? kK : K_;
-    double local[kK > 0 ? kK : 1];
-    double* s = kK > 0 ? local : p;  // with K known, sum in registers
-    for (int k = 0; k < K; ++k) s[k] = log_prior_[k];
-    for (int64_t a = m_.task_begin[t]; a < m_.task_begin[t + 1]; ++a) {
-      const double* row = log_pi_.data() + (static_cast<size_t>(m_.worker[a]) * K + m_.label[a]) * K;
-      for (int k = 0; k < K; ++k) s[k] += row[k];
-    }
-    const int32_t gold = m_.gold[t];
-    if (gold != kNoGold) {
-      task_max = s[gold];
-      for (int k = 0; k < K; ++k) p[k] = k == gold ? 1.0 : 0.0;
-      return 1;
-    }
-    if (!active_[t]) {
-      double sum = 0;
-      for (int k = 0; k < K; ++k) sum += (p[k] = std::exp(log_prior_[k]));
-      // The variational exp(E log rho) sums to less than 1.
-      if (VariationalClassPrior(o_)) {
-        for (int k = 0; k < K; ++k) p[k] /= sum;
-      }
-      task_max = 0;
-      return 1;
-    }
-    double max = s[0];
-    for (int k = 1; k < K; ++k) max = std::max(max, s[k]);
-    double sum = 0;
-    // exp(0) == 1 exactly, so the largest entry needs no exp call.
-    for (int k = 0; k < K; ++k) sum += (p[k] = s[k] == max ? 1.0 : std::exp(s[k] - max));
-    const double inv = 1.0 / sum;
-    for (int k = 0; k < K; ++k) p[k] *= inv;
-    task_max = max;
-    return sum;
   }
 
   // M-step: parameters from counts_ and class_counts_. Returns the Dirichlet

@@ -48,7 +48,7 @@ google_benchmarks() {
 # Batch aggregation (SPEC section 9): EM iteration at 1M answers, whole fit at 10M.
 aggregation() {
   section "batch aggregation (bench/em_bench.cc)"
-  google_benchmarks '^BM_(DsIteration|DsOneIteration|OneCoinIteration|MajorityVote|DsFit|Synthesize)'
+  google_benchmarks '^BM_(DsIteration|DsIterationK|DsOneIteration|OneCoinIteration|MajorityVote|DsFit|Synthesize)'
 }
 
 # RocksDB state store: commit throughput and the full load on restart.

@@ -1,0 +1,130 @@
+// The body of the EM kernels (em_kernel.h), included by em_kernel_baseline.cc,
+// em_kernel_avx2.cc and em_kernel_avx512.cc, each compiled for its instruction
+// set; CONSENSUSD_EM_ISA names the namespace of each copy so that the three
+// instantiations of the same templates never meet at link time.
+#ifndef CONSENSUSD_EM_ISA
+#error "define CONSENSUSD_EM_ISA before including em_kernel_impl.h"
+#endif
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <utility>
+#include <vector>
+
+#include "consensus/answer_matrix.h"
+#include "consensus/em_kernel.h"
+
+namespace consensusd::consensus::CONSENSUSD_EM_ISA {
+namespace {
+
+// kK: the number of classes when known at compile time, else Eigen::Dynamic.
+template <int kK>
+struct Kernel {
+  using Vec = Eigen::Array<double, kK, 1>;
+  using Row = Eigen::Map<const Vec>;  // unaligned: rows start at any multiple of K
+  using MutRow = Eigen::Map<Vec>;
+
+  // Posterior of task t, written to p. Sets task_max to
+  // max_k log P(answers[, gold], class k) and returns the normaliser in [1, K]:
+  // the task's log-likelihood is task_max + log(normaliser). s: K doubles of scratch.
+  static double EStep(const EmPassData& d, int32_t t, double* p, double* s, double& task_max) {
+    const int K = d.num_classes;
+    MutRow sum(s, K);
+    sum = Row(d.log_prior, K);
+    for (int64_t a = d.task_begin[t]; a < d.task_begin[t + 1]; ++a) {
+      sum += Row(d.log_pi + (static_cast<size_t>(d.worker[a]) * K + d.label[a]) * K, K);
+    }
+    const int32_t gold = d.gold[t];
+    if (gold != kNoGold) {
+      task_max = s[gold];
+      MutRow(p, K).setZero();
+      p[gold] = 1.0;
+      return 1;
+    }
+    if (!d.active[t]) {
+      double total = 0;
+      for (int k = 0; k < K; ++k) total += (p[k] = std::exp(d.log_prior[k]));
+      if (d.normalise_prior) MutRow(p, K) /= total;
+      task_max = 0;
+      return 1;
+    }
+    // Reductions in class order, so that every instruction set adds alike.
+    double max = s[0];
+    for (int k = 1; k < K; ++k) max = std::max(max, s[k]);
+    double total = 0;
+    // exp(0) == 1 exactly, so the largest entry needs no exp call.
+    for (int k = 0; k < K; ++k) total += (p[k] = s[k] == max ? 1.0 : std::exp(s[k] - max));
+    MutRow(p, K) *= 1.0 / total;
+    task_max = max;
+    return total;
+  }
+
+  static double Pass(const EmPassData& d, int32_t first, int32_t end, bool e_step, double* counts) {
+    const int K = d.num_classes;
+    const size_t cells = static_cast<size_t>(d.num_workers) * K * K;
+    std::fill(counts, counts + cells + K, 0.0);
+    MutRow class_counts(counts + cells, K);
+    // Scratch: on the stack for a known K, one buffer per chunk otherwise.
+    double fixed[2 * (kK > 0 ? kK : 1)];
+    std::vector<double> dynamic;
+    double* s = fixed;
+    if constexpr (kK == Eigen::Dynamic) {
+      dynamic.resize(2 * static_cast<size_t>(K));
+      s = dynamic.data();
+    }
+    double* q = s + K;  // a copy of the posterior: the count updates cannot alias it
+    // The chunk's log-likelihood, sum_t (max_t + log norm_t), is kept as
+    // sum_t max_t plus log prod_t norm_t, the product held as a mantissa and
+    // a binary exponent: one log per chunk instead of one per task. Each
+    // norm_t is in [1, K] with K < 2^31, so the product cannot overflow
+    // between renormalisations.
+    double ll_max = 0, ll_mantissa = 1;
+    int64_t ll_exponent = 0;
+    for (int32_t t = first; t < end; ++t) {
+      double* p = d.posterior + static_cast<size_t>(t) * K;
+      if (e_step) {
+        double task_max;
+        const double norm = EStep(d, t, p, s, task_max);
+        if (d.fitted[t]) {
+          ll_max += task_max;
+          ll_mantissa *= norm;
+          if (ll_mantissa > 0x1p900) {
+            int exponent;
+            ll_mantissa = std::frexp(ll_mantissa, &exponent);
+            ll_exponent += exponent;
+          }
+        }
+      }
+      if (!d.fitted[t]) continue;
+      MutRow posterior(q, K);
+      posterior = Row(p, K);
+      class_counts += posterior;
+      for (int64_t a = d.task_begin[t]; a < d.task_begin[t + 1]; ++a) {
+        MutRow(counts + (static_cast<size_t>(d.worker[a]) * K + d.label[a]) * K, K) += posterior;
+      }
+    }
+    if (!e_step) return 0;
+    return ll_max + (std::log(ll_mantissa) + static_cast<double>(ll_exponent) * std::numbers::ln2);
+  }
+};
+
+}  // namespace
+
+// Fixed-size kernels (unrolled, the rows in vector registers) for every K up to
+// kMaxFixedClasses; the dynamic one beyond.
+inline constexpr int kMaxFixedClasses = 16;
+
+template <int... kKs>
+EmChunkKernel SelectFixed(int32_t num_classes, std::integer_sequence<int, kKs...>) {
+  EmChunkKernel kernel = &Kernel<Eigen::Dynamic>::Pass;
+  ((num_classes == kKs + 2 ? (kernel = &Kernel<kKs + 2>::Pass, 0) : 0), ...);
+  return kernel;
+}
+
+EmChunkKernel Select(int32_t num_classes) {
+  return SelectFixed(num_classes, std::make_integer_sequence<int, kMaxFixedClasses - 1>());
+}
+
+}  // namespace consensusd::consensus::CONSENSUSD_EM_ISA
