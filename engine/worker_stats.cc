@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/consensus_record.h"
-#include "nlohmann/json.hpp"
+#include "simdjson.h"
 
 namespace consensusd::engine {
 
@@ -82,35 +82,45 @@ void AppendWorkerStatsJson(const WorkerStatsRecord& r, std::string& out) {
 }
 
 absl::Status DecodeWorkerStats(std::string_view value, WorkerStatsRecord* r) {
-  const nlohmann::json j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return absl::InvalidArgumentError("worker statistics: not a JSON object");
+  // simdjson's DOM, with one parser per thread (its buffers are reused): every
+  // instance reads every record of the exchange, its own included, so this
+  // runs once per worker and partition each interval.
+  namespace dom = simdjson::dom;
+  thread_local dom::parser parser;
+  dom::object j;
+  if (parser.parse(value.data(), value.size()).get_object().get(j) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("worker statistics: not a JSON object");
+  }
   auto string_field = [&](const char* name, std::string* out) -> bool {
-    auto it = j.find(name);
-    if (it == j.end() || !it->is_string()) return false;
-    *out = it->get<std::string>();
+    std::string_view v;
+    if (j[name].get_string().get(v) != simdjson::SUCCESS) return false;
+    out->assign(v.data(), v.size());
     return true;
   };
   if (!string_field("group", &r->group) || !string_field("project", &r->project) ||
       !string_field("instance", &r->instance)) {
     return absl::InvalidArgumentError("worker statistics: group, project or instance missing");
   }
-  auto partition = j.find("partition");
-  if (partition == j.end() || !partition->is_number_integer() || partition->get<int64_t>() < 0 ||
-      partition->get<int64_t>() > INT32_MAX) {
+  int64_t partition = -1;
+  if (j["partition"].get_int64().get(partition) != simdjson::SUCCESS || partition < 0 ||
+      partition > INT32_MAX) {
     return absl::InvalidArgumentError("worker statistics: partition missing or out of range");
   }
-  r->partition = partition->get<int32_t>();
-  auto classes = j.find("classes");
-  if (classes == j.end() || !classes->is_array()) {
+  r->partition = static_cast<int32_t>(partition);
+  dom::array classes;
+  if (j["classes"].get_array().get(classes) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("worker statistics: classes missing");
   }
-  if (classes->size() > kMaxRecordClasses) {
+  if (classes.size() > kMaxRecordClasses) {
     return absl::InvalidArgumentError("worker statistics: more than 1024 classes");
   }
   r->classes.clear();
-  for (const auto& c : *classes) {
-    if (!c.is_string()) return absl::InvalidArgumentError("worker statistics: a class is not a string");
-    r->classes.push_back(c.get<std::string>());
+  for (dom::element c : classes) {
+    std::string_view name;
+    if (c.get_string().get(name) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError("worker statistics: a class is not a string");
+    }
+    r->classes.emplace_back(name);
   }
   const size_t k = r->classes.size();
   {
@@ -120,43 +130,55 @@ absl::Status DecodeWorkerStats(std::string_view value, WorkerStatsRecord* r) {
       return absl::InvalidArgumentError("worker statistics: a class is named twice");
     }
   }
-  auto finite = [](const nlohmann::json& v) {
-    return v.is_number() && std::isfinite(v.get<double>()) && v.get<double>() >= 0 &&
-           v.get<double>() <= kMaxCount;
+  // A count: any JSON number, finite, in [0, kMaxCount].
+  auto count = [](dom::element v, double* out) {
+    return v.get_double().get(*out) == simdjson::SUCCESS && std::isfinite(*out) && *out >= 0 &&
+           *out <= kMaxCount;
   };
   r->has_worker = string_field("worker", &r->worker);
   if (r->has_worker) {
-    auto answers = j.find("answers");
-    auto counts = j.find("counts");
-    if (answers == j.end() || !answers->is_number_integer() || answers->get<int64_t>() < 0 ||
-        answers->get<int64_t>() > kMaxAnswers || counts == j.end() || !counts->is_array() ||
-        counts->size() != k) {
+    int64_t answers = -1;
+    dom::array counts;
+    if (j["answers"].get_int64().get(answers) != simdjson::SUCCESS || answers < 0 ||
+        answers > kMaxAnswers || j["counts"].get_array().get(counts) != simdjson::SUCCESS ||
+        counts.size() != k) {
       return absl::InvalidArgumentError("worker statistics: answers or counts malformed");
     }
-    r->answers = answers->get<int64_t>();
-    for (const auto& cells : *counts) {  // the shape first: K x K is allocated only if present
-      if (!cells.is_array() || cells.size() != k) {
+    r->answers = answers;
+    for (dom::element cells : counts) {  // the shape first: K x K is allocated only if present
+      dom::array row;
+      if (cells.get_array().get(row) != simdjson::SUCCESS || row.size() != k) {
         return absl::InvalidArgumentError("worker statistics: counts is not K x K");
       }
     }
     r->counts.assign(k * k, 0.0);
-    for (size_t row = 0; row < k; ++row) {
-      const auto& cells = (*counts)[row];
-      for (size_t col = 0; col < k; ++col) {
-        if (!finite(cells[col])) return absl::InvalidArgumentError("worker statistics: a count is not a number >= 0");
-        r->counts[row * k + col] = cells[col].get<double>();
+    size_t row = 0;
+    for (dom::element cells : counts) {
+      dom::array row_cells;
+      if (cells.get_array().get(row_cells) != simdjson::SUCCESS) {  // checked above
+        return absl::InvalidArgumentError("worker statistics: counts is not K x K");
       }
+      size_t col = 0;
+      for (dom::element cell : row_cells) {
+        if (!count(cell, &r->counts[row * k + col])) {
+          return absl::InvalidArgumentError("worker statistics: a count is not a number >= 0");
+        }
+        ++col;
+      }
+      ++row;
     }
     return absl::OkStatus();
   }
-  auto class_counts = j.find("class_counts");
-  if (class_counts == j.end() || !class_counts->is_array() || class_counts->size() != k) {
+  dom::array class_counts;
+  if (j["class_counts"].get_array().get(class_counts) != simdjson::SUCCESS || class_counts.size() != k) {
     return absl::InvalidArgumentError("worker statistics: neither worker nor class_counts");
   }
   r->class_counts.assign(k, 0.0);
-  for (size_t i = 0; i < k; ++i) {
-    if (!finite((*class_counts)[i])) return absl::InvalidArgumentError("worker statistics: a count is not a number >= 0");
-    r->class_counts[i] = (*class_counts)[i].get<double>();
+  size_t i = 0;
+  for (dom::element v : class_counts) {
+    if (!count(v, &r->class_counts[i++])) {
+      return absl::InvalidArgumentError("worker statistics: a count is not a number >= 0");
+    }
   }
   return absl::OkStatus();
 }
