@@ -283,15 +283,16 @@ class EmFit {
     return penalty;
   }
 
-  // hds: the population counts, the sum of every worker's counts (local and
-  // extra, excluded workers too, as the streaming model keeps them), summed
-  // in worker order so that the result does not depend on threads. nullptr
-  // for the other methods.
+  // hds: the population counts, the sum of the counts (local and extra) of
+  // every included worker (an excluded worker counts for nothing, as if
+  // removed), summed in worker order so that the result does not depend on
+  // threads. nullptr for the other methods.
   const double* Population() {
     if (population_.empty()) return nullptr;
     const size_t kk = static_cast<size_t>(K_) * K_;
     std::fill(population_.begin(), population_.end(), 0.0);
     for (int32_t w = 0; w < m_.num_workers; ++w) {
+      if (excluded_[w]) continue;
       const double* c = counts_.data() + w * kk;
       for (size_t i = 0; i < kk; ++i) population_[i] += c[i];
     }

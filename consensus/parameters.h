@@ -54,7 +54,7 @@ struct WorkerPrior {
   double pseudo_count = 0;
   double diagonal = 0;
   // kHierarchical only: the population's expected counts [l][k] (K x K), the
-  // sum over every worker of its counts; nullptr reads as all zero (a uniform
+  // sum of the included workers' counts; nullptr reads as all zero (a uniform
   // population). Not owned.
   const double* population = nullptr;
 };

@@ -151,7 +151,7 @@ void StreamingModel::SetRemoteWorker(int32_t worker, std::span<const double> cou
   EnsureRemote();
   const size_t kk = static_cast<size_t>(K_) * K_;
   double* remote = remote_counts_.data() + worker * kk;
-  if (!remote_population_.empty()) {
+  if (!remote_population_.empty() && !excluded_[worker]) {
     // The population follows the worker's change: out with the old, in with the new.
     for (size_t i = 0; i < std::min(kk, counts.size()); ++i) remote_population_[i] += counts[i] - remote[i];
   }
@@ -177,6 +177,7 @@ void StreamingModel::Contribute(int32_t task, double sign) {
   }
   if (!population_.empty()) [[unlikely]] {
     for (const TaskAnswer& a : answers_.Of(task)) {
+      if (excluded_[a.worker]) continue;
       double* cell = population_.data() + static_cast<size_t>(a.label) * K_;
       for (int k = 0; k < K_; ++k) cell[k] += sign * p[k];
     }
@@ -323,6 +324,16 @@ void StreamingModel::SetGold(int32_t task, int32_t label) {
 
 bool StreamingModel::MarkExcluded(int32_t worker, bool excluded) {
   if (excluded_[worker] == excluded) return false;
+  if (!population_.empty()) {
+    // The population holds exactly the included workers' counts: the
+    // worker's counts leave it or join it with the flag.
+    const size_t kk = static_cast<size_t>(K_) * K_;
+    const double sign = excluded ? -1.0 : 1.0;
+    for (size_t i = 0; i < kk; ++i) {
+      population_[i] += sign * counts_[worker * kk + i];
+      if (has_remote_) remote_population_[i] += sign * remote_counts_[worker * kk + i];
+    }
+  }
   excluded_[worker] = excluded;
   ++version_;
   return true;
@@ -396,6 +407,16 @@ void StreamingModel::RecountFromPosteriors() {
   std::fill(counts_.begin(), counts_.end(), 0.0);
   std::fill(class_counts_.begin(), class_counts_.end(), 0.0);
   std::fill(population_.begin(), population_.end(), 0.0);
+  if (!remote_population_.empty()) {
+    // Summed afresh too, so that rounding in SetRemoteWorker's differences
+    // does not accumulate.
+    const size_t kk = static_cast<size_t>(K_) * K_;
+    std::fill(remote_population_.begin(), remote_population_.end(), 0.0);
+    for (int32_t w = 0; w < num_workers(); ++w) {
+      if (excluded_[w]) continue;
+      for (size_t i = 0; i < kk; ++i) remote_population_[i] += remote_counts_[w * kk + i];
+    }
+  }
   for (int32_t t = 0; t < num_tasks(); ++t) Contribute(t, +1.0);
 }
 

@@ -20,7 +20,7 @@
 // parameters and adds the new contribution: O(answers of the task x K^2),
 // without logs. Parameters are derived from the counts with the same formulas
 // as batch EM (parameters.h). Under hds it also keeps the population counts
-// (the sum of every worker's counts), updated by the same contributions.
+// (the sum of the included workers' counts), updated by the same contributions.
 //
 // Scale-out: when the answers of a project are split among instances (by input
 // partition), each instance's model holds its own tasks and adds, as "remote"
@@ -153,8 +153,9 @@ class StreamingModel {
   std::vector<double> ClassPrior() const;
   // P(answer l | true class k) as a K x K row-major matrix [k][l].
   std::vector<double> Confusion(int32_t worker) const;
-  // hds: the population counts [l][k] (K x K), local plus remote, that every
-  // worker's confusion is shrunk towards; empty for the other methods.
+  // hds: the population counts [l][k] (K x K), local plus remote, of the
+  // included workers, that every worker's confusion is shrunk towards; empty
+  // for the other methods.
   std::vector<double> PopulationCounts() const;
   // The answers as a matrix (with gold and class ranks), for reports and export.
   AnswerMatrix Snapshot() const;
@@ -208,14 +209,14 @@ class StreamingModel {
   std::vector<bool> excluded_;
   // Per class.
   std::vector<double> class_counts_;
-  // hds only (else empty): the sum of counts_ over workers, K x K [l][k].
+  // hds only (else empty): the sum of counts_ over included workers, K x K [l][k].
   std::vector<double> population_;
   // Remote statistics (empty until the first Set*Remote* call).
   bool has_remote_ = false;
   std::vector<double> remote_counts_;  // num_workers x K x K
   std::vector<int64_t> remote_answers_;
   std::vector<double> remote_class_counts_;
-  std::vector<double> remote_population_;  // hds: the sum of remote_counts_ over workers
+  std::vector<double> remote_population_;  // hds: the sum of remote_counts_ over included workers
   int64_t num_answers_ = 0;
   uint64_t version_ = 0;
   int last_sweep_iterations_ = 0;
