@@ -120,7 +120,11 @@ class EmFit {
       model.log_likelihood = ll;
       model.iterations = it;
       penalty = UpdateParameters();
-      if ((objective - previous) * scale < o_.tol) {
+      // hds: the population moves with every M-step and the prior with it,
+      // so the objective is not EM's and may fall a little; it has converged
+      // when it settles, not when it stops rising.
+      const double change = (objective - previous) * scale;
+      if (UsesPopulation(o_) ? std::abs(change) < o_.tol : change < o_.tol) {
         model.converged = true;
         break;
       }

@@ -148,7 +148,8 @@ void HierarchicalRow(const double* population, int32_t K, int k, double* b) {
   }
 }
 
-// P(l | k) = (counts[l][k] + b_kl) / (n_k + s), logs into log_pi; returns sum b log P.
+// P(l | k) = (counts[l][k] + b_kl) / (n_k + s), logs into log_pi; returns
+// sum b log(P / m), m = b / s the population's P.
 double HierarchicalLogConfusion(const double* c, int32_t K, const double* population,
                                 double* log_pi) {
   constexpr int kStack = 64;
@@ -159,6 +160,7 @@ double HierarchicalLogConfusion(const double* c, int32_t K, const double* popula
     b_heap.resize(K);
     b = b_heap.data();
   }
+  const double s = K * kHierarchicalStrengthPerClass;
   double term = 0;
   for (int k = 0; k < K; ++k) {
     HierarchicalRow(population, K, k, b);
@@ -168,7 +170,7 @@ double HierarchicalLogConfusion(const double* c, int32_t K, const double* popula
     for (int l = 0; l < K; ++l) {
       const double v = std::log(std::max(c[l * K + k], 0.0) + b[l]) - log_col;
       log_pi[l * K + k] = v;
-      term += b[l] * v;
+      term += b[l] * (v - std::log(b[l] / s));
     }
   }
   return term;

@@ -82,7 +82,9 @@ struct WorkerPrior {
 // population counts, m_kl = (N_lk + c) / (N_k + K c), c = kHierarchicalPopulationPrior,
 // and b_kl = s m_kl, s = K kHierarchicalStrengthPerClass:
 //   P(l | k) = (counts[l][k] + b_kl) / (sum_l' counts[l'][k] + s);
-// returns sum_{k,l} b_kl log P(l | k), as kConfusion. `prior`'s pseudo-counts are unused.
+// returns sum_{k,l} b_kl log(P(l | k) / m_kl): kConfusion's term measured from
+// the population, so 0 for a worker without answers (whose P is m) and at
+// most 0 (it is -s KL(m_k || P(. | k)) per row). `prior`'s pseudo-counts are unused.
 double WorkerLogConfusion(const double* counts, int32_t num_classes, const WorkerPrior& prior,
                           WorkerModel model, double* log_pi);
 inline double WorkerLogConfusion(const double* counts, int32_t num_classes,

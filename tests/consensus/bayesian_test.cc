@@ -144,8 +144,12 @@ TEST(BayesianTest, HierarchicalWithoutPopulationIsLaplaceSmoothing) {
   EXPECT_NEAR(std::exp(log_pi[1 * 3 + 0]), 3.0 / 10, 1e-12);
   EXPECT_NEAR(std::exp(log_pi[2 * 3 + 2]), 5.0 / 7, 1e-12);
   double expected = 0;
-  for (double v : log_pi) expected += v;  // b = 1 on every cell
+  for (double v : log_pi) expected += v - std::log(1.0 / 3);  // b = 1 on every cell, m = 1/3
   EXPECT_NEAR(term, expected, 1e-12);
+  EXPECT_LT(term, 0);
+  // A worker without answers is the population: its term is 0.
+  const double none[9] = {};
+  EXPECT_NEAR(WorkerLogConfusion(none, 3, {}, WorkerModel::kHierarchical, log_pi), 0.0, 1e-12);
 }
 
 TEST(BayesianTest, HierarchicalIgnoresTheUsersPseudoCounts) {
@@ -285,7 +289,7 @@ double AccuracyOf(const Model& model, const std::vector<int32_t>& truth) {
 // about 0.2 point below (docs/accuracy.md).
 TEST(BayesianTest, DefaultIsWithinATenthOfAPointOfBayesOptimal) {
   const Method methods[] = {AggregateOptions{}.method, Method::kDawidSkene, Method::kVariational,
-                            Method::kMace};
+                            Method::kMace, Method::kHierarchical};
   double optimal = 0;
   std::vector<double> accuracy(std::size(methods), 0.0);
   constexpr int kSeeds = 4;
