@@ -121,10 +121,16 @@ class EmFit {
       model.iterations = it;
       penalty = UpdateParameters();
       // hds: the population moves with every M-step and the prior with it,
-      // so the objective is not EM's and may fall a little; it has converged
-      // when it settles, not when it stops rising.
+      // so the objective is not EM's: it may rise and fall while the
+      // population drifts (by a few 1e-4 per answer). Once the population
+      // stands still, what remains is EM under a fixed prior, so hds has
+      // converged when both the objective and the pooled counts settle, each
+      // by less than tol per answer.
       const double change = (objective - previous) * scale;
-      if (UsesPopulation(o_) ? std::abs(change) < o_.tol : change < o_.tol) {
+      const bool settled = UsesPopulation(o_)
+                               ? std::abs(change) < o_.tol && population_shift_ * scale < o_.tol
+                               : change < o_.tol;
+      if (settled) {
         model.converged = true;
         break;
       }
@@ -294,11 +300,16 @@ class EmFit {
   const double* Population() {
     if (population_.empty()) return nullptr;
     const size_t kk = static_cast<size_t>(K_) * K_;
+    previous_population_ = population_;
     std::fill(population_.begin(), population_.end(), 0.0);
     for (int32_t w = 0; w < m_.num_workers; ++w) {
       if (excluded_[w]) continue;
       const double* c = counts_.data() + w * kk;
       for (size_t i = 0; i < kk; ++i) population_[i] += c[i];
+    }
+    population_shift_ = 0;
+    for (size_t i = 0; i < kk; ++i) {
+      population_shift_ = std::max(population_shift_, std::fabs(population_[i] - previous_population_[i]));
     }
     return population_.data();
   }
@@ -330,6 +341,8 @@ class EmFit {
   std::vector<double> counts_, class_counts_;
   std::vector<double> log_pi_, log_prior_;
   std::vector<double> population_;  // K x K [l][k]; hds only
+  std::vector<double> previous_population_;
+  double population_shift_ = 0;  // the largest change of a pooled count at the last M-step
 };
 
 bool Excluded(const std::vector<bool>& excluded, int32_t w) {
