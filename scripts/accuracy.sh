@@ -37,7 +37,7 @@ baseline() {
 # field OUTPUT KEY: the second word of the line of OUTPUT whose first word is KEY.
 field() { awk -v key="$2" '$1 == key { print $2; exit }' <<<"$1"; }
 
-methods=(ds onecoin vbds mace mv wawa)
+methods=(ds onecoin vbds mace hds mv wawa)
 synth_configs=("25000 100 4 5" "25000 25 4 5" "25000 100 2 5")
 synth_seeds=(1 2 3)
 
@@ -108,8 +108,8 @@ for config in "${synth_configs[@]}"; do
   done
 done
 
-method_header="| ds | onecoin | vbds | mace | mv | wawa"
-method_rule="|---:|---:|---:|---:|---:|---:"
+method_header="| ds | onecoin | vbds | mace | hds | mv | wawa"
+method_rule="|---:|---:|---:|---:|---:|---:|---:"
 
 cat <<EOF
 # Accuracy on the shared data sets
@@ -131,10 +131,15 @@ Dirichlet(1/K + [l == k]) (two pseudo-answers per row, one spread evenly, one on
 the true class: a weak prior whose mean says "better than chance"); \`mace\` MACE
 (Hovy et al. 2013): each worker answers the truth unless spamming (probability
 1 - theta, Beta(0.5, 0.5) prior as in the paper's VB training) and then draws from a
-spamming distribution (Dirichlet(1) prior), fitted by variational Bayes; \`mv\`
-majority vote; \`wawa\` agreement-weighted vote. \`vbds\` and \`mace\` are maps from a
-worker's expected counts to its answer probabilities, so they run in batch and in
-the streaming model with the same O(answers x K^2) sweep as \`ds\`.
+spamming distribution (Dirichlet(1) prior), fitted by variational Bayes; \`hds\`
+hierarchical Dawid-Skene (after Paun et al. 2018): each worker's confusion row k
+has the prior Dirichlet(1 + K m_k), centred on the population's row m_k, which is
+re-estimated in every M-step from the answers of all included workers pooled
+(under a Dirichlet(1) hyperprior); \`mv\` majority vote; \`wawa\`
+agreement-weighted vote. \`vbds\`, \`mace\` and \`hds\` are maps from a worker's
+expected counts (and, for \`hds\`, the pooled counts) to its answer
+probabilities, so they run in batch and in the streaming model with the same
+O(answers x K^2) sweep as \`ds\`.
 
 The crowd-kit columns are copied from \`BASELINES.md\` (crowd-kit 1.4.1, default
 parameters, every row counted; DS_100it = forced to 100 EM iterations).
