@@ -200,6 +200,25 @@ TEST(BayesianTest, HierarchicalReadsANewcomerAsTheCrowd) {
   EXPECT_NEAR(Confusion(hds, 3, 0, 0), (1 + 2 * 0.9) / 3, 0.03);
 }
 
+// The population moves with every M-step, so hds's objective can rise and
+// fall before it settles; the stopping rule must not fire on a turn. With
+// many sparse workers (20 answers each) the population drifts longest: the
+// converged fit must be the fit that more iterations would give.
+TEST(BayesianTest, HierarchicalStopsOnlyWhenThePopulationSettles) {
+  const SyntheticData d = Synthesize({.tasks = 4000, .workers = 600, .classes = 3,
+                                      .answers_per_task = 3, .seed = 17});
+  AggregateOptions o{.method = Method::kHierarchical, .max_iter = 2000};
+  const Model converged = *Aggregate(d.answers, o);
+  ASSERT_TRUE(converged.converged);
+  o.tol = 0;
+  o.max_iter = converged.iterations + 200;
+  const Model longer = *Aggregate(d.answers, o);
+  EXPECT_TRUE(converged.label == longer.label) << "stopped at " << converged.iterations;
+  for (size_t i = 0; i < converged.posterior.size(); ++i) {
+    ASSERT_NEAR(converged.posterior[i], longer.posterior[i], 1e-3) << "stopped at " << converged.iterations;
+  }
+}
+
 TEST(BayesianTest, PosteriorsAndReportedParametersAreDistributions) {
   std::vector<int32_t> truth;
   const AnswerMatrix answers = ThreeExpertsAndASpammer(&truth);
