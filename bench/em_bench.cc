@@ -172,13 +172,24 @@ void BM_MaceIteration(benchmark::State& state) {
 }
 BENCHMARK(BM_MaceIteration)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// hds: the E-step of ds; the M-step adds one pooled K x K sum over workers.
+void BM_HdsIteration(benchmark::State& state) {
+  AggregateOptions options;
+  options.method = Method::kHierarchical;
+  options.max_iter = 20;
+  options.tol = kNeverConverge;
+  RunFit(state, OneMillionK4().answers, options);
+}
+BENCHMARK(BM_HdsIteration)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // Incremental updates of the streaming model: 100k answers (20k tasks x 5,
 // K = 4) fed one at a time, per method. The Bayesian methods derive the whole
 // K x K table of a worker per answer (digammas; MACE's inner steps).
 void BM_StreamingUpdates(benchmark::State& state) {
   const SyntheticData d = Synthesize(
       {.tasks = 20'000, .workers = 100, .classes = 4, .answers_per_task = 5, .seed = 3});
-  const Method methods[] = {Method::kDawidSkene, Method::kVariational, Method::kMace};
+  const Method methods[] = {Method::kDawidSkene, Method::kVariational, Method::kMace,
+                            Method::kHierarchical};
   StreamingOptions options;
   options.fit.method = methods[state.range(0)];
   state.SetLabel(std::string(MethodName(options.fit.method)));
@@ -199,7 +210,7 @@ void BM_StreamingUpdates(benchmark::State& state) {
   state.counters["answers_per_s"] =
       static_cast<double>(d.answers.num_answers()) * static_cast<double>(state.iterations()) / seconds;
 }
-BENCHMARK(BM_StreamingUpdates)->ArgName("method")->DenseRange(0, 2)->Iterations(1)
+BENCHMARK(BM_StreamingUpdates)->ArgName("method")->DenseRange(0, 3)->Iterations(1)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_MajorityVote(benchmark::State& state) {

@@ -64,8 +64,8 @@ std::vector<int32_t> ChunkBounds(const AnswerMatrix& m, int64_t doubles_per_part
   return bounds;
 }
 
-// EM state shared by ds, onecoin, vbds and mace (they differ only in the map
-// from counts to parameters, parameters.h). Layouts:
+// EM state shared by ds, onecoin, vbds, mace and hds (they differ only in the
+// map from counts to parameters, parameters.h). Layouts:
 //   counts_[(w*K + l)*K + k]  expected number of answers l by w on tasks of true class k
 //   log_pi_[(w*K + l)*K + k]  log P(w answers l | true class k); 0 for excluded workers
 class EmFit {
@@ -81,6 +81,7 @@ class EmFit {
     class_counts_.assign(K_, 0.0);
     log_pi_.assign(counts_.size(), 0.0);
     log_prior_.assign(K_, 0.0);
+    if (UsesPopulation(o)) population_.assign(static_cast<size_t>(K_) * K_, 0.0);
     active_.assign(m.num_tasks, 0);
     for (int32_t t = 0; t < m.num_tasks; ++t) {
       bool any = m.gold[t] != kNoGold;
@@ -119,7 +120,17 @@ class EmFit {
       model.log_likelihood = ll;
       model.iterations = it;
       penalty = UpdateParameters();
-      if ((objective - previous) * scale < o_.tol) {
+      // hds: the population moves with every M-step and the prior with it,
+      // so the objective is not EM's: it may rise and fall while the
+      // population drifts (by a few 1e-4 per answer). Once the population
+      // stands still, what remains is EM under a fixed prior, so hds has
+      // converged when both the objective and the pooled counts settle, each
+      // by less than tol per answer.
+      const double change = (objective - previous) * scale;
+      const bool settled = UsesPopulation(o_)
+                               ? std::abs(change) < o_.tol && population_shift_ * scale < o_.tol
+                               : change < o_.tol;
+      if (settled) {
         model.converged = true;
         break;
       }
@@ -187,10 +198,11 @@ class EmFit {
   double UpdateParameters() {
     double penalty = ClassLogPrior(class_counts_.data(), K_, o_.prior, VariationalClassPrior(o_),
                                    log_prior_.data());
+    const WorkerPrior prior = WorkerPriorOf(o_, Population());
     for (int32_t w = 0; w < m_.num_workers; ++w) {
       double* lp = log_pi_.data() + static_cast<size_t>(w) * K_ * K_;
       const double term = WorkerLogConfusion(counts_.data() + static_cast<size_t>(w) * K_ * K_,
-                                             K_, WorkerPriorOf(o_), WorkerModelOf(o_, worker_answers_[w]), lp);
+                                             K_, prior, WorkerModelOf(o_, worker_answers_[w]), lp);
       if (excluded_[w]) {
         std::fill(lp, lp + K_ * K_, 0.0);  // log 1: an excluded worker's answers count for nothing
       } else {
@@ -200,12 +212,34 @@ class EmFit {
     return penalty;
   }
 
+  // hds: the population counts, the sum of the counts (local and extra) of
+  // every included worker (an excluded worker counts for nothing, as if
+  // removed), summed in worker order so that the result does not depend on
+  // threads. nullptr for the other methods.
+  const double* Population() {
+    if (population_.empty()) return nullptr;
+    const size_t kk = static_cast<size_t>(K_) * K_;
+    previous_population_ = population_;
+    std::fill(population_.begin(), population_.end(), 0.0);
+    for (int32_t w = 0; w < m_.num_workers; ++w) {
+      if (excluded_[w]) continue;
+      const double* c = counts_.data() + w * kk;
+      for (size_t i = 0; i < kk; ++i) population_[i] += c[i];
+    }
+    population_shift_ = 0;
+    for (size_t i = 0; i < kk; ++i) {
+      population_shift_ = std::max(population_shift_, std::fabs(population_[i] - previous_population_[i]));
+    }
+    return population_.data();
+  }
+
   // confusion[w][k][l] = P(l | k) from the final counts.
-  std::vector<double> Confusion() const {
+  std::vector<double> Confusion() {
     std::vector<double> out(counts_.size());
+    const WorkerPrior prior = WorkerPriorOf(o_, Population());
     for (int32_t w = 0; w < m_.num_workers; ++w) {
       const size_t base = static_cast<size_t>(w) * K_ * K_;
-      WorkerConfusion(counts_.data() + base, K_, WorkerPriorOf(o_),
+      WorkerConfusion(counts_.data() + base, K_, prior,
                       WorkerModelOf(o_, worker_answers_[w]), out.data() + base);
     }
     return out;
@@ -225,6 +259,9 @@ class EmFit {
   std::vector<double> partial_counts_, partial_ll_;
   std::vector<double> counts_, class_counts_;
   std::vector<double> log_pi_, log_prior_;
+  std::vector<double> population_;  // K x K [l][k]; hds only
+  std::vector<double> previous_population_;
+  double population_shift_ = 0;  // the largest change of a pooled count at the last M-step
 };
 
 bool Excluded(const std::vector<bool>& excluded, int32_t w) {
@@ -316,8 +353,9 @@ absl::StatusOr<Method> ParseMethod(std::string_view name) {
   if (name == "wawa") return Method::kWawa;
   if (name == "vbds") return Method::kVariational;
   if (name == "mace") return Method::kMace;
+  if (name == "hds") return Method::kHierarchical;
   return absl::InvalidArgumentError(absl::StrCat("unknown method '", std::string(name),
-                                                 "': use ds, onecoin, vbds, mace, mv or wawa"));
+                                                 "': use ds, onecoin, vbds, mace, hds, mv or wawa"));
 }
 
 std::string_view MethodName(Method method) {
@@ -328,12 +366,17 @@ std::string_view MethodName(Method method) {
     case Method::kWawa: return "wawa";
     case Method::kVariational: return "vbds";
     case Method::kMace: return "mace";
+    case Method::kHierarchical: return "hds";
   }
   return "?";
 }
 
-WorkerPrior WorkerPriorOf(const AggregateOptions& options) {
-  return {options.prior, options.prior > 0 ? options.diagonal_prior : 0.0};
+WorkerPrior WorkerPriorOf(const AggregateOptions& options, const double* population) {
+  return {options.prior, options.prior > 0 ? options.diagonal_prior : 0.0, population};
+}
+
+bool UsesPopulation(const AggregateOptions& options) {
+  return options.method == Method::kHierarchical;
 }
 
 WorkerModel WorkerModelOf(const AggregateOptions& options, int64_t answers) {
@@ -341,6 +384,7 @@ WorkerModel WorkerModelOf(const AggregateOptions& options, int64_t answers) {
     case Method::kOneCoin: return WorkerModel::kOneCoin;
     case Method::kVariational: return WorkerModel::kVariational;
     case Method::kMace: return WorkerModel::kMace;
+    case Method::kHierarchical: return WorkerModel::kHierarchical;
     default: return answers < options.onecoin_below ? WorkerModel::kOneCoin : WorkerModel::kConfusion;
   }
 }
@@ -427,7 +471,8 @@ absl::StatusOr<Model> Aggregate(const AnswerMatrix& m, const AggregateOptions& o
     case Method::kDawidSkene:
     case Method::kOneCoin:
     case Method::kVariational:
-    case Method::kMace: {
+    case Method::kMace:
+    case Method::kHierarchical: {
       EmFit fit(m, o, context);
       fit.Run(std::move(votes), model);
       break;

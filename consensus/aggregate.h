@@ -1,6 +1,6 @@
 // Batch truth inference over an AnswerMatrix: Dawid-Skene EM (`ds`), one-coin
 // EM (`onecoin`), variational Bayesian Dawid-Skene (`vbds`), MACE (`mace`),
-// majority vote (`mv`) and worker-weighted majority vote (`wawa`).
+// hierarchical Dawid-Skene (`hds`), majority vote (`mv`) and worker-weighted majority vote (`wawa`).
 //
 //   AggregateOptions opts;                 // ds, default prior
 //   absl::StatusOr<Model> m = Aggregate(matrix, opts);
@@ -20,8 +20,16 @@
 
 namespace consensusd::consensus {
 
-enum class Method { kDawidSkene, kOneCoin, kMajorityVote, kWawa, kVariational, kMace };
-// "ds", "onecoin", "mv", "wawa", "vbds", "mace"
+enum class Method {
+  kDawidSkene,
+  kOneCoin,
+  kMajorityVote,
+  kWawa,
+  kVariational,
+  kMace,
+  kHierarchical,
+};
+// "ds", "onecoin", "mv", "wawa", "vbds", "mace", "hds"
 absl::StatusOr<Method> ParseMethod(std::string_view name);
 std::string_view MethodName(Method method);
 
@@ -74,12 +82,16 @@ struct AggregateOptions {
 };
 
 // The worker prior the options imply (no diagonal term when prior == 0).
-// vbds and mace use their own fixed priors (parameters.h) and ignore it.
-WorkerPrior WorkerPriorOf(const AggregateOptions& options);
+// vbds and mace use their own fixed priors (parameters.h) and ignore it; hds
+// needs the population counts as well (`population`, K x K, see parameters.h).
+WorkerPrior WorkerPriorOf(const AggregateOptions& options, const double* population = nullptr);
+
+// Whether the worker model of `options` reads the population counts (hds).
+bool UsesPopulation(const AggregateOptions& options);
 
 // The worker model of an EM method for a worker with `answers` answers (local
 // plus remote): onecoin_below applies to ds only.
-// REQUIRES: options.method is ds, onecoin, vbds or mace.
+// REQUIRES: options.method is ds, onecoin, vbds, mace or hds.
 WorkerModel WorkerModelOf(const AggregateOptions& options, int64_t answers);
 
 // Whether the class prior is the variational E[log rho] (vbds, mace).
@@ -145,7 +157,7 @@ struct FitContext {
   std::vector<int64_t> extra_answers;
 };
 
-// Aggregate with a context. The EM methods (ds, onecoin, vbds, mace) use the
+// Aggregate with a context. The EM methods (ds, onecoin, vbds, mace, hds) use the
 // extra counts; mv and wawa ignore them.
 absl::StatusOr<Model> Aggregate(const AnswerMatrix& answers, const AggregateOptions& options,
                                 const FitContext& context);

@@ -135,6 +135,47 @@ double MaceLogConfusion(const double* c, int32_t K, double* log_pi, bool with_te
   return -DirichletKl(theta_post, theta_prior, 2) - DirichletKl(xi_post, xi_prior, K);
 }
 
+// Hierarchical Dawid-Skene: the pseudo-counts b_kl = s m_kl of row k, from the
+// population row m_k = (N_.k + c) / (N_k + K c), into b (K entries). Their sum is s.
+void HierarchicalRow(const double* population, int32_t K, int k, double* b) {
+  const double c = kHierarchicalPopulationPrior;
+  const double s = K * kHierarchicalStrengthPerClass;
+  double total = K * c;
+  for (int l = 0; l < K; ++l) total += population == nullptr ? 0.0 : std::max(population[l * K + k], 0.0);
+  for (int l = 0; l < K; ++l) {
+    const double n = population == nullptr ? 0.0 : std::max(population[l * K + k], 0.0);
+    b[l] = s * (n + c) / total;
+  }
+}
+
+// P(l | k) = (counts[l][k] + b_kl) / (n_k + s), logs into log_pi; returns
+// sum b log(P / m), m = b / s the population's P.
+double HierarchicalLogConfusion(const double* c, int32_t K, const double* population,
+                                double* log_pi) {
+  constexpr int kStack = 64;
+  double b_stack[kStack];
+  std::vector<double> b_heap;
+  double* b = b_stack;
+  if (K > kStack) {
+    b_heap.resize(K);
+    b = b_heap.data();
+  }
+  const double s = K * kHierarchicalStrengthPerClass;
+  double term = 0;
+  for (int k = 0; k < K; ++k) {
+    HierarchicalRow(population, K, k, b);
+    double col = 0;
+    for (int l = 0; l < K; ++l) col += std::max(c[l * K + k], 0.0) + b[l];
+    const double log_col = std::log(col);
+    for (int l = 0; l < K; ++l) {
+      const double v = std::log(std::max(c[l * K + k], 0.0) + b[l]) - log_col;
+      log_pi[l * K + k] = v;
+      term += b[l] * (v - std::log(b[l] / s));
+    }
+  }
+  return term;
+}
+
 }  // namespace
 
 double Digamma(double x) {
@@ -154,6 +195,7 @@ double WorkerLogConfusion(const double* c, int32_t K, const WorkerPrior& prior, 
                           double* log_pi) {
   if (model == WorkerModel::kVariational) return VariationalLogConfusion(c, K, log_pi);
   if (model == WorkerModel::kMace) return MaceLogConfusion(c, K, log_pi);
+  if (model == WorkerModel::kHierarchical) return HierarchicalLogConfusion(c, K, prior.population, log_pi);
   const bool onecoin = model == WorkerModel::kOneCoin;
   const double a = prior.pseudo_count;
   const double diag = a + prior.diagonal;
@@ -219,6 +261,24 @@ void WorkerLikelihood(const double* c, int32_t K, const WorkerPrior& prior, Work
     }
     MaceLogConfusion(c, K, log_pi, /*with_term=*/false);
     for (int k = 0; k < K; ++k) likelihood[k] = std::exp(log_pi[label * K + k]);
+    return;
+  }
+  if (model == WorkerModel::kHierarchical) {
+    // One population row per class: O(K^2), as ds.
+    constexpr int kStack = 64;
+    double b_stack[kStack];
+    std::vector<double> b_heap;
+    double* b = b_stack;
+    if (K > kStack) {
+      b_heap.resize(K);
+      b = b_heap.data();
+    }
+    for (int k = 0; k < K; ++k) {
+      HierarchicalRow(prior.population, K, k, b);
+      double col = 0;
+      for (int l = 0; l < K; ++l) col += std::max(c[l * K + k], 0.0) + b[l];
+      likelihood[k] = (std::max(c[label * K + k], 0.0) + b[label]) / col;
+    }
     return;
   }
   const bool onecoin = model == WorkerModel::kOneCoin;

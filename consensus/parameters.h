@@ -21,6 +21,7 @@ enum class WorkerModel {
   kOneCoin,      // one MAP accuracy, errors spread evenly
   kVariational,  // variational Bayes over the K x K matrix (IBCC, Kim & Ghahramani 2012)
   kMace,         // a spamming mixture (MACE, Hovy et al. 2013), variational Bayes
+  kHierarchical, // a K x K matrix shrunk towards the population's (hierarchical Dawid-Skene)
 };
 
 // The fixed priors of the Bayesian models; they ignore WorkerPrior.
@@ -39,12 +40,23 @@ inline constexpr double kMaceStrategyPrior = 1.0;
 inline constexpr int kMaceInnerSteps = 10;
 // The class prior of both Bayesian models: symmetric Dirichlet(1).
 inline constexpr double kVariationalClassPrior = 1.0;
+// kHierarchical: each confusion row k ~ Dirichlet(1 + s m_k) in the MAP sense
+// of kConfusion, centred on the population's row m_k with s = K pseudo-answers:
+// with an uninformative population (m_k uniform) this is Laplace's Dirichlet(1)
+// per cell, so the only thing the hierarchy adds is where the mass sits. The
+// population row itself is the pooled counts under a Dirichlet(1) hyperprior.
+inline constexpr double kHierarchicalStrengthPerClass = 1.0;
+inline constexpr double kHierarchicalPopulationPrior = 1.0;
 
 // Dirichlet pseudo-counts on each row of a worker's confusion matrix: `a` on
 // every cell plus `diagonal` on the cell of the true class.
 struct WorkerPrior {
   double pseudo_count = 0;
   double diagonal = 0;
+  // kHierarchical only: the population's expected counts [l][k] (K x K), the
+  // sum of the included workers' counts; nullptr reads as all zero (a uniform
+  // population). Not owned.
+  const double* population = nullptr;
 };
 
 // Dawid & Skene (1979) M-step, MAP under the Dirichlet pseudo-counts b[k][l]
@@ -66,6 +78,13 @@ struct WorkerPrior {
 // exp(E log theta) [l == k] + exp(E log(1 - theta) + E log xi_l); the
 // posteriors come from kMaceInnerSteps EM steps that split each diagonal
 // count into spam and not spam. Returns -KL of those posteriors.
+// kHierarchical (hierarchical Dawid-Skene, after Paun et al. 2018): with N the
+// population counts, m_kl = (N_lk + c) / (N_k + K c), c = kHierarchicalPopulationPrior,
+// and b_kl = s m_kl, s = K kHierarchicalStrengthPerClass:
+//   P(l | k) = (counts[l][k] + b_kl) / (sum_l' counts[l'][k] + s);
+// returns sum_{k,l} b_kl log(P(l | k) / m_kl): kConfusion's term measured from
+// the population, so 0 for a worker without answers (whose P is m) and at
+// most 0 (it is -s KL(m_k || P(. | k)) per row). `prior`'s pseudo-counts are unused.
 double WorkerLogConfusion(const double* counts, int32_t num_classes, const WorkerPrior& prior,
                           WorkerModel model, double* log_pi);
 inline double WorkerLogConfusion(const double* counts, int32_t num_classes,

@@ -72,12 +72,23 @@ void StreamingModel::GrowClasses(int32_t new_k) {
     }
     return to;
   };
+  // One K x K matrix, [l][k], grown as a worker's.
+  auto grow_one = [&](const std::vector<double>& from) {
+    std::vector<double> to(static_cast<size_t>(new_k) * new_k, 0.0);
+    for (int l = 0; l < old_k; ++l) {
+      for (int k = 0; k < old_k; ++k) to[l * new_k + k] = from[l * old_k + k];
+    }
+    return to;
+  };
   posterior_ = std::move(posterior);
   counts_ = grow(counts_);
   class_counts_.resize(new_k, 0.0);
+  const bool population = UsesPopulation(options_.fit);
+  if (population) population_ = grow_one(population_);
   if (has_remote_) {
     remote_counts_ = grow(remote_counts_);
     remote_class_counts_.resize(new_k, 0.0);
+    if (population) remote_population_ = grow_one(remote_population_);
   }
   K_ = new_k;
 }
@@ -114,20 +125,37 @@ void StreamingModel::ParameterClassCounts(double* out) const {
   for (int k = 0; k < K_; ++k) out[k] = class_counts_[k] + (has_remote_ ? remote_class_counts_[k] : 0.0);
 }
 
+void StreamingModel::ParameterPopulation(double* out) const {
+  const size_t kk = static_cast<size_t>(K_) * K_;
+  for (size_t i = 0; i < kk; ++i) out[i] = population_[i] + (has_remote_ ? remote_population_[i] : 0.0);
+}
+
+std::vector<double> StreamingModel::PopulationCounts() const {
+  if (!UsesPopulation(options_.fit)) return {};
+  std::vector<double> out(static_cast<size_t>(K_) * K_);
+  ParameterPopulation(out.data());
+  return out;
+}
+
 void StreamingModel::EnsureRemote() {
   if (has_remote_) return;
   has_remote_ = true;
   remote_counts_.assign(counts_.size(), 0.0);
   remote_answers_.assign(num_workers(), 0);
   remote_class_counts_.assign(K_, 0.0);
+  if (UsesPopulation(options_.fit)) remote_population_.assign(static_cast<size_t>(K_) * K_, 0.0);
 }
 
 void StreamingModel::SetRemoteWorker(int32_t worker, std::span<const double> counts,
                                      int64_t answers) {
   EnsureRemote();
   const size_t kk = static_cast<size_t>(K_) * K_;
-  std::copy(counts.begin(), counts.begin() + std::min(kk, counts.size()),
-            remote_counts_.begin() + worker * kk);
+  double* remote = remote_counts_.data() + worker * kk;
+  if (!remote_population_.empty() && !excluded_[worker]) {
+    // The population follows the worker's change: out with the old, in with the new.
+    for (size_t i = 0; i < std::min(kk, counts.size()); ++i) remote_population_[i] += counts[i] - remote[i];
+  }
+  std::copy(counts.begin(), counts.begin() + std::min(kk, counts.size()), remote);
   remote_answers_[worker] = answers;
   ++version_;
 }
@@ -147,6 +175,13 @@ void StreamingModel::Contribute(int32_t task, double sign) {
     double* cell = counts_.data() + (static_cast<size_t>(a.worker) * K_ + a.label) * K_;
     for (int k = 0; k < K_; ++k) cell[k] += sign * p[k];
   }
+  if (!population_.empty()) [[unlikely]] {
+    for (const TaskAnswer& a : answers_.Of(task)) {
+      if (excluded_[a.worker]) continue;
+      double* cell = population_.data() + static_cast<size_t>(a.label) * K_;
+      for (int k = 0; k < K_; ++k) cell[k] += sign * p[k];
+    }
+  }
 }
 
 void StreamingModel::EStep(int32_t task) {
@@ -158,7 +193,18 @@ void StreamingModel::EStep(int32_t task) {
   }
   // In probability space (no logs on the hot path): P(k) prod_a P(l_a | k),
   // rescaled whenever it gets small so that it cannot underflow.
-  const WorkerPrior prior = WorkerPriorOf(options_.fit);
+  double population_stack[16 * 16];
+  std::vector<double> population_heap;
+  double* population = nullptr;
+  if (!population_.empty()) [[unlikely]] {
+    population = population_stack;
+    if (K_ > 16) {
+      population_heap.resize(static_cast<size_t>(K_) * K_);
+      population = population_heap.data();
+    }
+    ParameterPopulation(population);
+  }
+  const WorkerPrior prior = WorkerPriorOf(options_.fit, population);
   double likelihood[kMaxStackClasses];
   double sum_stack[16 * 16];  // local + remote counts of one worker, K <= 16
   std::vector<double> heap, sum_heap;
@@ -278,6 +324,16 @@ void StreamingModel::SetGold(int32_t task, int32_t label) {
 
 bool StreamingModel::MarkExcluded(int32_t worker, bool excluded) {
   if (excluded_[worker] == excluded) return false;
+  if (!population_.empty()) {
+    // The population holds exactly the included workers' counts: the
+    // worker's counts leave it or join it with the flag.
+    const size_t kk = static_cast<size_t>(K_) * K_;
+    const double sign = excluded ? -1.0 : 1.0;
+    for (size_t i = 0; i < kk; ++i) {
+      population_[i] += sign * counts_[worker * kk + i];
+      if (has_remote_) remote_population_[i] += sign * remote_counts_[worker * kk + i];
+    }
+  }
   excluded_[worker] = excluded;
   ++version_;
   return true;
@@ -350,6 +406,17 @@ void StreamingModel::InstallSweep(const SweepInput& input, const Model& fitted) 
 void StreamingModel::RecountFromPosteriors() {
   std::fill(counts_.begin(), counts_.end(), 0.0);
   std::fill(class_counts_.begin(), class_counts_.end(), 0.0);
+  std::fill(population_.begin(), population_.end(), 0.0);
+  if (!remote_population_.empty()) {
+    // Summed afresh too, so that rounding in SetRemoteWorker's differences
+    // does not accumulate.
+    const size_t kk = static_cast<size_t>(K_) * K_;
+    std::fill(remote_population_.begin(), remote_population_.end(), 0.0);
+    for (int32_t w = 0; w < num_workers(); ++w) {
+      if (excluded_[w]) continue;
+      for (size_t i = 0; i < kk; ++i) remote_population_[i] += remote_counts_[w * kk + i];
+    }
+  }
   for (int32_t t = 0; t < num_tasks(); ++t) Contribute(t, +1.0);
 }
 
@@ -385,7 +452,9 @@ double StreamingModel::Confidence(int32_t task) const {
 std::vector<double> StreamingModel::Confusion(int32_t worker) const {
   std::vector<double> out(static_cast<size_t>(K_) * K_);
   std::vector<double> scratch(out.size());
-  WorkerConfusion(ParameterCounts(worker, scratch.data()), K_, WorkerPriorOf(options_.fit),
+  const std::vector<double> population = PopulationCounts();
+  WorkerConfusion(ParameterCounts(worker, scratch.data()), K_,
+                  WorkerPriorOf(options_.fit, population.empty() ? nullptr : population.data()),
                   ModelOf(worker), out.data());
   return out;
 }

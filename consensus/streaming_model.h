@@ -19,7 +19,8 @@
 // changes the answers, recomputes the task's posterior under the current
 // parameters and adds the new contribution: O(answers of the task x K^2),
 // without logs. Parameters are derived from the counts with the same formulas
-// as batch EM (parameters.h).
+// as batch EM (parameters.h). Under hds it also keeps the population counts
+// (the sum of the included workers' counts), updated by the same contributions.
 //
 // Scale-out: when the answers of a project are split among instances (by input
 // partition), each instance's model holds its own tasks and adds, as "remote"
@@ -56,7 +57,7 @@
 namespace consensusd::consensus {
 
 struct StreamingOptions {
-  AggregateOptions fit;      // method (ds, onecoin, vbds or mace), prior, tol, max_iter, threads
+  AggregateOptions fit;      // method (ds, onecoin, vbds, mace or hds), prior, tol, max_iter, threads
   int32_t max_classes = 64;  // classes discovered beyond this are rejected
   // What a second answer of a worker to a task means: kKeepLast ("replace")
   // replaces the first, kKeepAll ("count") adds an answer (AnswerStore::Add).
@@ -152,6 +153,10 @@ class StreamingModel {
   std::vector<double> ClassPrior() const;
   // P(answer l | true class k) as a K x K row-major matrix [k][l].
   std::vector<double> Confusion(int32_t worker) const;
+  // hds: the population counts [l][k] (K x K), local plus remote, of the
+  // included workers, that every worker's confusion is shrunk towards; empty
+  // for the other methods.
+  std::vector<double> PopulationCounts() const;
   // The answers as a matrix (with gold and class ranks), for reports and export.
   AnswerMatrix Snapshot() const;
   // The model's view as a batch Model (posteriors, labels, priors, confusions).
@@ -182,6 +187,8 @@ class StreamingModel {
   // (summed into `scratch`, K x K).
   const double* ParameterCounts(int32_t worker, double* scratch) const;
   void ParameterClassCounts(double* out) const;
+  // hds: local + remote population counts into out (K x K).
+  void ParameterPopulation(double* out) const;
   void EnsureRemote();
   void RecountFromPosteriors();
 
@@ -202,11 +209,14 @@ class StreamingModel {
   std::vector<bool> excluded_;
   // Per class.
   std::vector<double> class_counts_;
+  // hds only (else empty): the sum of counts_ over included workers, K x K [l][k].
+  std::vector<double> population_;
   // Remote statistics (empty until the first Set*Remote* call).
   bool has_remote_ = false;
   std::vector<double> remote_counts_;  // num_workers x K x K
   std::vector<int64_t> remote_answers_;
   std::vector<double> remote_class_counts_;
+  std::vector<double> remote_population_;  // hds: the sum of remote_counts_ over included workers
   int64_t num_answers_ = 0;
   uint64_t version_ = 0;
   int last_sweep_iterations_ = 0;

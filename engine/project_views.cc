@@ -109,7 +109,11 @@ bool PublishedWorker(const Project& project, int32_t worker, std::vector<double>
   for (const auto& [partition, e] : x.topic_classes) AddStats(e, K, /*matrix=*/false, class_counts.data());
   const consensus::AggregateOptions& fit = m.options().fit;
   confusion->assign(kk, 0.0);
-  consensus::WorkerConfusion(counts.data(), K, consensus::WorkerPriorOf(fit),
+  // hds: the live model's population (local plus remote) is this instance's
+  // view of the pooled counts.
+  const std::vector<double> population = m.PopulationCounts();
+  consensus::WorkerConfusion(counts.data(), K,
+                             consensus::WorkerPriorOf(fit, population.empty() ? nullptr : population.data()),
                              consensus::WorkerModelOf(fit, *answers), confusion->data());
   consensus::ClassLogPrior(class_counts.data(), K, fit.prior, consensus::VariationalClassPrior(fit),
                            log_prior.data());

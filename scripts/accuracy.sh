@@ -37,7 +37,7 @@ baseline() {
 # field OUTPUT KEY: the second word of the line of OUTPUT whose first word is KEY.
 field() { awk -v key="$2" '$1 == key { print $2; exit }' <<<"$1"; }
 
-methods=(ds onecoin vbds mace mv wawa)
+methods=(ds onecoin vbds mace hds mv wawa)
 synth_configs=("25000 100 4 5" "25000 25 4 5" "25000 100 2 5")
 synth_seeds=(1 2 3)
 
@@ -108,8 +108,8 @@ for config in "${synth_configs[@]}"; do
   done
 done
 
-method_header="| ds | onecoin | vbds | mace | mv | wawa"
-method_rule="|---:|---:|---:|---:|---:|---:"
+method_header="| ds | onecoin | vbds | mace | hds | mv | wawa"
+method_rule="|---:|---:|---:|---:|---:|---:|---:"
 
 cat <<EOF
 # Accuracy on the shared data sets
@@ -131,10 +131,15 @@ Dirichlet(1/K + [l == k]) (two pseudo-answers per row, one spread evenly, one on
 the true class: a weak prior whose mean says "better than chance"); \`mace\` MACE
 (Hovy et al. 2013): each worker answers the truth unless spamming (probability
 1 - theta, Beta(0.5, 0.5) prior as in the paper's VB training) and then draws from a
-spamming distribution (Dirichlet(1) prior), fitted by variational Bayes; \`mv\`
-majority vote; \`wawa\` agreement-weighted vote. \`vbds\` and \`mace\` are maps from a
-worker's expected counts to its answer probabilities, so they run in batch and in
-the streaming model with the same O(answers x K^2) sweep as \`ds\`.
+spamming distribution (Dirichlet(1) prior), fitted by variational Bayes; \`hds\`
+hierarchical Dawid-Skene (after Paun et al. 2018): each worker's confusion row k
+has the prior Dirichlet(1 + K m_k), centred on the population's row m_k, which is
+re-estimated in every M-step from the answers of all included workers pooled
+(under a Dirichlet(1) hyperprior); \`mv\` majority vote; \`wawa\`
+agreement-weighted vote. \`vbds\`, \`mace\` and \`hds\` are maps from a worker's
+expected counts (and, for \`hds\`, the pooled counts) to its answer
+probabilities, so they run in batch and in the streaming model with the same
+O(answers x K^2) sweep as \`ds\`.
 
 The crowd-kit columns are copied from \`BASELINES.md\` (crowd-kit 1.4.1, default
 parameters, every row counted; DS_100it = forced to 100 EM iterations).
@@ -188,6 +193,75 @@ done
 
 cat <<'EOF'
 
+## Why `hds` (the third cheap Bayesian method, issue 11)
+
+Three published candidates were weighed for the slot after `vbds` and `mace`,
+against the design every EM method here shares: a worker's answer
+probabilities are a map from its expected counts [l][k], so that batch EM and
+the streaming model derive the same parameters, O(answers x K^2) per sweep.
+
+- GLAD (Whitehill et al. 2009) needs a difficulty per task and gradient steps
+  on it in every M-step; the difficulty of a task would have to be streamed and
+  re-fitted with each answer. Not cheap, and not a map from counts.
+- BWA (Li, Rubinstein & Cohn, "Truth inference at scale: a Bayesian model for
+  adjudicating highly redundant crowd annotations", WWW 2019) gives each worker
+  a precision with a Gamma prior and takes each task's truth as a
+  precision-weighted average of one-hot answers. Its truth is a linear average,
+  not a product of likelihoods, and a worker's precision update needs the
+  squared distance of its answers to the current average (a per-task sum of
+  squares), which the K x K counts do not hold. It would need a second E-step
+  and per-task statistics in the streaming model.
+- Hierarchical Dawid-Skene (Paun, Carpenter, Chamberlain, Hovy, Kruschwitz &
+  Poesio, "Comparing Bayesian models of annotation", TACL 2018): each worker's
+  confusion rows are drawn around the population's. Paun et al. report that
+  partially pooled models like it hold up better than the unpooled
+  Dawid-Skene where many annotators give few answers: an annotator with little
+  data is read as a typical member of the crowd instead of being trusted by a
+  fixed prior (`ds`: a prior mean accuracy of 0.97 or more) or ignored. That
+  is the failure the issue names (sparse workers, spammers), and it fits the
+  design: the population is one more K x K sum of the same counts.
+
+`hds` is an empirical-Bayes form of that model, fitted by EM like `ds`:
+each confusion row k of a worker has the prior Dirichlet(1 + s m_k) (MAP, as
+`ds`), m_k the population's row, re-estimated in every M-step from the pooled
+expected counts N of every included worker under a Dirichlet(1) hyperprior,
+m_kl = (N_lk + 1) / (N_k + K), so that
+
+    P(l | k) = (n_lk + s m_kl) / (n_k + s).
+
+Paun et al. fit a logistic-normal hierarchy by sampling (Stan), learning its
+spread; a spread learned per sweep would make the prior a non-linear function
+of every worker's counts and cost a fixed-point iteration per M-step, so `hds`
+fixes the strength s instead, chosen by principle before looking at any data:
+s = K pseudo-answers per row, the mass of Laplace's uniform Dirichlet(1). With
+an uninformative population (m_k uniform) `hds` is exactly `ds` with Laplace
+smoothing (`--prior 1 --diagonal-prior 0`); the hierarchy only moves where
+that mass sits. A worker with 3
+answers is then mostly the population, a spammer with 40 answers mostly its own
+data (its rows alike, so its answers move no posterior). The class prior is
+`ds`'s (`--prior`). s and the hyperprior were fixed before the first run on
+the shared sets and not changed after. The stopping rule was revised once,
+after that run: the first rule (stop when the objective changes by less than
+`tol`) stopped adult2 at iteration 23 on a turn of the wandering objective
+(below). The revision is principled (a stopping rule should not fire on a
+turning point) and was made from the objective's trajectory, not from gold,
+but it was made after seeing adult2's accuracy, and it is worth 0.6 point
+there (0.7748 with the first rule, the same as `ds`); the other four sets gave
+the same accuracy under both rules (every row counted).
+
+Because the population moves with each M-step, the objective (log-likelihood
+plus the prior's log-density, measured from the population so that a worker
+without answers adds 0) is not EM's and wanders by a few 1e-4 per answer
+before the population settles; `hds` stops when both the objective and the
+pooled counts change by less than `tol` per answer (or at `max_iter`). On
+adult2 (825 workers, many with few answers) that takes 354 iterations with
+every row counted (272 under replace), more than the default `max_iter` of
+100 that the tables use for every method; the other four sets converge within
+100. Run to convergence, adult2 gives 0.7778 under both settings instead of
+0.7808 and 0.7838 (one and two tasks of 333 fewer). In the streaming model the pooled counts are kept by the same
+per-answer contributions as the workers' counts (an excluded worker's leave
+the sum at once), so a sweep reaches the batch result (BatchAgreementTest/hds).
+
 ## The default method
 
 The default of `aggregate --method`, of `model.method` and of
@@ -213,6 +287,19 @@ and not a target: nothing (prior, iterations, thresholds) was tuned on them.
   on the binary sets, but it has no way to represent a worker who confuses two
   particular classes (the biased workers of `synth`, the 4-class sets adult2 and
   dog), and it is 1 to 1.5 points below `ds` on K = 4 synthetic data: it fails (1).
+- `hds` ties `ds`; it is reported here, not made the default. On synthetic
+  data it is within a task in 10,000 of `ds` (above it on K = 4, 0.0001 below
+  on K = 2: noise at 25,000 tasks). On the shared sets, at the default
+  `max_iter` of 100, its mean is 0.8768 against `ds`'s 0.8762 with every row
+  counted (0.8774 against 0.8768 under replace): it gains on the sparse
+  adult2 (+0.6 point; +1.5 against crowd-kit DS), loses 0.25 point on dog
+  and 0.17 on product, and on no set is it more than 0.5 point below
+  crowd-kit DS (dog -0.25, product -0.21, rte 0, bluebirds +0.9). But the
+  margin is one task of adult2 (two under replace), and adult2 has not
+  converged at 100 iterations: run to convergence, the mean is 0.8762 with
+  every row counted, the same as `ds`, and 0.8762 against 0.8768 under
+  replace. So it passes (1) and, at the default cap only, (2); that is not a
+  principled win, and the choice should wait for the held-out sets.
 - Choosing per data set by gold is not allowed, and a label-free choice between
   `ds` and `vbds` per project (by the better bound) could at best reach the
   better of the two columns per set, which is still below the target of 0.8768 for the

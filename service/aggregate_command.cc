@@ -32,7 +32,8 @@ constexpr char kName[] = "aggregate";
 constexpr consensus::Method kAllMethods[] = {
     consensus::Method::kDawidSkene,  consensus::Method::kOneCoin,
     consensus::Method::kVariational, consensus::Method::kMace,
-    consensus::Method::kMajorityVote, consensus::Method::kWawa};
+    consensus::Method::kHierarchical, consensus::Method::kMajorityVote,
+    consensus::Method::kWawa};
 
 struct AggregateFlags {
   std::string labels, gold, truth;
@@ -191,7 +192,7 @@ int RunAggregate(AggregateFlags& f) {
     absl::StatusOr<consensus::Method> method = consensus::ParseMethod(f.method);
     if (!method.ok()) {
       return UsageError(kName, absl::StrCat("unknown --method '", f.method,
-                                            "': use ds, onecoin, vbds, mace, mv, wawa, or all to compare"));
+                                            "': use ds, onecoin, vbds, mace, hds, mv, wawa, or all to compare"));
     }
     f.options.method = *method;
   } else if (!f.out.empty() || !f.workers_out.empty() || f.posteriors) {
@@ -258,13 +259,14 @@ Command AddAggregateCommand(CLI::App& parent) {
       ->type_name("FILE");
   app->add_option("--method", f->method,
                   "ds (Dawid-Skene), onecoin, vbds (variational Bayesian Dawid-Skene), "
-                  "mace, mv (majority vote), wawa, or all to print the accuracy of every method")
+                  "mace, hds (hierarchical Dawid-Skene), mv (majority vote), wawa, or all to "
+                  "print the accuracy of every method")
       ->type_name("METHOD");
   app->add_option("--prior", f->options.prior,
                   "Dirichlet pseudo-count added to every confusion-matrix cell and class "
                   "count (with a diagonal pseudo-count when > 0); 0 = plain "
                   "maximum-likelihood Dawid-Skene, as crowd-kit; vbds and mace use their own "
-                  "fixed priors")
+                  "fixed priors, hds its population's for the confusion matrices")
       ->check(NonNegativeNumber());
   app->add_option("--tol", f->options.tol,
                   "EM stops when the objective per answer improves by less than this")

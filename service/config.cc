@@ -130,8 +130,8 @@ absl::Status Config::Validate() const {
           "kafka.offset_out_of_range must be earliest, latest or fail, got " +
               Quoted(kafka.offset_out_of_range));
   require(model.method == "ds" || model.method == "onecoin" || model.method == "vbds" ||
-              model.method == "mace",
-          "model.method must be ds, onecoin, vbds or mace, got " + Quoted(model.method) +
+              model.method == "mace" || model.method == "hds",
+          "model.method must be ds, onecoin, vbds, mace or hds, got " + Quoted(model.method) +
               (model.method == "mv" || model.method == "wawa"
                    ? " (mv and wawa are batch-only: consensusd aggregate --method " +
                          model.method + ")"

@@ -29,10 +29,11 @@ using fixtures::GenAnswerSet;
 using fixtures::Triplet;
 
 // The EM methods with a textbook-EM objective first (GenEmMethod), then the rest.
-constexpr Method kAllMethods[] = {Method::kDawidSkene, Method::kOneCoin, Method::kMajorityVote,
-                                  Method::kWawa, Method::kVariational, Method::kMace};
+constexpr Method kAllMethods[] = {Method::kDawidSkene, Method::kOneCoin,     Method::kMajorityVote,
+                                  Method::kWawa,       Method::kVariational, Method::kMace,
+                                  Method::kHierarchical};
 
-Method GenMethod() { return kAllMethods[*rc::gen::inRange(0, 6)]; }
+Method GenMethod() { return kAllMethods[*rc::gen::inRange(0, static_cast<int>(std::size(kAllMethods)))]; }
 Method GenEmMethod() { return kAllMethods[*rc::gen::inRange(0, 2)]; }
 double GenPrior() { return *rc::gen::element(0.0, 0.5, 1.0, 2.0); }
 

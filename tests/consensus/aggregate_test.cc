@@ -93,7 +93,8 @@ TEST(ParseMethodTest, RejectsUnknownMethodNamingIt) {
 }
 
 TEST(ParseMethodTest, MethodNameRoundTrips) {
-  for (Method m : {Method::kDawidSkene, Method::kOneCoin, Method::kMajorityVote, Method::kWawa}) {
+  for (Method m : {Method::kDawidSkene, Method::kOneCoin, Method::kMajorityVote, Method::kWawa,
+                   Method::kVariational, Method::kMace, Method::kHierarchical}) {
     EXPECT_EQ(ParseMethod(MethodName(m)).value(), m);
   }
 }
@@ -714,7 +715,8 @@ TEST_P(GoldTest, GoldTaskWithoutAnswersIsClamped) {
 
 INSTANTIATE_TEST_SUITE_P(AllMethods, GoldTest,
                          ::testing::Values(Method::kDawidSkene, Method::kOneCoin,
-                                           Method::kMajorityVote, Method::kWawa),
+                                           Method::kMajorityVote, Method::kWawa,
+                                           Method::kHierarchical),
                          [](const auto& info) { return std::string(MethodName(info.param)); });
 
 // Forty tasks with true class t % 2. Workers w0 and w1 always answer the wrong
@@ -809,6 +811,16 @@ TEST_P(ExclusionTest, ExcludedWorkerConfusionIsStillEstimated) {
     s.answers.push_back({t, 3, 1 - t % 2});
   }
   const Model m = Fit(BuildMatrix(s), Options(GetParam(), /*prior=*/0), {false, false, false, true});
+  if (GetParam() == Method::kHierarchical) {
+    // hds keeps its population prior (2 pseudo-answers per row, the included
+    // workers' 7/8 on the diagonal with the Laplace hyperprior): the swap
+    // matrix shrunk towards the population, (0 + 2 * 7/8) / (2 + 2) = 0.4375.
+    EXPECT_NEAR(Confusion(m, 3, kA, kA), 0.4375, 1e-3);  // posteriors short of one-hot
+    EXPECT_NEAR(Confusion(m, 3, kA, kB), 0.5625, 1e-3);
+    EXPECT_NEAR(Confusion(m, 3, kB, kB), 0.4375, 1e-3);
+    for (int32_t t = 0; t < 4; ++t) EXPECT_EQ(m.label[t], t % 2);
+    return;
+  }
   EXPECT_NEAR(Confusion(m, 3, kA, kA), 0.0, 1e-9);
   EXPECT_NEAR(Confusion(m, 3, kA, kB), 1.0, 1e-9);
   EXPECT_NEAR(Confusion(m, 3, kB, kA), 1.0, 1e-9);
@@ -827,7 +839,8 @@ TEST_P(ExclusionTest, ExcludingEveryAnswerOfATaskLeavesAValidPosterior) {
 
 INSTANTIATE_TEST_SUITE_P(AllMethods, ExclusionTest,
                          ::testing::Values(Method::kDawidSkene, Method::kOneCoin,
-                                           Method::kMajorityVote, Method::kWawa),
+                                           Method::kMajorityVote, Method::kWawa,
+                                           Method::kHierarchical),
                          [](const auto& info) { return std::string(MethodName(info.param)); });
 
 }  // namespace

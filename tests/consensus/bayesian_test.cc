@@ -1,6 +1,6 @@
-// The Bayesian methods (vbds, mace): hand-made matrices, the evidence lower
-// bound, thread-count determinism, and recovery against the Bayes-optimal
-// accuracy on synthetic Dawid-Skene data.
+// The Bayesian methods (vbds, mace, hds): hand-made matrices, the evidence
+// lower bound, thread-count determinism, and recovery against the
+// Bayes-optimal accuracy on synthetic Dawid-Skene data.
 
 #include <cmath>
 #include <iostream>
@@ -15,7 +15,7 @@
 namespace consensusd::consensus {
 namespace {
 
-constexpr Method kBayesianMethods[] = {Method::kVariational, Method::kMace};
+constexpr Method kBayesianMethods[] = {Method::kVariational, Method::kMace, Method::kHierarchical};
 
 // Answers (task, worker, label) as a matrix; K classes, no gold.
 AnswerMatrix Matrix(int32_t tasks, int32_t workers, int32_t K,
@@ -65,6 +65,7 @@ double Confusion(const Model& m, int32_t w, int32_t k, int32_t l) {
 TEST(BayesianTest, MethodNamesRoundTrip) {
   EXPECT_EQ(ParseMethod("vbds").value(), Method::kVariational);
   EXPECT_EQ(ParseMethod("mace").value(), Method::kMace);
+  EXPECT_EQ(ParseMethod("hds").value(), Method::kHierarchical);
   for (Method m : kBayesianMethods) EXPECT_EQ(ParseMethod(MethodName(m)).value(), m);
 }
 
@@ -112,6 +113,110 @@ TEST(BayesianTest, VariationalConfusionIsTheExpectedLogUnderTheDirichletPosterio
   EXPECT_NEAR(log_pi[1 * 2 + 0], Digamma(a01) - Digamma(a00 + a01), 1e-12);
   // exp(E log) sums to less than 1 (Jensen).
   EXPECT_LT(std::exp(log_pi[0]) + std::exp(log_pi[2]), 1.0);
+}
+
+TEST(BayesianTest, HierarchicalRowIsShrunkTowardsThePopulationRow) {
+  // Population counts [l][k]: of 100 answers on class 0, 80 say 0; of 100 on
+  // class 1, 90 say 1. The worker answered 0 once, on a task of class 0.
+  const double population[4] = {80, 10, 20, 90};
+  const double counts[4] = {1, 0, 0, 0};
+  double log_pi[4];
+  WorkerLogConfusion(counts, 2, {.population = population}, WorkerModel::kHierarchical, log_pi);
+  // m_0 = (81, 21) / 102, s = K = 2 pseudo-answers: P(0 | 0) = (1 + 2 * 81/102) / (1 + 2).
+  EXPECT_NEAR(std::exp(log_pi[0 * 2 + 0]), (1 + 2 * 81.0 / 102) / 3, 1e-12);
+  EXPECT_NEAR(std::exp(log_pi[1 * 2 + 0]), (2 * 21.0 / 102) / 3, 1e-12);
+  // No answer on class 1: the row is the population's, (11, 91) / 102.
+  EXPECT_NEAR(std::exp(log_pi[0 * 2 + 1]), 11.0 / 102, 1e-12);
+  EXPECT_NEAR(std::exp(log_pi[1 * 2 + 1]), 91.0 / 102, 1e-12);
+  // The one-row form used by the streaming E-step agrees.
+  double likelihood[2];
+  WorkerLikelihood(counts, 2, {.population = population}, WorkerModel::kHierarchical, 0, likelihood);
+  EXPECT_NEAR(likelihood[0], std::exp(log_pi[0]), 1e-12);
+  EXPECT_NEAR(likelihood[1], std::exp(log_pi[1]), 1e-12);
+}
+
+TEST(BayesianTest, HierarchicalWithoutPopulationIsLaplaceSmoothing) {
+  const double counts[9] = {5, 1, 0, 2, 3, 0, 0, 0, 4};  // [l][k], K = 3
+  double log_pi[9];
+  const double term = WorkerLogConfusion(counts, 3, {}, WorkerModel::kHierarchical, log_pi);
+  // Dirichlet(1) per cell: P(l | k) = (n_lk + 1) / (n_k + 3).
+  EXPECT_NEAR(std::exp(log_pi[0 * 3 + 0]), 6.0 / 10, 1e-12);
+  EXPECT_NEAR(std::exp(log_pi[1 * 3 + 0]), 3.0 / 10, 1e-12);
+  EXPECT_NEAR(std::exp(log_pi[2 * 3 + 2]), 5.0 / 7, 1e-12);
+  double expected = 0;
+  for (double v : log_pi) expected += v - std::log(1.0 / 3);  // b = 1 on every cell, m = 1/3
+  EXPECT_NEAR(term, expected, 1e-12);
+  EXPECT_LT(term, 0);
+  // A worker without answers is the population: its term is 0.
+  const double none[9] = {};
+  EXPECT_NEAR(WorkerLogConfusion(none, 3, {}, WorkerModel::kHierarchical, log_pi), 0.0, 1e-12);
+}
+
+TEST(BayesianTest, HierarchicalIgnoresTheUsersPseudoCounts) {
+  const double population[4] = {30, 5, 10, 40};
+  const double counts[4] = {3, 1, 0, 2};
+  double plain[4], with_prior[4];
+  WorkerLogConfusion(counts, 2, {.population = population}, WorkerModel::kHierarchical, plain);
+  WorkerLogConfusion(counts, 2, {.pseudo_count = 5, .diagonal = 3, .population = population},
+                     WorkerModel::kHierarchical, with_prior);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(plain[i], with_prior[i]) << i;
+}
+
+TEST(BayesianTest, HierarchicalReadsTheConstantAnswererAsASpammer) {
+  std::vector<int32_t> truth;
+  const Model m = *Aggregate(ThreeExpertsAndASpammer(&truth), {.method = Method::kHierarchical});
+  for (int32_t t = 0; t < 40; ++t) EXPECT_EQ(m.label[t], truth[t]) << t;
+  // 40 answers outweigh the population's 2 pseudo-answers per row: both of
+  // the spammer's rows put nearly all their mass on 0, so its answer moves
+  // no posterior.
+  EXPECT_NEAR(Confusion(m, 3, 0, 0), Confusion(m, 3, 1, 0), 0.1);
+  EXPECT_GT(Confusion(m, 3, 1, 0), 0.85);
+  for (int32_t w = 0; w < 3; ++w) {
+    EXPECT_GT(Confusion(m, w, 0, 0), 0.8) << w;
+    EXPECT_GT(Confusion(m, w, 1, 1), 0.8) << w;
+  }
+}
+
+// A worker with one answer says almost nothing about itself: for the class it
+// has not seen, ds (with its near-certain diagonal prior) reads it as all but
+// perfect, hds as a typical member of the crowd. Three workers right 90% of
+// the time on each class answer 200 tasks; the newcomer answers once, on a
+// task of class 0.
+TEST(BayesianTest, HierarchicalReadsANewcomerAsTheCrowd) {
+  std::vector<std::vector<std::pair<int32_t, int32_t>>> by_task;
+  for (int32_t t = 0; t < 200; ++t) {
+    const int32_t y = t % 2;
+    std::vector<std::pair<int32_t, int32_t>> answers;
+    for (int32_t w = 0; w < 3; ++w) answers.push_back({w, (t / 2 + 3 * w) % 10 == 0 ? 1 - y : y});
+    if (t == 2) answers.push_back({3, 0});
+    by_task.push_back(answers);
+  }
+  const AnswerMatrix m = Matrix(200, 4, 2, by_task);
+  const Model hds = *Aggregate(m, {.method = Method::kHierarchical});
+  const Model ds = *Aggregate(m, {.method = Method::kDawidSkene});
+  EXPECT_NEAR(Confusion(hds, 3, 1, 1), 0.9, 0.03);
+  EXPECT_GT(Confusion(ds, 3, 1, 1), 0.98);
+  // Its seen row: one answer plus two pseudo-answers of the population's 0.9.
+  EXPECT_NEAR(Confusion(hds, 3, 0, 0), (1 + 2 * 0.9) / 3, 0.03);
+}
+
+// The population moves with every M-step, so hds's objective can rise and
+// fall before it settles; the stopping rule must not fire on a turn. With
+// many sparse workers (20 answers each) the population drifts longest: the
+// converged fit must be the fit that more iterations would give.
+TEST(BayesianTest, HierarchicalStopsOnlyWhenThePopulationSettles) {
+  const SyntheticData d = Synthesize({.tasks = 4000, .workers = 600, .classes = 3,
+                                      .answers_per_task = 3, .seed = 17});
+  AggregateOptions o{.method = Method::kHierarchical, .max_iter = 2000};
+  const Model converged = *Aggregate(d.answers, o);
+  ASSERT_TRUE(converged.converged);
+  o.tol = 0;
+  o.max_iter = converged.iterations + 200;
+  const Model longer = *Aggregate(d.answers, o);
+  EXPECT_TRUE(converged.label == longer.label) << "stopped at " << converged.iterations;
+  for (size_t i = 0; i < converged.posterior.size(); ++i) {
+    ASSERT_NEAR(converged.posterior[i], longer.posterior[i], 1e-3) << "stopped at " << converged.iterations;
+  }
 }
 
 TEST(BayesianTest, PosteriorsAndReportedParametersAreDistributions) {
@@ -203,7 +308,7 @@ double AccuracyOf(const Model& model, const std::vector<int32_t>& truth) {
 // about 0.2 point below (docs/accuracy.md).
 TEST(BayesianTest, DefaultIsWithinATenthOfAPointOfBayesOptimal) {
   const Method methods[] = {AggregateOptions{}.method, Method::kDawidSkene, Method::kVariational,
-                            Method::kMace};
+                            Method::kMace, Method::kHierarchical};
   double optimal = 0;
   std::vector<double> accuracy(std::size(methods), 0.0);
   constexpr int kSeeds = 4;

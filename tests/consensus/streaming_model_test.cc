@@ -110,8 +110,72 @@ TEST_P(StreamingMethodTest, SweepAndUpdatesAgreeWithBatch) {
 
 INSTANTIATE_TEST_SUITE_P(EmMethods, StreamingMethodTest,
                          ::testing::Values(Method::kDawidSkene, Method::kOneCoin,
-                                           Method::kVariational, Method::kMace),
+                                           Method::kVariational, Method::kMace,
+                                           Method::kHierarchical),
                          [](const auto& info) { return std::string(MethodName(info.param)); });
+
+// hds keeps the population counts incrementally; DropTasks({}) recounts
+// every statistic from the posteriors, so the two must agree after any mix
+// of updates: new answers, replacements, retractions, exclusions.
+void ExpectPopulationIsARecount(StreamingModel& m, const char* after) {
+  const std::vector<double> incremental = m.PopulationCounts();
+  m.DropTasks({});
+  const std::vector<double> recounted = m.PopulationCounts();
+  ASSERT_EQ(incremental.size(), recounted.size()) << after;
+  double total = 0;
+  for (size_t i = 0; i < recounted.size(); ++i) {
+    EXPECT_NEAR(incremental[i], recounted[i], 1e-9 * (1 + std::fabs(recounted[i]))) << after << " cell " << i;
+    total += recounted[i];
+  }
+  EXPECT_GT(total, 0) << after;
+}
+
+TEST(StreamingModel, HierarchicalPopulationFollowsEveryUpdate) {
+  StreamingOptions options;
+  options.fit.method = Method::kHierarchical;
+  StreamingModel m(options);
+  EXPECT_TRUE(m.PopulationCounts().empty());
+  Feed(m, SyntheticAnswers({.tasks = 300, .workers = 12, .classes = 3, .answers_per_task = 4, .seed = 7}));
+  ASSERT_EQ(m.PopulationCounts().size(), 9u);
+  ExpectPopulationIsARecount(m, "answers");
+  const int32_t w = m.InternWorker("w1");
+  for (int32_t t = 0; t < 40; ++t) m.SetAnswer(t, w, (m.Label(t) + 1) % 3);  // replacements
+  for (int32_t t = 40; t < 60; ++t) m.Retract(t, w);
+  ExpectPopulationIsARecount(m, "replacements and retractions");
+  // An excluded worker's counts leave the population at once.
+  const std::vector<double> before = m.PopulationCounts();
+  ASSERT_TRUE(m.MarkExcluded(w, true));
+  const std::vector<double> without = m.PopulationCounts();
+  EXPECT_LT(std::accumulate(without.begin(), without.end(), 0.0),
+            std::accumulate(before.begin(), before.end(), 0.0) - 1);
+  ExpectPopulationIsARecount(m, "exclusion");
+  ASSERT_TRUE(m.MarkExcluded(w, false));
+  ExpectPopulationIsARecount(m, "inclusion");
+  // Other methods keep no population.
+  StreamingModel ds(StreamingOptions{});
+  Feed(ds, SyntheticAnswers({.tasks = 10, .workers = 3, .classes = 2, .answers_per_task = 2, .seed = 1}));
+  EXPECT_TRUE(ds.PopulationCounts().empty());
+}
+
+TEST(StreamingModel, HierarchicalPopulationHoldsTheLatestRemoteCounts) {
+  StreamingOptions options;
+  options.fit.method = Method::kHierarchical;
+  StreamingModel m(options);
+  Feed(m, SyntheticAnswers({.tasks = 50, .workers = 5, .classes = 2, .answers_per_task = 3, .seed = 2}));
+  const std::vector<double> local = m.PopulationCounts();
+  // A worker whose answers are all held by another instance.
+  const int32_t w = m.InternWorker("remote-only");
+  m.SetRemoteWorker(w, std::vector<double>{5, 1, 2, 7}, 15);
+  m.SetRemoteWorker(w, std::vector<double>{10, 0, 0, 10}, 20);  // replaces the first
+  const std::vector<double> expected = {local[0] + 10, local[1], local[2], local[3] + 10};
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(m.PopulationCounts()[i], expected[i], 1e-9) << i;
+  ExpectPopulationIsARecount(m, "remote counts");
+  // Excluded, its remote counts leave the population, and a recount agrees.
+  ASSERT_TRUE(m.MarkExcluded(w, true));
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(m.PopulationCounts()[i], local[i], 1e-9) << i;
+  ExpectPopulationIsARecount(m, "excluded remote worker");
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(m.PopulationCounts()[i], local[i], 1e-9) << i;
+}
 
 TEST(StreamingModel, IncrementalUpdatesAloneBeatMajorityVote) {
   std::vector<int32_t> truth;

@@ -61,7 +61,7 @@ TEST_P(BatchAgreementTest, StreamedDogDatasetMatchesBatchAggregate) {
   EXPECT_NEAR(Accuracy(streamed, gold), Accuracy(expected, gold), 0.002);
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, BatchAgreementTest, ::testing::Values("ds", "onecoin", "vbds", "mace"),
+INSTANTIATE_TEST_SUITE_P(Methods, BatchAgreementTest, ::testing::Values("ds", "onecoin", "vbds", "mace", "hds"),
                          [](const auto& info) { return info.param; });
 
 // adult2 holds 2,918 (task, worker) pairs answered more than once, 149 of them

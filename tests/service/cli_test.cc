@@ -262,7 +262,7 @@ TEST_F(CliTest, MethodAllScoresEveryMethodAgainstGold) {
   const RunResult r =
       Run({"aggregate", "--method", "all", "--labels", dir + "labels.csv", "--gold", dir + "gold.csv"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* method : {"ds ", "onecoin ", "vbds ", "mace ", "mv ", "wawa "}) {
+  for (const char* method : {"ds ", "onecoin ", "vbds ", "mace ", "hds ", "mv ", "wawa "}) {
     const double accuracy = ValueAfter(r.out, method);
     EXPECT_GE(accuracy, 0.5) << method << "\n" << r.out;
     EXPECT_LE(accuracy, 1.0) << method;

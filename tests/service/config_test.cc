@@ -121,7 +121,8 @@ TEST_F(ConfigTest, FitOptionsCarryTheModelSection) {
 
 TEST_F(ConfigTest, BayesianMethodsReachTheFitOptions) {
   for (const auto& [name, method] : {std::pair{"vbds", consensus::Method::kVariational},
-                                     std::pair{"mace", consensus::Method::kMace}}) {
+                                     std::pair{"mace", consensus::Method::kMace},
+                                     std::pair{"hds", consensus::Method::kHierarchical}}) {
     absl::StatusOr<Config> config = LoadFlags({{"model.method", name}});
     ASSERT_TRUE(config.ok()) << config.status();
     EXPECT_EQ(config->FitOptions().method, method) << name;
@@ -392,8 +393,8 @@ struct InvalidCase {
 TEST_F(ConfigTest, ValidationNamesTheKeyTheRangeAndTheValue) {
   const InvalidCase cases[] = {
       {"model.method", "mv",
-       "model.method must be ds, onecoin, vbds or mace, got 'mv' (mv and wawa are batch-only"},
-      {"model.method", "em", "model.method must be ds, onecoin, vbds or mace, got 'em'"},
+       "model.method must be ds, onecoin, vbds, mace or hds, got 'mv' (mv and wawa are batch-only"},
+      {"model.method", "em", "model.method must be ds, onecoin, vbds, mace or hds, got 'em'"},
       {"model.prior", "-1", "model.prior must be >= 0, got -1"},
       {"model.diagonal_prior", "-0.5", "model.diagonal_prior must be >= 0, got -0.5"},
       {"model.tol", "0", "model.tol must be > 0, got 0"},
