@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -32,9 +33,10 @@ void AnswerMatrixBuilder::Add(int32_t task, int32_t worker, int32_t label) {
   label_.push_back(label);
 }
 
-AnswerMatrix AnswerMatrixBuilder::Build(int32_t num_tasks, int32_t num_workers,
-                                        int32_t num_classes,
-                                        DuplicatePolicy duplicates) const {
+namespace {
+
+// A matrix without answers yet: no gold, classes ranked by id.
+AnswerMatrix EmptyMatrix(int32_t num_tasks, int32_t num_workers, int32_t num_classes) {
   AnswerMatrix m;
   m.num_tasks = num_tasks;
   m.num_workers = num_workers;
@@ -42,12 +44,43 @@ AnswerMatrix AnswerMatrixBuilder::Build(int32_t num_tasks, int32_t num_workers,
   m.gold.assign(num_tasks, kNoGold);
   m.class_rank.resize(num_classes);
   std::iota(m.class_rank.begin(), m.class_rank.end(), 0);
+  return m;
+}
+
+// begin[t] = the number of answers of the tasks before t (num_tasks + 1 entries).
+std::vector<int64_t> TaskBegin(const std::vector<int32_t>& task, int32_t num_tasks) {
+  std::vector<int64_t> begin(num_tasks + 1, 0);
+  for (const int32_t t : task) ++begin[t + 1];
+  for (int32_t t = 0; t < num_tasks; ++t) begin[t + 1] += begin[t];
+  return begin;
+}
+
+}  // namespace
+
+AnswerMatrix AnswerMatrixBuilder::Build(int32_t num_tasks, int32_t num_workers,
+                                        int32_t num_classes, DuplicatePolicy duplicates) && {
+  if (duplicates != DuplicatePolicy::kKeepAll || !std::is_sorted(task_.begin(), task_.end())) {
+    AnswerMatrix m = std::as_const(*this).Build(num_tasks, num_workers, num_classes, duplicates);
+    *this = AnswerMatrixBuilder();
+    return m;
+  }
+  AnswerMatrix m = EmptyMatrix(num_tasks, num_workers, num_classes);
+  m.task_begin = TaskBegin(task_, num_tasks);
+  std::vector<int32_t>().swap(task_);
+  m.worker = std::move(worker_);
+  m.label = std::move(label_);
+  *this = AnswerMatrixBuilder();
+  return m;
+}
+
+AnswerMatrix AnswerMatrixBuilder::Build(int32_t num_tasks, int32_t num_workers,
+                                        int32_t num_classes,
+                                        DuplicatePolicy duplicates) const& {
+  AnswerMatrix m = EmptyMatrix(num_tasks, num_workers, num_classes);
 
   // Stable counting sort by task keeps arrival order within each task.
   const int64_t n = size();
-  std::vector<int64_t> begin(num_tasks + 1, 0);
-  for (int64_t i = 0; i < n; ++i) ++begin[task_[i] + 1];
-  for (int32_t t = 0; t < num_tasks; ++t) begin[t + 1] += begin[t];
+  std::vector<int64_t> begin = TaskBegin(task_, num_tasks);
   std::vector<int64_t> fill(begin.begin(), begin.end() - 1);
   std::vector<int32_t> worker(n), label(n);
   for (int64_t i = 0; i < n; ++i) {

@@ -345,7 +345,7 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& labels_path, const std::s
     if (!status.ok()) return status;
   }
 
-  d.matrix = answers.builder.Build(d.tasks.size(), d.workers.size(), d.classes.size(), duplicates);
+  d.matrix = std::move(answers.builder).Build(d.tasks.size(), d.workers.size(), d.classes.size(), duplicates);
   if (!gold.empty()) d.matrix.gold = std::move(gold);
   d.matrix.class_rank = consensus::SortedRank(d.classes);
   return d;

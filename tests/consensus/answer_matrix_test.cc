@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 namespace consensusd::consensus {
 namespace {
 
@@ -59,6 +62,32 @@ TEST(AnswerMatrixBuilderTest, RecordsCounts) {
   EXPECT_EQ(m.num_workers, 5);
   EXPECT_EQ(m.num_classes, 4);
   EXPECT_EQ(b.size(), 1);
+}
+
+// Building from a builder that is given up (std::move) gives the same matrix
+// as building from a copy, for answers grouped by task (moved) or not (copied),
+// under both repeat settings, and leaves the builder empty.
+TEST(AnswerMatrixBuilderTest, BuildingFromAMovedBuilderGivesTheSameMatrix) {
+  auto same = [](const AnswerMatrix& a, const AnswerMatrix& b) {
+    return a.num_tasks == b.num_tasks && a.num_workers == b.num_workers &&
+           a.num_classes == b.num_classes && a.task_begin == b.task_begin && a.worker == b.worker &&
+           a.label == b.label && a.gold == b.gold && a.class_rank == b.class_rank;
+  };
+  const std::vector<std::vector<int32_t>> grouped = {{0, 1, 0}, {0, 2, 1}, {0, 1, 1}, {1, 0, 0},
+                                                     {3, 2, 1}, {3, 0, 0}};
+  std::vector<std::vector<int32_t>> interleaved = grouped;
+  std::swap(interleaved[1], interleaved[3]);  // task 1 arrives between task 0's answers
+  for (const auto& rows : {grouped, interleaved}) {
+    for (DuplicatePolicy policy : {DuplicatePolicy::kKeepAll, DuplicatePolicy::kKeepLast}) {
+      AnswerMatrixBuilder b;
+      for (const auto& r : rows) b.Add(r[0], r[1], r[2]);
+      const AnswerMatrix copied = b.Build(5, 3, 2, policy);
+      const AnswerMatrix moved = std::move(b).Build(5, 3, 2, policy);
+      EXPECT_TRUE(same(copied, moved)) << "policy " << DuplicatePolicyName(policy);
+      EXPECT_EQ(b.size(), 0);  // NOLINT(bugprone-use-after-move): documented as emptied
+      EXPECT_EQ(moved.TaskSize(4), 0);
+    }
+  }
 }
 
 TEST(AnswerMatrixBuilderTest, TaskWithoutAnswersHasEmptyRange) {
