@@ -49,6 +49,9 @@ absl::Status Engine::Restore(const std::function<void(int64_t)>& progress) {
     for (const int32_t partition : project->task_partition) {
       if (partition >= 0) loaded.insert(partition);
     }
+    for (int32_t t = 0; t < project->votes.tasks().size(); ++t) {
+      if (project->votes.TaskPartition(t) >= 0) loaded.insert(project->votes.TaskPartition(t));
+    }
   }
   {
     std::lock_guard<std::mutex> lock(partitions_mu_);
@@ -75,6 +78,12 @@ std::optional<EngineRejection> Engine::Apply(IngestBatch& batch, int32_t partiti
                                              const LabelEvent& e) {
   Project& project = ProjectFor(batch, e.project);
   std::lock_guard<std::mutex> lock(project.mu);
+  // Not (yet) a categorical project, or not a class answer: engine_votes.cc.
+  if (project.kind != ProjectKind::kCategorical || e.answer_kind > ProjectKind::kCategorical) {
+    bool categorical = false;
+    std::optional<EngineRejection> r = ApplyOtherKind(batch, project, partition, e, &categorical);
+    if (!categorical) return r;
+  }
   consensus::StreamingModel& model = project.model;
   // A task's records live under the partition that first brought it (its
   // home), so that a later answer or retraction arriving on another partition
@@ -242,8 +251,10 @@ absl::StatusOr<int64_t> Engine::Commit(IngestBatch& batch) {
     unswept = unswept || project->report == nullptr;
     if (metrics_ != nullptr) {
       metrics_->AnswersApplied(project->name).Increment(static_cast<double>(n));
-      metrics_->Tasks(project->name).Set(project->model.num_tasks());
-      metrics_->Workers(project->name).Set(project->model.num_workers());
+      const bool votes = project->kind == ProjectKind::kPairwise || project->kind == ProjectKind::kRating;
+      metrics_->Tasks(project->name).Set(votes ? project->votes.tasks().size() : project->model.num_tasks());
+      metrics_->Workers(project->name)
+          .Set(votes ? project->votes.workers().size() : project->model.num_workers());
     }
   }
   if (unswept) WakeSweeps();  // a new project: its first sweep now
@@ -351,6 +362,7 @@ absl::Status Engine::Revoke(int32_t partition) {
       project->sent_review[t] = project->acked_review[t] = 0;
     }
     if (!tasks.empty()) project->model.DropTasks(tasks);
+    project->votes.DropPartition(partition);
   }
   // Its tasks left the model: its worker statistics now come from the topic
   // (the last ones published).
@@ -528,7 +540,10 @@ void Engine::RunSweeps(const std::atomic<bool>& stop) {
     bool unswept = false;
     for (Project* project : projects_.List()) {
       std::lock_guard<std::mutex> lock(project->mu);
-      if (project->report == nullptr && project->model.num_answers() > 0) unswept = true;
+      if (project->report == nullptr &&
+          (project->model.num_answers() > 0 || project->votes.num_votes() > 0)) {
+        unswept = true;
+      }
     }
     bool due = Clock::now() >= next;
     if (due && AnyPartitionRestoring()) {

@@ -49,6 +49,7 @@
 #include "engine/reject_reason.h"
 #include "engine/sweeper.h"
 #include "engine/views.h"
+#include "engine/vote_views.h"
 #include "metrics/service_metrics.h"
 #include "storage/state_store.h"
 
@@ -291,6 +292,17 @@ class Engine {
   };
   absl::StatusOr<AnswersCopy> Answers(std::string_view project) const;
 
+  // --- Pairwise and rating projects (SPEC 3.1a; engine_votes.cc) ---
+  // As of the last sweep. NotFound if the project is unknown,
+  // FailedPrecondition if it is not of that kind.
+  absl::StatusOr<LeaderboardView> Leaderboard(std::string_view project) const;
+  absl::StatusOr<RatersView> Raters(std::string_view project) const;
+  // The task view of a pairwise or rating project; nullopt if the project
+  // or the task is unknown or the project is of another kind.
+  std::optional<VoteTaskView> VoteTask(std::string_view project, std::string_view task) const;
+  // The project's kind (kUnset if unknown or not fixed yet).
+  ProjectKind KindOf(std::string_view project) const;
+
   int64_t answers_committed() const { return answers_committed_.load(); }
 
  private:
@@ -304,6 +316,14 @@ class Engine {
   // Whether the event's message is below its partition's stored offset, so
   // that its changes are in the state already (loop thread).
   bool AppliedBefore(int32_t partition, const LabelEvent& e) const;
+  // Apply() of an event that is not a class answer to a categorical project
+  // (engine_votes.cc): fixes an unset project's kind, rejects an answer of
+  // another kind (wrong_kind), applies pairwise and rating answers and
+  // retractions. Sets *categorical, applying nothing, when the event is for
+  // the categorical path after all. REQUIRES: project.mu held.
+  std::optional<EngineRejection> ApplyOtherKind(IngestBatch& batch, engine::Project& project,
+                                                int32_t partition, const LabelEvent& e,
+                                                bool* categorical);
   // Applies an answer of a project with repeats: count. REQUIRES: project.mu held.
   void ApplyRepeat(IngestBatch& batch, engine::Project& project, int32_t task, int32_t task_home,
                    int32_t label, const LabelEvent& e);
