@@ -44,6 +44,8 @@ struct ProjectSettings {
   // A rating project's declared scale; absent: any finite rating, and the
   // fit's scale runs from the smallest rating to the largest.
   std::optional<std::pair<double, double>> scale;
+  // A pairwise project's bootstrap replicates per sweep (0: no intervals).
+  int bootstrap = consensus::PairwiseOptions{}.bootstrap;
 };
 
 // What the last sweep of a pairwise or rating project fitted: the batch

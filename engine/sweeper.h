@@ -4,8 +4,9 @@
 // every task is marked for an output check, the project's report (for the
 // API) is replaced and its gauges and distributions are refreshed.
 // A pairwise or rating project is refitted whole by the batch code
-// (consensus/pairwise.h, consensus/rating.h) with its default options,
-// bootstrap included, so that a sweep gives what `aggregate --kind` gives.
+// (consensus/pairwise.h, consensus/rating.h) with its default options (but
+// the project's bootstrap replicates), so that a sweep gives what
+// `aggregate --kind` gives.
 //
 //   Sweeper sweeper(&metrics, /*per_worker_limit=*/500);
 //   absl::Status s = sweeper.SweepProject(project, /*force=*/false);

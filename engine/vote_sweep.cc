@@ -34,8 +34,10 @@ absl::Status Sweeper::SweepVotes(Project& project, bool force) {
   if (report->kind == ProjectKind::kPairwise) {
     votes = report->comparisons.num_votes();
     if (votes > 0) {
-      // The batch defaults, bootstrap included: a sweep equals `aggregate`.
-      const consensus::PairwiseOptions options;
+      // The batch defaults but the project's bootstrap replicates: a sweep
+      // equals `aggregate --kind pairwise --bootstrap <replicates>`.
+      consensus::PairwiseOptions options;
+      options.bootstrap = project.settings.bootstrap;
       absl::StatusOr<consensus::PairwiseModel> m = consensus::FitPairwise(report->comparisons, options);
       if (!m.ok()) return m.status();
       report->pairwise = *std::move(m);

@@ -40,6 +40,10 @@ struct ProjectConfig {
   // are rejected (out_of_scale). Empty: any finite rating, and the fit's
   // scale runs from the smallest rating to the largest.
   std::vector<std::string> scale;
+  // A pairwise project's bootstrap replicates per sweep (the intervals);
+  // 100 as `aggregate --kind pairwise`, fewer for large projects (each
+  // replicate is a refit), 0 for none.
+  int bootstrap = 100;
 
   // The scale as numbers. REQUIRES: Validate() is OK and scale is not empty.
   double ScaleMin() const;
@@ -133,6 +137,7 @@ void ForEachProjectKey(P& p, F&& f) {
   f("repeats", p.repeats);
   f("kind", p.kind);
   f("scale", p.scale);
+  f("bootstrap", p.bootstrap, Range{0, 10000});
   f("quality.min_answers", p.quality.min_answers, Range{0});
   f("quality.min_accuracy", p.quality.min_accuracy, Range{0, 1});
   f("quality.max_spam_score", p.quality.max_spam_score, Range{0, 1});

@@ -194,6 +194,21 @@ TEST_F(EngineKindsTest, SweepDependsOnlyOnTheSetOfVotes) {
   }
 }
 
+TEST_F(EngineKindsTest, BootstrapReplicatesComeFromTheProjectSettings) {
+  Settings("none").bootstrap = 0;
+  FeedTournament("none");
+  FeedTournament("some");
+  Commit();
+  Sweep();
+  absl::StatusOr<LeaderboardView> none = engine_->Leaderboard("none");
+  absl::StatusOr<LeaderboardView> some = engine_->Leaderboard("some");
+  ASSERT_TRUE(none.ok() && some.ok());
+  EXPECT_EQ(none->bootstrap, 0);
+  EXPECT_EQ(some->bootstrap, 100);
+  for (const LeaderboardItem& i : none->items) EXPECT_EQ(i.low, i.score) << i.item;
+  EXPECT_LT(some->items[0].low, some->items[0].high);
+}
+
 TEST_F(EngineKindsTest, RatersAndTaskViewsAfterASweep) {
   FeedTournament("pw");
   Commit();
