@@ -315,6 +315,10 @@ void Engine::SetPartitionReady(int32_t partition, bool ready) {
     for (int32_t t = 0; t < static_cast<int32_t>(project->task_partition.size()); ++t) {
       if (project->task_partition[t] == partition) project->Touch(t, -1);
     }
+    if (project->vote_report != nullptr) {  // pairwise and rating: check every fitted task
+      project->vote_pending.resize(project->vote_report->names.tasks.size());
+      for (size_t t = 0; t < project->vote_pending.size(); ++t) project->vote_pending[t] = static_cast<int32_t>(t);
+    }
   }
 }
 
@@ -362,6 +366,9 @@ absl::Status Engine::Revoke(int32_t partition) {
       project->sent_review[t] = project->acked_review[t] = 0;
     }
     if (!tasks.empty()) project->model.DropTasks(tasks);
+    for (int32_t t = 0; t < project->votes.tasks().size(); ++t) {
+      if (project->votes.TaskPartition(t) == partition) project->vote_sent.erase(project->votes.tasks().Name(t));
+    }
     project->votes.DropPartition(partition);
   }
   // Its tasks left the model: its worker statistics now come from the topic
@@ -411,6 +418,10 @@ bool Engine::CollectOutputs(size_t max_records, OutputBatch* out) {
   const int64_t now = NowMs();
   for (Project* project : projects_.List()) {
     std::lock_guard<std::mutex> lock(project->mu);
+    if (!project->vote_pending.empty()) {
+      if (CollectVoteOutputs(*project, max_records, now, out)) return true;
+      continue;
+    }
     if (project->dirty_tasks.empty()) continue;
     consensus::StreamingModel& model = project->model;
     if (model.num_classes() == 0) {
@@ -475,6 +486,7 @@ bool Engine::CollectOutputs(size_t max_records, OutputBatch* out) {
 }
 
 void Engine::OnDelivered(const OutputRecord::Ticket& ticket, bool delivered) {
+  if (ticket.vote) return OnVoteDelivered(ticket, delivered);
   Project& project = *ticket.project;
   std::lock_guard<std::mutex> lock(project.mu);
   const int32_t task = ticket.task;

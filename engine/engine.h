@@ -114,6 +114,9 @@ struct OutputRecord {
     int32_t label = -1;
     double confidence = 0;
     bool review = false;
+    // A pairwise or rating record: `task` is the project's VoteSet task id
+    // and `confidence` the value sent (P(left) or the rating).
+    bool vote = false;
   };
   std::string key;
   std::string value;
@@ -327,6 +330,13 @@ class Engine {
   // Applies an answer of a project with repeats: count. REQUIRES: project.mu held.
   void ApplyRepeat(IngestBatch& batch, engine::Project& project, int32_t task, int32_t task_home,
                    int32_t label, const LabelEvent& e);
+  // Forms the consensus records of a pairwise or rating project's tasks whose
+  // fitted value moved since last sent (engine_votes.cc). Returns whether
+  // more are waiting. REQUIRES: project.mu held.
+  bool CollectVoteOutputs(engine::Project& project, size_t max_records, int64_t now,
+                          OutputBatch* out);
+  // OnDelivered of a pairwise or rating record.
+  static void OnVoteDelivered(const OutputRecord::Ticket& ticket, bool delivered);
   // REQUIRES: project.mu held. Marks the task's confirmed state for storing.
   static void Confirm(engine::Project& project, int32_t task);
   // Adds the confirmed state of every marked task to `batch`.

@@ -1,9 +1,11 @@
 // Engine: the pairwise and rating kinds (SPEC 3.1a): applying their answers
 // and retractions, and their views. The categorical path is engine.cc.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "engine/consensus_record.h"
 #include "engine/engine.h"
 
 namespace consensusd::engine {
@@ -119,6 +121,77 @@ std::optional<EngineRejection> Engine::ApplyOtherKind(IngestBatch& batch, Projec
   if (batch.first_event_ms_ < 0 && e.ts_ms >= 0) batch.first_event_ms_ = e.ts_ms;
   if (counts) ++batch.applied_[&project];
   return std::nullopt;
+}
+
+// The consensus record of a fitted task (SPEC 5.2 for these kinds):
+//   pairwise {"project","task","kind","left","right","p_left","p_right","p_tie","consensus","votes","updated_ms"}
+//   rating   {"project","task","kind","rating","sd","ratings","updated_ms"}
+bool Engine::CollectVoteOutputs(Project& project, size_t max_records, int64_t now, OutputBatch* out) {
+  const VoteReport& report = *project.vote_report;
+  const bool pairwise = report.kind == ProjectKind::kPairwise;
+  // min_change is a probability: for ratings, a share of the scale.
+  const double min_change =
+      project.settings.min_change * (pairwise ? 1.0 : report.scale_max - report.scale_min);
+  std::lock_guard<std::mutex> partitions_lock(partitions_mu_);
+  while (!project.vote_pending.empty()) {
+    if (out->size() >= max_records) return true;
+    const int32_t t = project.vote_pending.back();
+    project.vote_pending.pop_back();
+    const std::string& name = report.names.tasks[t];
+    const int32_t task = project.votes.tasks().Find(name);
+    const int32_t partition = project.votes.TaskPartition(task);
+    if (task < 0 || project.votes.TaskVotes(task).empty()) continue;  // retracted or released
+    if (partition >= 0 && !ready_.contains(partition)) continue;     // SetPartitionReady checks again
+    const double value = pairwise ? report.pairwise.posterior[3 * t + consensus::kLeft]
+                                  : report.rating.consensus[t];
+    auto sent = project.vote_sent.find(name);
+    if (sent != project.vote_sent.end() && std::fabs(sent->second - value) < min_change) continue;
+    OutputRecord& record = out->Add();
+    AppendConsensusKey(project.name, name, record.key);
+    std::string& j = record.value;
+    j += "{\"project\":";
+    AppendJsonString(j, project.name);
+    j += ",\"task\":";
+    AppendJsonString(j, name);
+    if (pairwise) {
+      const double* p = &report.pairwise.posterior[3 * static_cast<size_t>(t)];
+      j += ",\"kind\":\"pairwise\",\"left\":";
+      AppendJsonString(j, report.names.items[report.comparisons.left[t]]);
+      j += ",\"right\":";
+      AppendJsonString(j, report.names.items[report.comparisons.right[t]]);
+      j += ",\"p_left\":";
+      AppendProbability(j, p[consensus::kLeft]);
+      j += ",\"p_right\":";
+      AppendProbability(j, p[consensus::kRight]);
+      j += ",\"p_tie\":";
+      AppendProbability(j, p[consensus::kTie]);
+      j += ",\"consensus\":";
+      AppendJsonString(j, consensus::OutcomeName(report.pairwise.consensus[t]));
+    } else {
+      j += ",\"kind\":\"rating\",\"rating\":";
+      AppendProbability(j, report.rating.consensus[t]);
+      j += ",\"sd\":";
+      AppendProbability(j, report.rating.consensus_sd[t]);
+    }
+    absl::StrAppend(&j, pairwise ? ",\"votes\":" : ",\"ratings\":",
+                    static_cast<int64_t>(project.votes.TaskVotes(task).size()), ",\"updated_ms\":", now, "}");
+    record.ticket = {.project = &project, .topic = OutputRecord::Topic::kConsensus, .task = task,
+                     .confidence = value, .vote = true};
+    project.vote_sent[name] = value;
+  }
+  return false;
+}
+
+void Engine::OnVoteDelivered(const OutputRecord::Ticket& ticket, bool delivered) {
+  if (delivered) return;  // (what was delivered is not stored: a restart sends each task once again)
+  Project& project = *ticket.project;
+  std::lock_guard<std::mutex> lock(project.mu);
+  const std::string& name = project.votes.tasks().Name(ticket.task);
+  project.vote_sent.erase(name);  // sent again with whatever the task holds then
+  if (project.vote_report != nullptr) {
+    auto it = project.vote_report->task_index.find(name);
+    if (it != project.vote_report->task_index.end()) project.vote_pending.push_back(it->second);
+  }
 }
 
 ProjectKind Engine::KindOf(std::string_view name) const {

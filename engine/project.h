@@ -126,6 +126,11 @@ struct Project {
   // the last sweep's fit of them (null before the first sweep).
   VoteSet votes;
   std::shared_ptr<const VoteReport> vote_report;
+  // Their consensus records (SPEC 5.2, engine_votes.cc): per task id, the
+  // value (P(left) or the rating) last handed to the producer, and the tasks
+  // of vote_report still to check after its sweep (ids of that fit).
+  absl::flat_hash_map<std::string, double> vote_sent;
+  std::vector<int32_t> vote_pending;
 
   // REQUIRES: mu held. Sizes the per-task vectors for a new task id and marks
   // it dirty; partition -1 keeps the known one.

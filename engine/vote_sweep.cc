@@ -81,6 +81,9 @@ absl::Status Sweeper::SweepVotes(Project& project, bool force) {
   const int64_t tasks = summary->tasks, workers = static_cast<int64_t>(report->names.workers.size());
   {
     std::lock_guard<std::mutex> lock(project.mu);
+    // Every fitted task is checked for a changed consensus record.
+    project.vote_pending.resize(report->names.tasks.size());
+    for (size_t t = 0; t < project.vote_pending.size(); ++t) project.vote_pending[t] = static_cast<int32_t>(t);
     project.vote_report = std::move(report);
     project.report = summary;
     swept_version_[&project] = version;

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -242,6 +243,50 @@ TEST_F(EngineKindsTest, RevokedPartitionDropsItsVotesAndAssignReloadsThem) {
   Assign(1);
   ASSERT_TRUE(engine_->VoteTask("pw", "c1"));
   EXPECT_EQ(engine_->VoteTask("pw", "c1")->answers.size(), 1u);
+}
+
+TEST_F(EngineKindsTest, SweepPublishesEachFittedTaskOnceUntilItChanges) {
+  Assign(0);
+  FeedTournament("pw");
+  Rate("rt", "t1", "w1", 3);
+  Rate("rt", "t1", "w2", 5);
+  Commit();
+  Sweep();
+  std::vector<OutputRecord> records = CollectAll();
+  std::map<std::string, std::string> by_key;
+  for (const OutputRecord& r : records) by_key[r.key] = r.value;
+  ASSERT_EQ(by_key.size(), 4u);  // ab, ac, bc and t1
+  EXPECT_THAT(by_key.at("pw/ab"), HasSubstr(R"("kind":"pairwise","left":"a","right":"b","p_left":)"));
+  EXPECT_THAT(by_key.at("pw/ab"), HasSubstr(R"("consensus":"left","votes":5,"updated_ms":)"));
+  EXPECT_THAT(by_key.at("rt/t1"), HasSubstr(R"("project":"rt","task":"t1","kind":"rating","rating":)"));
+  EXPECT_THAT(by_key.at("rt/t1"), HasSubstr(R"("ratings":2,)"));
+  Deliver(records);
+  Sweep();
+  EXPECT_TRUE(CollectAll().empty()) << "nothing changed";
+  // One rater's two upsets move P(left) of ab.
+  Vote("pw", "ab", "w1", "a", "b", "right");
+  Vote("pw", "ab", "w2", "a", "b", "right");
+  Commit();
+  Sweep();
+  records = CollectAll();
+  ASSERT_FALSE(records.empty());
+  bool ab = false;
+  for (const OutputRecord& r : records) ab = ab || r.key == "pw/ab";
+  EXPECT_TRUE(ab);
+  Deliver(records, /*delivered=*/false);
+  std::vector<OutputRecord> again = CollectAll();
+  EXPECT_EQ(again.size(), records.size()) << "failed deliveries are sent again";
+}
+
+TEST_F(EngineKindsTest, RestoringPartitionPublishesNothingUntilReady) {
+  absl::StatusOr<std::optional<int64_t>> offset = engine_->Assign(0);
+  ASSERT_TRUE(offset.ok());
+  FeedTournament("pw");
+  Commit();
+  Sweep();
+  EXPECT_TRUE(CollectAll().empty());
+  engine_->SetPartitionReady(0, true);
+  EXPECT_EQ(CollectAll().size(), 3u);
 }
 
 TEST_F(EngineKindsTest, CategoricalRetractionBeforeAnyAnswerLeavesTheKindOpen) {
