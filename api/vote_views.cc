@@ -37,18 +37,24 @@ json RatersJson(const engine::RatersView& v) {
   const bool pairwise = v.kind == engine::ProjectKind::kPairwise;
   json raters = json::array();
   for (const engine::RaterRow& r : v.raters) {
+    if (r.excluded) {
+      raters.push_back({{"worker", r.worker}, {pairwise ? "votes" : "ratings", r.votes}, {"excluded", true}});
+      continue;
+    }
     if (pairwise) {
       raters.push_back({{"worker", r.worker},
                         {"votes", r.votes},
                         {"reliability", Number(r.reliability)},
                         {"careful_log_odds", Number(r.careful_log_odds)},
                         {"position_bias", Number(r.position_bias)},
-                        {"careless", r.careless}});
+                        {"careless", r.careless},
+                        {"excluded", false}});
     } else {
       raters.push_back({{"worker", r.worker},
                         {"ratings", r.votes},
                         {"bias", Number(r.bias)},
-                        {"noise_sd", Number(r.noise_sd)}});
+                        {"noise_sd", Number(r.noise_sd)},
+                        {"excluded", false}});
     }
   }
   return {{"project", v.project},
@@ -62,9 +68,10 @@ json VoteTaskJson(const engine::VoteTaskView& v) {
   json answers = json::array();
   for (const engine::VoteTaskAnswer& a : v.answers) {
     if (pairwise) {
-      answers.push_back({{"worker", a.worker}, {"left", a.left}, {"right", a.right}, {"label", a.label}});
+      answers.push_back({{"worker", a.worker}, {"left", a.left}, {"right", a.right}, {"label", a.label},
+                         {"excluded", a.excluded}});
     } else {
-      answers.push_back({{"worker", a.worker}, {"rating", Number(a.rating)}});
+      answers.push_back({{"worker", a.worker}, {"rating", Number(a.rating)}, {"excluded", a.excluded}});
     }
   }
   json j = {{"project", v.project},

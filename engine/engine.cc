@@ -617,6 +617,7 @@ absl::StatusOr<Engine::ExclusionResult> Engine::SetExcluded(std::string_view nam
     }
     return worker;
   };
+  if (IsVoteKind(*project)) return SetVoteExcluded(*project, worker_name, excluded);
   bool changed = false;
   {
     // The lock is held across the write so that no other change interleaves

@@ -14,6 +14,11 @@
 //   engine.CollectOutputs(room, &records);               // then produce them, unlocked
 //   std::optional<TaskView> t = engine.Task("p", "t-1"); // any thread
 //
+// Kinds (SPEC 3.1a): a categorical project's answers feed its streaming
+// model; a pairwise or rating project's votes are kept in a VoteSet and
+// refitted whole by each sweep with the batch code (engine_votes.cc,
+// vote_sweep.cc). Both are stored and committed the same way.
+//
 // Partitions: an assigned partition is owned but restoring (its tasks are not
 // published, so that a partition being rebuilt from the input topic does not
 // publish half-rebuilt labels) until SetPartitionReady(p, true); then its
@@ -335,6 +340,11 @@ class Engine {
   // more are waiting. REQUIRES: project.mu held.
   bool CollectVoteOutputs(engine::Project& project, size_t max_records, int64_t now,
                           OutputBatch* out);
+  // Whether the project is pairwise or rating (engine_votes.cc).
+  static bool IsVoteKind(const engine::Project& project);
+  // SetExcluded for a pairwise or rating project (engine_votes.cc).
+  absl::StatusOr<ExclusionResult> SetVoteExcluded(engine::Project& project,
+                                                  std::string_view worker, bool excluded);
   // OnDelivered of a pairwise or rating record.
   static void OnVoteDelivered(const OutputRecord::Ticket& ticket, bool delivered);
   // REQUIRES: project.mu held. Marks the task's confirmed state for storing.

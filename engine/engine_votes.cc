@@ -194,6 +194,44 @@ void Engine::OnVoteDelivered(const OutputRecord::Ticket& ticket, bool delivered)
   }
 }
 
+bool Engine::IsVoteKind(const Project& project) {
+  std::lock_guard<std::mutex> lock(project.mu);
+  return project.kind == ProjectKind::kPairwise || project.kind == ProjectKind::kRating;
+}
+
+absl::StatusOr<Engine::ExclusionResult> Engine::SetVoteExcluded(Project& project,
+                                                                std::string_view worker_name,
+                                                                bool excluded) {
+  bool changed = false;
+  ExclusionResult result;
+  {
+    // Held across the write: the stored flag and the vote set change together.
+    std::lock_guard<std::mutex> lock(project.mu);
+    const int32_t worker = project.votes.workers().Find(worker_name);
+    if (worker < 0) {
+      return absl::NotFoundError(absl::StrCat("no worker '", Str(worker_name), "' in project '",
+                                              project.name, "'"));
+    }
+    if (project.votes.Excluded(worker) != excluded) {
+      storage::StateBatch batch;
+      batch.SetExcluded(project.name, worker_name, excluded);
+      if (absl::Status s = store_.Commit(batch); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("could not store the exclusion: ", s.message()));
+      }
+      changed = project.votes.SetExcluded(worker, excluded);
+    }
+    result.worker.worker = Str(worker_name);
+    result.worker.project = project.name;
+    result.worker.excluded = excluded;
+    result.worker.answers = project.votes.CountVotesOf(worker);
+  }
+  result.changed = changed;
+  if (changed) {
+    if (absl::Status s = sweeper_.SweepProject(project, /*force=*/true); !s.ok()) return s;
+  }
+  return result;
+}
+
 ProjectKind Engine::KindOf(std::string_view name) const {
   Project* project = projects_.Find(name);
   if (project == nullptr) return ProjectKind::kUnset;
@@ -281,6 +319,19 @@ absl::StatusOr<RatersView> Engine::Raters(std::string_view name) const {
     }
     v.raters.push_back(std::move(row));
   }
+  {
+    std::lock_guard<std::mutex> lock(project->mu);
+    const VoteSet& votes = project->votes;
+    std::vector<RaterRow> excluded;
+    for (int32_t w = 0; w < votes.workers().size(); ++w) {
+      if (!votes.Excluded(w)) continue;
+      const int64_t n = votes.CountVotesOf(w);
+      if (n > 0) excluded.push_back({.worker = votes.workers().Name(w), .votes = n, .excluded = true});
+    }
+    std::sort(excluded.begin(), excluded.end(),
+              [](const RaterRow& a, const RaterRow& b) { return a.worker < b.worker; });
+    for (RaterRow& r : excluded) v.raters.push_back(std::move(r));
+  }
   return v;
 }
 
@@ -309,6 +360,7 @@ std::optional<VoteTaskView> Engine::VoteTask(std::string_view name, std::string_
     for (const VoteSet::Vote& vote : votes.TaskVotes(task)) {
       VoteTaskAnswer a;
       a.worker = votes.workers().Name(vote.worker);
+      a.excluded = votes.Excluded(vote.worker);
       if (project->kind == ProjectKind::kPairwise) {
         a.left = votes.items().Name(vote.left);
         a.right = votes.items().Name(vote.right);

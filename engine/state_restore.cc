@@ -43,6 +43,7 @@ absl::Status RestoreClasses(const storage::StateStore& store, ProjectCursor& cur
   return store.ForEachExcluded([&](std::string_view project, std::string_view worker) {
     Project& p = cursor.At(project);
     p.model.LoadExcluded(p.model.InternWorker(worker));
+    p.votes.SetExcluded(p.votes.InternWorker(worker), true);  // for a pairwise or rating project
   });
 }
 

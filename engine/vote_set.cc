@@ -57,6 +57,22 @@ void VoteSet::DropPartition(int32_t partition) {
   ++version_;
 }
 
+bool VoteSet::SetExcluded(int32_t worker, bool excluded) {
+  if (Excluded(worker) == excluded) return false;
+  if (static_cast<int32_t>(excluded_.size()) <= worker) excluded_.resize(static_cast<size_t>(worker) + 1, 0);
+  excluded_[worker] = excluded ? 1 : 0;
+  ++version_;
+  return true;
+}
+
+int64_t VoteSet::CountVotesOf(int32_t worker) const {
+  int64_t n = 0;
+  for (const std::vector<Vote>& votes : by_task_) {
+    for (const Vote& v : votes) n += v.worker == worker;
+  }
+  return n;
+}
+
 const std::vector<VoteSet::Vote>& VoteSet::TaskVotes(int32_t task) const {
   static const std::vector<Vote> kNone;
   return task >= 0 && task < static_cast<int32_t>(by_task_.size()) ? by_task_[task] : kNone;
@@ -82,7 +98,10 @@ int64_t VoteSet::CountWorkersWithVotes() const {
 std::vector<int32_t> VoteSet::SortedTasks() const {
   std::vector<int32_t> tasks;
   for (int32_t t = 0; t < static_cast<int32_t>(by_task_.size()); ++t) {
-    if (!by_task_[t].empty()) tasks.push_back(t);
+    const auto& votes = by_task_[t];
+    if (std::any_of(votes.begin(), votes.end(), [&](const Vote& v) { return !Excluded(v.worker); })) {
+      tasks.push_back(t);
+    }
   }
   std::sort(tasks.begin(), tasks.end(),
             [&](int32_t a, int32_t b) { return tasks_.Name(a) < tasks_.Name(b); });
@@ -90,7 +109,10 @@ std::vector<int32_t> VoteSet::SortedTasks() const {
 }
 
 std::vector<VoteSet::Vote> VoteSet::SortedVotes(int32_t task) const {
-  std::vector<Vote> votes = by_task_[task];
+  std::vector<Vote> votes;
+  for (const Vote& v : by_task_[task]) {
+    if (!Excluded(v.worker)) votes.push_back(v);
+  }
   std::sort(votes.begin(), votes.end(), [&](const Vote& a, const Vote& b) {
     return workers_.Name(a.worker) < workers_.Name(b.worker);
   });

@@ -11,8 +11,8 @@
 //                            .outcome = consensus::kLeft});
 //   consensus::Comparisons c = votes.CanonicalComparisons(&names);  // for a sweep
 //
-// A sweep fits a canonical copy: tasks in bytewise order of their ids, each
-// task's votes in bytewise order of worker ids, items and raters numbered by
+// A sweep fits a canonical copy: the votes of workers not excluded, tasks in
+// bytewise order of their ids, each task's votes in bytewise order of worker ids, items and raters numbered by
 // first appearance in that order. The fit then depends only on the set of
 // votes, not on the order they arrived in, and equals `consensusd aggregate
 // --kind pairwise|rating` on a file holding the same votes in that order.
@@ -66,6 +66,15 @@ class VoteSet {
   // Removes the votes of every task stored under `partition`.
   void DropPartition(int32_t partition);
 
+  // Excludes or re-includes a worker (SPEC 3.3): an excluded worker's votes
+  // stay but are left out of the canonical copies. Returns whether it changed.
+  bool SetExcluded(int32_t worker, bool excluded);
+  bool Excluded(int32_t worker) const {
+    return worker >= 0 && worker < static_cast<int32_t>(excluded_.size()) && excluded_[worker];
+  }
+  // The worker's current votes (O(votes)).
+  int64_t CountVotesOf(int32_t worker) const;
+
   // The task's current votes, in no particular order.
   const std::vector<Vote>& TaskVotes(int32_t task) const;
   // The task's home partition, or -1.
@@ -91,6 +100,7 @@ class VoteSet {
   consensus::IdTable tasks_, workers_, items_;
   std::vector<std::vector<Vote>> by_task_;
   std::vector<int32_t> task_partition_;
+  std::vector<uint8_t> excluded_;  // per worker
   int64_t num_votes_ = 0;
   uint64_t version_ = 0;
 };

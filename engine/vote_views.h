@@ -50,19 +50,23 @@ struct RaterRow {
   bool careless = false;
   // Rating: offset from the consensus and noise standard deviation.
   double bias = 0, noise_sd = 0;
+  // Excluded by a QA lead: the votes are kept but not fitted, and the
+  // fitted fields above are 0.
+  bool excluded = false;
 };
 
 struct RatersView {
   std::string project;
   ProjectKind kind = ProjectKind::kUnset;
   VoteFitSummary fit;
-  std::vector<RaterRow> raters;  // by worker id, bytewise
+  std::vector<RaterRow> raters;  // by worker id, bytewise: the fitted, then the excluded
 };
 
 struct VoteTaskAnswer {
   std::string worker;
   std::string left, right, label;  // pairwise, as shown
   double rating = 0;               // rating
+  bool excluded = false;           // the worker is excluded: not in the fit
 };
 
 struct VoteTaskView {

@@ -289,6 +289,43 @@ TEST_F(EngineKindsTest, RestoringPartitionPublishesNothingUntilReady) {
   EXPECT_EQ(CollectAll().size(), 3u);
 }
 
+TEST_F(EngineKindsTest, ExcludedRaterIsLeftOutOfTheFitAcrossRestartsUntilIncluded) {
+  FeedTournament("with");
+  FeedTournament("without");
+  Vote("with", "ab", "spammer", "a", "b", "right");
+  Vote("with", "bc", "spammer", "b", "c", "right");
+  Commit();
+  absl::StatusOr<Engine::ExclusionResult> r = engine_->SetExcluded("with", "spammer", true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->changed);
+  EXPECT_EQ(r->worker.answers, 2);
+  EXPECT_FALSE(engine_->SetExcluded("with", "nobody", true).ok());
+  auto same_board = [&] {
+    absl::StatusOr<LeaderboardView> a = engine_->Leaderboard("with");
+    absl::StatusOr<LeaderboardView> b = engine_->Leaderboard("without");
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->items.size(), b->items.size());
+    for (size_t i = 0; i < a->items.size(); ++i) {
+      EXPECT_EQ(a->items[i].item, b->items[i].item);
+      EXPECT_EQ(a->items[i].score, b->items[i].score);
+    }
+  };
+  Sweep();
+  same_board();
+  absl::StatusOr<RatersView> raters = engine_->Raters("with");
+  ASSERT_TRUE(raters.ok());
+  ASSERT_EQ(raters->raters.size(), 6u);
+  EXPECT_EQ(raters->raters.back().worker, "spammer");
+  EXPECT_TRUE(raters->raters.back().excluded);
+  EXPECT_EQ(raters->raters.back().votes, 2);
+  Restart();
+  same_board();
+  ASSERT_TRUE(engine_->SetExcluded("with", "spammer", false).ok());
+  absl::StatusOr<LeaderboardView> back = engine_->Leaderboard("with");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->fit.votes, 17);
+}
+
 TEST_F(EngineKindsTest, CategoricalRetractionBeforeAnyAnswerLeavesTheKindOpen) {
   EXPECT_EQ(ReasonOf(RetractIn("open", "t1", "w1")), "applied");
   EXPECT_EQ(engine_->KindOf("open"), ProjectKind::kUnset);
