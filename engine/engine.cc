@@ -203,6 +203,12 @@ void Engine::TakeConfirmed(storage::StateBatch& batch) {
                           project->acked_review[task] != 0});
     }
     project->acked_changed.clear();
+    for (const auto& [name, value] : project->vote_confirmed) {
+      const int32_t partition = project->votes.TaskPartition(project->votes.tasks().Find(name));
+      if (partition < 0) continue;
+      batch.PutPublished(partition, project->name, name, {storage::kVoteRecordClass, value, false});
+    }
+    project->vote_confirmed.clear();
   }
 }
 

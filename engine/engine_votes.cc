@@ -183,10 +183,13 @@ bool Engine::CollectVoteOutputs(Project& project, size_t max_records, int64_t no
 }
 
 void Engine::OnVoteDelivered(const OutputRecord::Ticket& ticket, bool delivered) {
-  if (delivered) return;  // (what was delivered is not stored: a restart sends each task once again)
   Project& project = *ticket.project;
   std::lock_guard<std::mutex> lock(project.mu);
   const std::string& name = project.votes.tasks().Name(ticket.task);
+  if (delivered) {  // stored by the next Commit (TakeConfirmed), restored as vote_sent
+    project.vote_confirmed[name] = ticket.confidence;
+    return;
+  }
   project.vote_sent.erase(name);  // sent again with whatever the task holds then
   if (project.vote_report != nullptr) {
     auto it = project.vote_report->task_index.find(name);

@@ -131,6 +131,8 @@ struct Project {
   // of vote_report still to check after its sweep (ids of that fit).
   absl::flat_hash_map<std::string, double> vote_sent;
   std::vector<int32_t> vote_pending;
+  // What Kafka confirmed since it was last stored (task id -> value).
+  absl::flat_hash_map<std::string, double> vote_confirmed;
 
   // REQUIRES: mu held. Sizes the per-task vectors for a new task id and marks
   // it dirty; partition -1 keeps the known one.

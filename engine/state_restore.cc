@@ -149,6 +149,10 @@ absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects
   if (!live) {
     s = store.ForEachPublished(partition, [&](const storage::StoredPublished& r) {
       Project& p = cursor.At(r.project);
+      if (r.value.class_id == storage::kVoteRecordClass) {  // a pairwise or rating task
+        p.vote_sent[std::string(r.task)] = r.value.confidence;
+        return;
+      }
       const int32_t task = p.model.tasks().Find(r.task);
       if (task < 0 || r.value.class_id >= p.model.num_classes()) return;
       p.Touch(task, r.partition);

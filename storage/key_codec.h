@@ -79,7 +79,10 @@ struct ExcludedKey {
 using PublishedKey = GoldKey;
 
 // What was published for a task: its consensus class, the confidence, and
-// whether it was sent to the review topic.
+// whether it was sent to the review topic. For a task of a pairwise or
+// rating project, class_id is kVoteRecordClass and confidence the value sent
+// (P(left) or the rating).
+inline constexpr int32_t kVoteRecordClass = -2;
 struct PublishedValue {
   int32_t class_id = -1;
   double confidence = 0;

@@ -278,6 +278,25 @@ TEST_F(EngineKindsTest, SweepPublishesEachFittedTaskOnceUntilItChanges) {
   EXPECT_EQ(again.size(), records.size()) << "failed deliveries are sent again";
 }
 
+TEST_F(EngineKindsTest, RestartPublishesOnlyWhatChangedSinceTheLastConfirmedRecords) {
+  Assign(0);
+  FeedTournament("pw");
+  Commit();
+  Sweep();
+  std::vector<OutputRecord> records = CollectAll();
+  ASSERT_EQ(records.size(), 3u);
+  Deliver(records);
+  Commit();  // stores what Kafka confirmed
+  Restart();
+  Assign(0);
+  EXPECT_TRUE(CollectAll().empty()) << "the restart sent unchanged tasks again";
+  Vote("pw", "ab", "w1", "a", "b", "right");
+  Vote("pw", "ab", "w2", "a", "b", "right");
+  Commit();
+  Sweep();
+  EXPECT_FALSE(CollectAll().empty());
+}
+
 TEST_F(EngineKindsTest, RestoringPartitionPublishesNothingUntilReady) {
   absl::StatusOr<std::optional<int64_t>> offset = engine_->Assign(0);
   ASSERT_TRUE(offset.ok());
