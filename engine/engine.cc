@@ -257,10 +257,11 @@ absl::StatusOr<int64_t> Engine::Commit(IngestBatch& batch) {
     unswept = unswept || project->report == nullptr;
     if (metrics_ != nullptr) {
       metrics_->AnswersApplied(project->name).Increment(static_cast<double>(n));
-      const bool votes = project->kind == ProjectKind::kPairwise || project->kind == ProjectKind::kRating;
-      metrics_->Tasks(project->name).Set(votes ? project->votes.tasks().size() : project->model.num_tasks());
-      metrics_->Workers(project->name)
-          .Set(votes ? project->votes.workers().size() : project->model.num_workers());
+      // (A pairwise or rating project's gauges are its sweeps'.)
+      if (project->kind != ProjectKind::kPairwise && project->kind != ProjectKind::kRating) {
+        metrics_->Tasks(project->name).Set(project->model.num_tasks());
+        metrics_->Workers(project->name).Set(project->model.num_workers());
+      }
     }
   }
   if (unswept) WakeSweeps();  // a new project: its first sweep now

@@ -263,6 +263,15 @@ TEST_F(KindsBatchAgreementTest, StreamedVotesMatchBatchAggregateAfterASweepAndAR
                 static_cast<double>(rt_rows_.size()));
     }
     EXPECT_EQ(SumMetric(metrics, "consensusd_messages_rejected_total"), 0);
+    EXPECT_EQ(SumMetric(metrics, "consensusd_tasks", {{"project", "pw"}}), 1500);
+    EXPECT_EQ(SumMetric(metrics, "consensusd_workers", {{"project", "rt"}}), 30);
+    EXPECT_GE(SumMetric(metrics, "consensusd_em_sweeps_total", {{"project", "pw"}}), 1);
+    // The exposition with these projects' series is valid Prometheus text.
+    const std::optional<std::string> text = serve.Get("/metrics");
+    ASSERT_TRUE(text.has_value());
+    const RunResult check = RunProgram({"/usr/bin/promtool", "check", "metrics"}, seconds(30), *text);
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+    EXPECT_EQ(check.out + check.err, "") << "promtool found problems";
     ASSERT_EQ(serve.Stop(), 0) << serve.Log();
   }
 }
