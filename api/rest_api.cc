@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/request_params.h"
 #include "api/views.h"
+#include "api/vote_views.h"
 #include "engine/consensus_record.h"
 
 namespace consensusd::api {
@@ -66,6 +67,8 @@ class Api {
     if (p.size() == 3 && p[2] == "workers") return Workers(p[1], req, res);
     if (p.size() == 4 && p[2] == "workers") return Worker(p[1], p[3], res);
     if (p.size() == 3 && p[2] == "export") return Export(p[1], req, res);
+    if (p.size() == 3 && p[2] == "leaderboard") return Leaderboard(p[1], res);
+    if (p.size() == 3 && p[2] == "raters") return Raters(p[1], res);
     return SendError(res, 404, "no such endpoint");
   }
 
@@ -100,7 +103,10 @@ class Api {
  private:
   // An engine error as an HTTP error: unknown ids 404, bad input 400, the rest 500.
   static void SendStatus(httplib::Response& res, const absl::Status& s) {
-    const int status = absl::IsNotFound(s) ? 404 : absl::IsInvalidArgument(s) ? 400 : 500;
+    const int status = absl::IsNotFound(s)             ? 404
+                       : absl::IsInvalidArgument(s)    ? 400
+                       : absl::IsFailedPrecondition(s) ? 409  // a view of another project kind
+                                                       : 500;
     SendError(res, status, std::string(s.message()));
   }
 
@@ -118,7 +124,26 @@ class Api {
     SendJson(res, 200, json{{"projects", items}});
   }
 
+  // Pairwise and rating projects (SPEC 3.1a), as of their last sweep.
+  void Leaderboard(const std::string& project, httplib::Response& res) {
+    absl::StatusOr<engine::LeaderboardView> v = ctx_.engine->Leaderboard(project);
+    if (!v.ok()) return SendStatus(res, v.status());
+    SendJson(res, 200, LeaderboardJson(*v));
+  }
+
+  void Raters(const std::string& project, httplib::Response& res) {
+    absl::StatusOr<engine::RatersView> v = ctx_.engine->Raters(project);
+    if (!v.ok()) return SendStatus(res, v.status());
+    SendJson(res, 200, RatersJson(*v));
+  }
+
   void Task(const std::string& project, const std::string& name, httplib::Response& res) {
+    const engine::ProjectKind kind = ctx_.engine->KindOf(project);
+    if (kind == engine::ProjectKind::kPairwise || kind == engine::ProjectKind::kRating) {
+      std::optional<engine::VoteTaskView> v = ctx_.engine->VoteTask(project, name);
+      if (!v) return SendError(res, 404, absl::StrCat("no task '", name, "' in project '", project, "'"));
+      return SendJson(res, 200, VoteTaskJson(*v));
+    }
     std::optional<engine::TaskView> v = ctx_.engine->Task(project, name);
     if (!v) {
       if (!ctx_.engine->ProjectDetail(project)) return SendError(res, 404, absl::StrCat("no project '", project, "'"));

@@ -20,6 +20,7 @@ json Pairs(const std::vector<std::pair<std::string, double>>& pairs) {
 
 json ProjectSummaryJson(const engine::ProjectSummary& s) {
   json j = {{"project", s.project},
+            {"kind", s.kind.empty() ? json(nullptr) : json(s.kind)},
             {"tasks", s.tasks},
             {"workers", s.workers},
             {"answers", s.answers},

@@ -1,9 +1,12 @@
 #include "consumer/element_rules.h"
 
 #include <charconv>
+#include <cmath>
 
 namespace consensusd::consumer {
 namespace {
+
+using engine::ProjectKind;
 
 constexpr std::string_view kDefaultProject = "default";
 
@@ -69,6 +72,22 @@ bool CheckTimestamp(const ScannedValue& v, int64_t* ts_ms, ElementFailure* failu
   return true;
 }
 
+// Checks a present rating: a finite JSON number. On success sets *rating.
+bool CheckRating(const ScannedValue& v, double* rating, ElementFailure* failure) {
+  if (v.kind != JsonKind::kInteger && v.kind != JsonKind::kFloat) {
+    *failure = {RejectReason::kBadType, FieldName("rating") + " must be a number, not " +
+                                            std::string(KindPhrase(v.kind))};
+    return false;
+  }
+  const auto [end, ec] = std::from_chars(v.text.data(), v.text.data() + v.text.size(), *rating);
+  if (ec != std::errc() || end != v.text.data() + v.text.size() || !std::isfinite(*rating)) {
+    *failure = {RejectReason::kBadType,
+                FieldName("rating") + " must be a finite number, got " + std::string(v.text)};
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool ValidateElement(const ElementFields& f, ElementEvents* out, ElementFailure* failure) {
@@ -99,12 +118,19 @@ bool ValidateElement(const ElementFields& f, ElementEvents* out, ElementFailure*
     }
     retract = f.retract.text == "true";
   }
-  out->has_worker_event = retract || f.label.present;
+  const bool pairwise = f.left.present || f.right.present;
+  out->has_worker_event = retract || f.label.present || f.rating.present || pairwise;
   out->has_gold = f.gold.present;
   if (!out->has_worker_event && !out->has_gold) {
     *failure = {RejectReason::kMissingField,
-                "element needs 'label' (an answer), 'gold' (a gold declaration) or "
-                "'retract': true (a retraction)"};
+                "element needs 'label' (an answer), 'rating' (a rating), 'gold' (a gold "
+                "declaration) or 'retract': true (a retraction)"};
+    return false;
+  }
+  if (!retract && f.rating.present && (f.label.present || pairwise)) {
+    *failure = {RejectReason::kBadType,
+                "an answer has 'rating' (a rating) or 'label' (a class, or with 'left' and "
+                "'right' a preference), not both"};
     return false;
   }
   if (out->has_worker_event) {
@@ -116,7 +142,28 @@ bool ValidateElement(const ElementFields& f, ElementEvents* out, ElementFailure*
     if (!CheckRequiredText(f.worker, "worker", needed_for, kId, kIdTypes, &e.worker, failure)) {
       return false;
     }
-    if (!retract && !CheckText(f.label, "label", kClass, kClassTypes, &e.label, failure)) {
+    if (retract) {
+      e.answer_kind = ProjectKind::kUnset;  // a retraction fits every kind
+    } else if (f.rating.present) {
+      e.answer_kind = ProjectKind::kRating;
+      if (!CheckRating(f.rating, &e.rating, failure)) return false;
+    } else if (pairwise) {
+      e.answer_kind = ProjectKind::kPairwise;
+      constexpr std::string_view kVote = " (required for a pairwise vote)";
+      if (!CheckRequiredText(f.left, "left", kVote, kId, kIdTypes, &e.left, failure) ||
+          !CheckRequiredText(f.right, "right", kVote, kId, kIdTypes, &e.right, failure)) {
+        return false;
+      }
+      if (e.left == e.right) {
+        *failure = {RejectReason::kBadType, "fields 'left' and 'right' are the same item '" +
+                                                std::string(e.left) + "': a vote compares two"};
+        return false;
+      }
+      if (!CheckRequiredText(f.label, "label", " (required for a pairwise vote: left, right, tie "
+                             "or one of the two items)", kId, kIdTypes, &e.label, failure)) {
+        return false;
+      }
+    } else if (!CheckText(f.label, "label", kClass, kClassTypes, &e.label, failure)) {
       return false;
     }
   }

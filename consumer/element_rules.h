@@ -22,6 +22,7 @@ namespace consensusd::consumer {
 // The fields of one element that decoding reads; the last occurrence of a key wins.
 struct ElementFields {
   ScannedValue task, worker, project, label, gold, retract, ts;
+  ScannedValue left, right, rating;  // pairwise votes and ratings (SPEC 3.1a)
   // The first known field that appeared twice (JSON allows it; which value
   // counts would be a guess, so the element is rejected), or nullptr.
   const char* duplicate = nullptr;
@@ -32,11 +33,11 @@ struct ElementFields {
       case 2:
         return key == "ts" ? &ts : nullptr;
       case 4:
-        return key == "task" ? &task : key == "gold" ? &gold : nullptr;
+        return key == "task" ? &task : key == "gold" ? &gold : key == "left" ? &left : nullptr;
       case 5:
-        return key == "label" ? &label : nullptr;
+        return key == "label" ? &label : key == "right" ? &right : nullptr;
       case 6:
-        return key == "worker" ? &worker : nullptr;
+        return key == "worker" ? &worker : key == "rating" ? &rating : nullptr;
       case 7:
         return key == "project" ? &project : key == "retract" ? &retract : nullptr;
       default:
@@ -53,6 +54,9 @@ inline const char* FieldNameOf(const ElementFields& f, const ScannedValue* slot)
   if (slot == &f.label) return "label";
   if (slot == &f.gold) return "gold";
   if (slot == &f.retract) return "retract";
+  if (slot == &f.left) return "left";
+  if (slot == &f.right) return "right";
+  if (slot == &f.rating) return "rating";
   return "ts";
 }
 

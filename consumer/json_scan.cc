@@ -47,7 +47,7 @@ simdjson::error_code ScanNumber(std::string_view t, ScannedValue* out) {
   }
   if (i != n) return simdjson::NUMBER_ERROR;
   out->kind = integer ? JsonKind::kInteger : JsonKind::kFloat;
-  out->text = integer ? (t == "-0" ? std::string_view("0") : t) : std::string_view();
+  out->text = integer && t == "-0" ? std::string_view("0") : t;
   out->bytes = out->text.size();
   return simdjson::SUCCESS;
 }

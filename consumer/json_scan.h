@@ -46,7 +46,7 @@ struct ScannedValue {
   bool present = false;  // set by the caller for fields that occurred
   JsonKind kind = JsonKind::kNull;
   // kString: the unescaped string; kInteger: its JSON text, except "0" for -0;
-  // kBool: "true" or "false". Empty otherwise, and for a string of more than
+  // kFloat: its JSON text; kBool: "true" or "false". Empty otherwise, and for a string of more than
   // kMaxIdBytes bytes that had escapes (its size is still in `bytes`).
   std::string_view text;
   size_t bytes = 0;  // the size of the (unescaped) string or of `text`

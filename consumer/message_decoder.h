@@ -78,12 +78,24 @@ class DecodeSink {
 //   3. project: optional, default "default"; a string, else bad_type.
 //   4. ts: optional; a non-negative integer fitting int64 (epoch ms), else bad_type.
 //   5. retract: optional; a boolean, else bad_type.
-//   6. kind: retract true is a retraction (a label is then ignored), else a label
-//      makes an answer; a gold makes a gold declaration, in addition to either.
-//      None of label, gold, retract true: missing_field.
+//   6. kind: retract true is a retraction (label, left, right and rating are
+//      then ignored), else a rating makes a rating answer, a left or a right a
+//      pairwise vote, a label alone a class answer (SPEC 3.1a); a gold makes a
+//      gold declaration, in addition to any. None of label, rating, left,
+//      right, gold, retract true: missing_field. A rating with a label, left
+//      or right: bad_type.
 //   7. worker: required for answers and retractions (missing_field); a string or
 //      an integer, else bad_type. Ignored for a gold declaration alone.
-//   8. label (answers) then gold: a string, an integer or a boolean, else bad_type.
+//   8. label (class answers) then gold: a string, an integer or a boolean,
+//      else bad_type.
+//      rating: a finite JSON number (integer or not), else bad_type; whether
+//      it is on the project's scale is the engine's check (out_of_scale).
+//      pairwise: left, right, then label are required (missing_field), ids
+//      (a string or an integer, else bad_type), left != right (bad_type);
+//      whether label is left, right, tie or one of the items is the
+//      engine's check (unknown_class).
+// The event's answer_kind says which kind of project it belongs to
+// (categorical for a class answer and every gold, kUnset for a retraction).
 // Ids and classes (task, worker, project, label, gold): null, floats, objects,
 // arrays and empty strings are bad_type; more than kMaxIdBytes bytes (after
 // unescaping) is id_too_long. Integers keep their JSON text, which is already

@@ -49,6 +49,9 @@ absl::Status Engine::Restore(const std::function<void(int64_t)>& progress) {
     for (const int32_t partition : project->task_partition) {
       if (partition >= 0) loaded.insert(partition);
     }
+    for (int32_t t = 0; t < project->votes.tasks().size(); ++t) {
+      if (project->votes.TaskPartition(t) >= 0) loaded.insert(project->votes.TaskPartition(t));
+    }
   }
   {
     std::lock_guard<std::mutex> lock(partitions_mu_);
@@ -75,6 +78,12 @@ std::optional<EngineRejection> Engine::Apply(IngestBatch& batch, int32_t partiti
                                              const LabelEvent& e) {
   Project& project = ProjectFor(batch, e.project);
   std::lock_guard<std::mutex> lock(project.mu);
+  // Not (yet) a categorical project, or not a class answer: engine_votes.cc.
+  if (project.kind != ProjectKind::kCategorical || e.answer_kind > ProjectKind::kCategorical) {
+    bool categorical = false;
+    std::optional<EngineRejection> r = ApplyOtherKind(batch, project, partition, e, &categorical);
+    if (!categorical) return r;
+  }
   consensus::StreamingModel& model = project.model;
   // A task's records live under the partition that first brought it (its
   // home), so that a later answer or retraction arriving on another partition
@@ -194,6 +203,12 @@ void Engine::TakeConfirmed(storage::StateBatch& batch) {
                           project->acked_review[task] != 0});
     }
     project->acked_changed.clear();
+    for (const auto& [name, value] : project->vote_confirmed) {
+      const int32_t partition = project->votes.TaskPartition(project->votes.tasks().Find(name));
+      if (partition < 0) continue;
+      batch.PutPublished(partition, project->name, name, {storage::kVoteRecordClass, value, false});
+    }
+    project->vote_confirmed.clear();
   }
 }
 
@@ -242,8 +257,11 @@ absl::StatusOr<int64_t> Engine::Commit(IngestBatch& batch) {
     unswept = unswept || project->report == nullptr;
     if (metrics_ != nullptr) {
       metrics_->AnswersApplied(project->name).Increment(static_cast<double>(n));
-      metrics_->Tasks(project->name).Set(project->model.num_tasks());
-      metrics_->Workers(project->name).Set(project->model.num_workers());
+      // (A pairwise or rating project's gauges are its sweeps'.)
+      if (project->kind != ProjectKind::kPairwise && project->kind != ProjectKind::kRating) {
+        metrics_->Tasks(project->name).Set(project->model.num_tasks());
+        metrics_->Workers(project->name).Set(project->model.num_workers());
+      }
     }
   }
   if (unswept) WakeSweeps();  // a new project: its first sweep now
@@ -304,6 +322,10 @@ void Engine::SetPartitionReady(int32_t partition, bool ready) {
     for (int32_t t = 0; t < static_cast<int32_t>(project->task_partition.size()); ++t) {
       if (project->task_partition[t] == partition) project->Touch(t, -1);
     }
+    if (project->vote_report != nullptr) {  // pairwise and rating: check every fitted task
+      project->vote_pending.resize(project->vote_report->names.tasks.size());
+      for (size_t t = 0; t < project->vote_pending.size(); ++t) project->vote_pending[t] = static_cast<int32_t>(t);
+    }
   }
 }
 
@@ -351,6 +373,10 @@ absl::Status Engine::Revoke(int32_t partition) {
       project->sent_review[t] = project->acked_review[t] = 0;
     }
     if (!tasks.empty()) project->model.DropTasks(tasks);
+    for (int32_t t = 0; t < project->votes.tasks().size(); ++t) {
+      if (project->votes.TaskPartition(t) == partition) project->vote_sent.erase(project->votes.tasks().Name(t));
+    }
+    project->votes.DropPartition(partition);
   }
   // Its tasks left the model: its worker statistics now come from the topic
   // (the last ones published).
@@ -399,6 +425,10 @@ bool Engine::CollectOutputs(size_t max_records, OutputBatch* out) {
   const int64_t now = NowMs();
   for (Project* project : projects_.List()) {
     std::lock_guard<std::mutex> lock(project->mu);
+    if (!project->vote_pending.empty()) {
+      if (CollectVoteOutputs(*project, max_records, now, out)) return true;
+      continue;
+    }
     if (project->dirty_tasks.empty()) continue;
     consensus::StreamingModel& model = project->model;
     if (model.num_classes() == 0) {
@@ -463,6 +493,7 @@ bool Engine::CollectOutputs(size_t max_records, OutputBatch* out) {
 }
 
 void Engine::OnDelivered(const OutputRecord::Ticket& ticket, bool delivered) {
+  if (ticket.vote) return OnVoteDelivered(ticket, delivered);
   Project& project = *ticket.project;
   std::lock_guard<std::mutex> lock(project.mu);
   const int32_t task = ticket.task;
@@ -528,7 +559,10 @@ void Engine::RunSweeps(const std::atomic<bool>& stop) {
     bool unswept = false;
     for (Project* project : projects_.List()) {
       std::lock_guard<std::mutex> lock(project->mu);
-      if (project->report == nullptr && project->model.num_answers() > 0) unswept = true;
+      if (project->report == nullptr &&
+          (project->model.num_answers() > 0 || project->votes.num_votes() > 0)) {
+        unswept = true;
+      }
     }
     bool due = Clock::now() >= next;
     if (due && AnyPartitionRestoring()) {
@@ -590,6 +624,7 @@ absl::StatusOr<Engine::ExclusionResult> Engine::SetExcluded(std::string_view nam
     }
     return worker;
   };
+  if (IsVoteKind(*project)) return SetVoteExcluded(*project, worker_name, excluded);
   bool changed = false;
   {
     // The lock is held across the write so that no other change interleaves

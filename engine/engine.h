@@ -14,6 +14,11 @@
 //   engine.CollectOutputs(room, &records);               // then produce them, unlocked
 //   std::optional<TaskView> t = engine.Task("p", "t-1"); // any thread
 //
+// Kinds (SPEC 3.1a): a categorical project's answers feed its streaming
+// model; a pairwise or rating project's votes are kept in a VoteSet and
+// refitted whole by each sweep with the batch code (engine_votes.cc,
+// vote_sweep.cc). Both are stored and committed the same way.
+//
 // Partitions: an assigned partition is owned but restoring (its tasks are not
 // published, so that a partition being rebuilt from the input topic does not
 // publish half-rebuilt labels) until SetPartitionReady(p, true); then its
@@ -49,6 +54,7 @@
 #include "engine/reject_reason.h"
 #include "engine/sweeper.h"
 #include "engine/views.h"
+#include "engine/vote_views.h"
 #include "metrics/service_metrics.h"
 #include "storage/state_store.h"
 
@@ -113,6 +119,9 @@ struct OutputRecord {
     int32_t label = -1;
     double confidence = 0;
     bool review = false;
+    // A pairwise or rating record: `task` is the project's VoteSet task id
+    // and `confidence` the value sent (P(left) or the rating).
+    bool vote = false;
   };
   std::string key;
   std::string value;
@@ -291,6 +300,17 @@ class Engine {
   };
   absl::StatusOr<AnswersCopy> Answers(std::string_view project) const;
 
+  // --- Pairwise and rating projects (SPEC 3.1a; engine_votes.cc) ---
+  // As of the last sweep. NotFound if the project is unknown,
+  // FailedPrecondition if it is not of that kind.
+  absl::StatusOr<LeaderboardView> Leaderboard(std::string_view project) const;
+  absl::StatusOr<RatersView> Raters(std::string_view project) const;
+  // The task view of a pairwise or rating project; nullopt if the project
+  // or the task is unknown or the project is of another kind.
+  std::optional<VoteTaskView> VoteTask(std::string_view project, std::string_view task) const;
+  // The project's kind (kUnset if unknown or not fixed yet).
+  ProjectKind KindOf(std::string_view project) const;
+
   int64_t answers_committed() const { return answers_committed_.load(); }
 
  private:
@@ -304,9 +324,29 @@ class Engine {
   // Whether the event's message is below its partition's stored offset, so
   // that its changes are in the state already (loop thread).
   bool AppliedBefore(int32_t partition, const LabelEvent& e) const;
+  // Apply() of an event that is not a class answer to a categorical project
+  // (engine_votes.cc): fixes an unset project's kind, rejects an answer of
+  // another kind (wrong_kind), applies pairwise and rating answers and
+  // retractions. Sets *categorical, applying nothing, when the event is for
+  // the categorical path after all. REQUIRES: project.mu held.
+  std::optional<EngineRejection> ApplyOtherKind(IngestBatch& batch, engine::Project& project,
+                                                int32_t partition, const LabelEvent& e,
+                                                bool* categorical);
   // Applies an answer of a project with repeats: count. REQUIRES: project.mu held.
   void ApplyRepeat(IngestBatch& batch, engine::Project& project, int32_t task, int32_t task_home,
                    int32_t label, const LabelEvent& e);
+  // Forms the consensus records of a pairwise or rating project's tasks whose
+  // fitted value moved since last sent (engine_votes.cc). Returns whether
+  // more are waiting. REQUIRES: project.mu held.
+  bool CollectVoteOutputs(engine::Project& project, size_t max_records, int64_t now,
+                          OutputBatch* out);
+  // Whether the project is pairwise or rating (engine_votes.cc).
+  static bool IsVoteKind(const engine::Project& project);
+  // SetExcluded for a pairwise or rating project (engine_votes.cc).
+  absl::StatusOr<ExclusionResult> SetVoteExcluded(engine::Project& project,
+                                                  std::string_view worker, bool excluded);
+  // OnDelivered of a pairwise or rating record.
+  static void OnVoteDelivered(const OutputRecord::Ticket& ticket, bool delivered);
   // REQUIRES: project.mu held. Marks the task's confirmed state for storing.
   static void Confirm(engine::Project& project, int32_t task);
   // Adds the confirmed state of every marked task to `batch`.

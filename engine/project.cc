@@ -13,6 +13,9 @@ Project::Project(std::string project_name, ProjectSettings project_settings)
     (void)model.InternClass(c);  // declared classes come first, in config order
   }
   classes_stored = model.num_classes();
+  kind = settings.kind != ProjectKind::kUnset ? settings.kind
+         : fixed_classes                      ? ProjectKind::kCategorical
+                                              : ProjectKind::kUnset;
 }
 
 void Project::Touch(int32_t task, int32_t partition) {

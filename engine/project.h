@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "consensus/report.h"
 #include "consensus/streaming_model.h"
+#include "consensus/pairwise.h"
+#include "consensus/rating.h"
+#include "engine/project_kind.h"
+#include "engine/vote_set.h"
 #include "engine/worker_stats.h"
 
 namespace consensusd::engine {
@@ -35,6 +40,28 @@ struct ProjectSettings {
   consensus::QualityThresholds quality;
   consensus::ReviewThresholds review;
   double min_change = 0.01;  // output.min_change
+  ProjectKind kind = ProjectKind::kUnset;  // declared; kUnset: fixed by the first answer
+  // A rating project's declared scale; absent: any finite rating, and the
+  // fit's scale runs from the smallest rating to the largest.
+  std::optional<std::pair<double, double>> scale;
+  // A pairwise project's bootstrap replicates per sweep (0: no intervals).
+  int bootstrap = consensus::PairwiseOptions{}.bootstrap;
+};
+
+// What the last sweep of a pairwise or rating project fitted: the batch
+// model (consensus/pairwise.h or rating.h) on the canonical copy of its
+// votes (engine/vote_set.h), with the names of the copy's ids.
+struct VoteReport {
+  ProjectKind kind = ProjectKind::kUnset;
+  CanonicalNames names;
+  consensus::Comparisons comparisons;  // pairwise: the fitted votes
+  consensus::PairwiseModel pairwise;   // kind pairwise
+  consensus::RatingModel rating;       // kind rating
+  double scale_min = 0, scale_max = 0; // rating: the scale of the fit
+  absl::flat_hash_map<std::string, int32_t> task_index;  // name -> id in the fit
+  int64_t sweep_unix_ms = 0;
+  double sweep_seconds = 0;
+  int bootstrap = 0;
 };
 
 // What the last full sweep of a project found (SPEC 4.3), kept for the API
@@ -92,6 +119,20 @@ struct Project {
   // were interned from the worker-statistics topic and are stored (densely,
   // by id) before any stored record refers to them.
   int32_t classes_stored = 0;
+  // The project's kind: declared, or fixed by its first accepted answer
+  // (and, after a restart, by its stored answers).
+  ProjectKind kind = ProjectKind::kUnset;
+  // A pairwise or rating project's votes (the model above stays empty), and
+  // the last sweep's fit of them (null before the first sweep).
+  VoteSet votes;
+  std::shared_ptr<const VoteReport> vote_report;
+  // Their consensus records (SPEC 5.2, engine_votes.cc): per task id, the
+  // value (P(left) or the rating) last handed to the producer, and the tasks
+  // of vote_report still to check after its sweep (ids of that fit).
+  absl::flat_hash_map<std::string, double> vote_sent;
+  std::vector<int32_t> vote_pending;
+  // What Kafka confirmed since it was last stored (task id -> value).
+  absl::flat_hash_map<std::string, double> vote_confirmed;
 
   // REQUIRES: mu held. Sizes the per-task vectors for a new task id and marks
   // it dirty; partition -1 keeps the known one.

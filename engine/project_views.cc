@@ -17,6 +17,12 @@ ProjectSummary SummaryOf(const Project& project) {
   s.workers = m.num_workers();
   s.answers = m.num_answers();
   s.classes = m.classes().names();
+  s.kind = std::string(ProjectKindName(project.kind));
+  if (project.kind == ProjectKind::kPairwise || project.kind == ProjectKind::kRating) {
+    s.tasks = project.votes.CountTasksWithVotes();
+    s.workers = project.votes.CountWorkersWithVotes();
+    s.answers = project.votes.num_votes();
+  }
   if (project.report != nullptr) {
     s.swept = true;
     s.workers_flagged = project.report->workers_flagged;

@@ -18,6 +18,12 @@ std::string_view ReasonCode(RejectReason reason) {
       return "unknown_class";
     case RejectReason::kTooManyClasses:
       return "too_many_classes";
+    case RejectReason::kWrongKind:
+      return "wrong_kind";
+    case RejectReason::kOutOfScale:
+      return "out_of_scale";
+    case RejectReason::kItemMismatch:
+      return "item_mismatch";
   }
   return "unknown";
 }

@@ -20,16 +20,21 @@ enum class RejectReason {
   kIdTooLong,       // an id or class name exceeds kMaxIdBytes
   kUnknownClass,    // a label outside the project's declared class set
   kTooManyClasses,  // a new label beyond the project's max_classes
+  kWrongKind,       // an answer of another kind than the project's (SPEC 3.1a)
+  kOutOfScale,      // a rating outside the project's declared scale
+  kItemMismatch,    // a pairwise vote on a task that compares other items
 };
 
-inline constexpr std::array<RejectReason, 7> kAllRejectReasons = {
-    RejectReason::kMalformedJson, RejectReason::kMissingField, RejectReason::kBadType,
-    RejectReason::kTooLarge,      RejectReason::kIdTooLong,    RejectReason::kUnknownClass,
-    RejectReason::kTooManyClasses,
+inline constexpr std::array<RejectReason, 10> kAllRejectReasons = {
+    RejectReason::kMalformedJson, RejectReason::kMissingField,   RejectReason::kBadType,
+    RejectReason::kTooLarge,      RejectReason::kIdTooLong,      RejectReason::kUnknownClass,
+    RejectReason::kTooManyClasses, RejectReason::kWrongKind,     RejectReason::kOutOfScale,
+    RejectReason::kItemMismatch,
 };
 
 // The reason code: "malformed_json", "missing_field", "bad_type", "too_large",
-// "id_too_long", "unknown_class", "too_many_classes". Part of the contract.
+// "id_too_long", "unknown_class", "too_many_classes", "wrong_kind",
+// "out_of_scale", "item_mismatch". Part of the contract.
 std::string_view ReasonCode(RejectReason reason);
 
 }  // namespace consensusd::engine

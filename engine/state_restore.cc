@@ -43,6 +43,7 @@ absl::Status RestoreClasses(const storage::StateStore& store, ProjectCursor& cur
   return store.ForEachExcluded([&](std::string_view project, std::string_view worker) {
     Project& p = cursor.At(project);
     p.model.LoadExcluded(p.model.InternWorker(worker));
+    p.votes.SetExcluded(p.votes.InternWorker(worker), true);  // for a pairwise or rating project
   });
 }
 
@@ -81,6 +82,7 @@ absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects
       }
       return;
     }
+    if (p.kind == ProjectKind::kUnset) p.kind = ProjectKind::kCategorical;
     const int32_t task = p.model.InternTask(a.task);
     const int32_t worker = p.model.InternWorker(a.worker);
     if (live) {
@@ -102,6 +104,7 @@ absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects
     Project& p = cursor.At(g.project);
     const int32_t label = p.model.classes().Find(g.label);
     if (label < 0) return;
+    if (p.kind == ProjectKind::kUnset) p.kind = ProjectKind::kCategorical;
     const int32_t task = p.model.InternTask(g.task);
     if (live) {
       p.model.SetGold(task, label);
@@ -112,12 +115,44 @@ absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects
     ++gold;
   });
   if (!s.ok()) return s;
+  // Pairwise and rating answers; their kind fixes an undeclared project's.
+  s = store.ForEachVote(partition, [&](const storage::StoredVote& v) {
+    Project& p = cursor.At(v.project);
+    const ProjectKind kind = v.vote.pairwise ? ProjectKind::kPairwise : ProjectKind::kRating;
+    if (p.kind == ProjectKind::kUnset) p.kind = kind;
+    if (p.kind != kind) {
+      if (problem.ok()) {
+        problem = absl::FailedPreconditionError(absl::StrCat(
+            "project '", std::string(v.project), "' has stored ", std::string(ProjectKindName(kind)),
+            " answers but is ", std::string(ProjectKindName(p.kind)), " (declared in the config or by its "
+            "stored answers): set projects.", std::string(v.project), ".kind: ",
+            std::string(ProjectKindName(kind)), ", or replay the input topic into an empty state.data_dir"));
+      }
+      return;
+    }
+    VoteSet::Vote vote{.worker = p.votes.InternWorker(v.worker)};
+    if (v.vote.pairwise) {
+      vote.left = p.votes.InternItem(v.vote.left);
+      vote.right = p.votes.InternItem(v.vote.right);
+      vote.outcome = static_cast<consensus::Outcome>(v.vote.outcome);
+    } else {
+      vote.rating = v.vote.rating;
+    }
+    p.votes.Put(p.votes.InternTask(v.task), v.partition, vote);
+    if (++answers % 1000000 == 0 && progress) progress(answers);
+  });
+  if (!s.ok()) return s;
+  if (!problem.ok()) return problem;
   // What was published is loaded on start only: a partition that comes back
   // after another instance owned it publishes each task once again (what the
   // other instance sent is unknown here).
   if (!live) {
     s = store.ForEachPublished(partition, [&](const storage::StoredPublished& r) {
       Project& p = cursor.At(r.project);
+      if (r.value.class_id == storage::kVoteRecordClass) {  // a pairwise or rating task
+        p.vote_sent[std::string(r.task)] = r.value.confidence;
+        return;
+      }
       const int32_t task = p.model.tasks().Find(r.task);
       if (task < 0 || r.value.class_id >= p.model.num_classes()) return;
       p.Touch(task, r.partition);

@@ -15,6 +15,12 @@ Sweeper::Sweeper(metrics::ServiceMetrics* metrics, int per_worker_limit)
     : metrics_(metrics), per_worker_limit_(per_worker_limit) {}
 
 absl::Status Sweeper::SweepProject(Project& project, bool force) {
+  bool votes;
+  {
+    std::lock_guard<std::mutex> lock(project.mu);
+    votes = project.kind == ProjectKind::kPairwise || project.kind == ProjectKind::kRating;
+  }
+  if (votes) return SweepVotes(project, force);
   std::lock_guard<std::mutex> sweep_lock(sweep_mu_);
   consensus::SweepInput input;
   {

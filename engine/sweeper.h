@@ -3,6 +3,10 @@
 // are re-estimated incrementally when the result is installed. After a sweep
 // every task is marked for an output check, the project's report (for the
 // API) is replaced and its gauges and distributions are refreshed.
+// A pairwise or rating project is refitted whole by the batch code
+// (consensus/pairwise.h, consensus/rating.h) with its default options (but
+// the project's bootstrap replicates), so that a sweep gives what
+// `aggregate --kind` gives.
 //
 //   Sweeper sweeper(&metrics, /*per_worker_limit=*/500);
 //   absl::Status s = sweeper.SweepProject(project, /*force=*/false);
@@ -29,6 +33,9 @@ class Sweeper {
   absl::Status SweepProject(Project& project, bool force);
 
  private:
+  // The sweep of a pairwise or rating project (vote_sweep.cc): the batch
+  // fit of the canonical copy of its votes (engine/vote_set.h).
+  absl::Status SweepVotes(Project& project, bool force);
   static std::shared_ptr<const ProjectReport> BuildReport(const Project& project,
                                                          const consensus::SweepInput& input,
                                                          const consensus::Model& fitted,

@@ -16,6 +16,7 @@ namespace consensusd::engine {
 
 struct ProjectSummary {
   std::string project;
+  std::string kind;  // categorical, pairwise, rating, or "" before the first answer
   int64_t tasks = 0;
   int64_t workers = 0;
   int64_t answers = 0;

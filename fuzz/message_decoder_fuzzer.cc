@@ -16,6 +16,7 @@
 //   scripts/fuzz.sh 60                         # builds build-fuzz, runs every target
 //   build-fuzz/message_decoder_fuzzer -dict=fuzz/dicts/message_decoder.dict fuzz/corpus/message_decoder
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -37,6 +38,9 @@ struct Outcome {
   LabelEvent::Kind kind = LabelEvent::Kind::kAnswer;
   std::string project, task, worker, label, detail, raw;
   int64_t ts_ms = -1;
+  engine::ProjectKind answer_kind = engine::ProjectKind::kCategorical;
+  std::string left, right;
+  double rating = 0;
 
   bool operator==(const Outcome&) const = default;
 };
@@ -76,7 +80,15 @@ class CheckingSink : public DecodeSink {
     switch (e.kind) {
       case LabelEvent::Kind::kAnswer:
         Check(ValidId(e.worker), "answer worker is empty or too long");
-        Check(ValidId(e.label), "answer label is empty or too long");
+        if (e.answer_kind == engine::ProjectKind::kRating) {
+          Check(std::isfinite(e.rating), "rating is not finite");
+        } else {
+          Check(ValidId(e.label), "answer label is empty or too long");
+        }
+        if (e.answer_kind == engine::ProjectKind::kPairwise) {
+          Check(ValidId(e.left) && ValidId(e.right), "vote item is empty or too long");
+          Check(e.left != e.right, "vote compares an item with itself");
+        }
         break;
       case LabelEvent::Kind::kRetract:
         Check(ValidId(e.worker), "retraction worker is empty or too long");
@@ -87,11 +99,14 @@ class CheckingSink : public DecodeSink {
     }
     outcomes.push_back({false, RejectReason::kMalformedJson, e.kind, std::string(e.project),
                         std::string(e.task), std::string(e.worker), std::string(e.label), "",
-                        std::string(e.raw), e.ts_ms});
+                        std::string(e.raw), e.ts_ms, e.answer_kind, std::string(e.left),
+                        std::string(e.right), e.rating});
   }
 
   void OnReject(const Rejection& r) override {
-    Check(r.reason != RejectReason::kUnknownClass && r.reason != RejectReason::kTooManyClasses,
+    Check(r.reason != RejectReason::kUnknownClass && r.reason != RejectReason::kTooManyClasses &&
+              r.reason != RejectReason::kWrongKind && r.reason != RejectReason::kOutOfScale &&
+              r.reason != RejectReason::kItemMismatch,
           "the decoder gave a reason only the engine can give");
     Check(!r.detail.empty(), "rejection without a detail");
     Check(r.raw.empty() ? payload_.empty() : Inside(r.raw, payload_),
@@ -113,7 +128,11 @@ class CheckingSink : public DecodeSink {
 // What AppendLabelMessage writes for an accepted answer or gold declaration
 // must decode to that same event.
 void CheckRoundTrip(const Outcome& o, MessageDecoder& decoder) {
-  if (o.rejected || o.kind == LabelEvent::Kind::kRetract) return;
+  // (AppendLabelMessage writes class answers and gold only.)
+  if (o.rejected || o.kind == LabelEvent::Kind::kRetract ||
+      o.answer_kind != engine::ProjectKind::kCategorical) {
+    return;
+  }
   std::string message;
   AppendLabelMessage({.project = o.project,
                       .task = o.task,

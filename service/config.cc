@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <set>
@@ -32,7 +33,26 @@ bool IsValidAddress(std::string_view address) {
          std::stoi(std::string(port)) <= 65535;
 }
 
+// A finite decimal number, the whole text.
+bool ParseNumber(const std::string& text, double* value) {
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, *value);
+  return ec == std::errc() && ptr == end && std::isfinite(*value);
+}
+
 }  // namespace
+
+double ProjectConfig::ScaleMin() const {
+  double v = 0;
+  ParseNumber(scale.at(0), &v);
+  return v;
+}
+
+double ProjectConfig::ScaleMax() const {
+  double v = 0;
+  ParseNumber(scale.at(1), &v);
+  return v;
+}
 
 bool IsSecretKafkaProperty(std::string_view name) {
   for (std::string_view word : {"password", "secret", "jaas", "key", "token"}) {
@@ -79,6 +99,27 @@ absl::Status Config::Validate() const {
                      ? " (last and all are accepted by consensusd aggregate only: write " +
                            std::string(p.repeats == "last" ? "replace" : "count") + ")"
                      : ""));
+    const std::string kind = prefix + "kind";
+    require(p.kind.empty() || p.kind == "categorical" || p.kind == "pairwise" || p.kind == "rating",
+            kind + " must be categorical, pairwise or rating (or unset: the first answer "
+                   "fixes it), got " + Quoted(p.kind));
+    const bool categorical = p.kind.empty() || p.kind == "categorical";
+    require(categorical || p.classes.empty(),
+            prefix + "classes is set but " + kind + " is " + p.kind +
+                ": classes apply to categorical projects only");
+    require(categorical || p.repeats == "replace",
+            prefix + "repeats: count is for categorical projects only; a " + p.kind +
+                " project keeps each worker's last answer per task (repeats: replace)");
+    if (!p.scale.empty()) {
+      double lo = 0, hi = 0;
+      const bool numbers = p.scale.size() == 2 && ParseNumber(p.scale[0], &lo) &&
+                           ParseNumber(p.scale[1], &hi);
+      require(numbers && lo < hi, prefix + "scale must be [min, max], two numbers with min < max "
+                                           "(e.g. [1, 7])");
+      require(p.kind.empty() || p.kind == "rating",
+              prefix + "scale is set but " + kind + " is " + p.kind +
+                  ": a scale applies to rating projects only");
+    }
     const std::string classes = prefix + "classes";
     require(p.classes.size() != 1,
             classes + " declares one class: declare at least two, or none to discover them");

@@ -33,6 +33,21 @@ struct ProjectConfig {
   // "count" (an independent repeat). docs/configuration.md says why replace
   // is the service's default.
   std::string repeats = "replace";
+  // What one answer is (SPEC 3.1a): categorical, pairwise or rating; empty:
+  // fixed by the project's first answer.
+  std::string kind;
+  // A rating project's scale, [min, max] (e.g. [1, 7]); ratings outside it
+  // are rejected (out_of_scale). Empty: any finite rating, and the fit's
+  // scale runs from the smallest rating to the largest.
+  std::vector<std::string> scale;
+  // A pairwise project's bootstrap replicates per sweep (the intervals);
+  // 100 as `aggregate --kind pairwise`, fewer for large projects (each
+  // replicate is a refit), 0 for none.
+  int bootstrap = 100;
+
+  // The scale as numbers. REQUIRES: Validate() is OK and scale is not empty.
+  double ScaleMin() const;
+  double ScaleMax() const;
 };
 
 struct Config {
@@ -120,6 +135,9 @@ void ForEachProjectKey(P& p, F&& f) {
   f("classes", p.classes);
   f("max_classes", p.max_classes, Range{2, 1024});  // K x K doubles per worker stay small
   f("repeats", p.repeats);
+  f("kind", p.kind);
+  f("scale", p.scale);
+  f("bootstrap", p.bootstrap, Range{0, 10000});
   f("quality.min_answers", p.quality.min_answers, Range{0});
   f("quality.min_accuracy", p.quality.min_accuracy, Range{0, 1});
   f("quality.max_spam_score", p.quality.max_spam_score, Range{0, 1});

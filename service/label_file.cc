@@ -210,6 +210,11 @@ class JsonLinesSink : public consumer::DecodeSink {
     }
     switch (e.kind) {
       case engine::LabelEvent::Kind::kAnswer: {
+        if (e.answer_kind != engine::ProjectKind::kCategorical) {
+          return Fail(absl::StrCat("a ", std::string(engine::ProjectKindName(e.answer_kind)),
+                                   " answer: JSON Lines files hold class answers; aggregate "
+                                   "pairwise votes or ratings with --kind pairwise|rating on a CSV"));
+        }
         absl::StatusOr<int32_t> label = answers_->InternClass(e.label);
         if (!label.ok()) return Fail(std::string(label.status().message()));
         task_.push_back(answers_->tasks.Intern(e.task));

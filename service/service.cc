@@ -45,6 +45,9 @@ engine::ProjectSettings ProjectSettingsOf(const Config& config, std::string_view
   s.quality = p.quality;
   s.review = config.review;
   s.min_change = config.output.min_change;
+  s.kind = engine::ParseProjectKind(p.kind).value_or(engine::ProjectKind::kUnset);
+  if (!p.scale.empty()) s.scale = {p.ScaleMin(), p.ScaleMax()};
+  s.bootstrap = p.bootstrap;
   return s;
 }
 

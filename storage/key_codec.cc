@@ -141,6 +141,53 @@ bool DecodeRepeatsKey(std::string_view key, AnswerKey* out) {
          GetLengthPrefixed(&key, &out->worker) && key.empty();
 }
 
+void AppendVoteKey(std::string* dst, const AnswerKey& key) {
+  AppendWorkerKey(dst, RecordType::kVote, key);
+}
+
+bool DecodeVoteKey(std::string_view key, AnswerKey* out) {
+  return GetType(&key, RecordType::kVote) && GetInt32(&key, &out->partition) &&
+         GetLengthPrefixed(&key, &out->project) && GetLengthPrefixed(&key, &out->task) &&
+         GetLengthPrefixed(&key, &out->worker) && key.empty();
+}
+
+void AppendVoteValue(std::string* dst, const VoteValue& value) {
+  if (value.pairwise) {
+    dst->push_back('p');
+    PutLengthPrefixed(dst, value.left);
+    PutLengthPrefixed(dst, value.right);
+    dst->push_back(static_cast<char>(value.outcome));
+    return;
+  }
+  dst->push_back('r');
+  uint64_t bits;
+  std::memcpy(&bits, &value.rating, sizeof bits);
+  PutBigEndian32(dst, static_cast<uint32_t>(bits >> 32));
+  PutBigEndian32(dst, static_cast<uint32_t>(bits));
+}
+
+bool DecodeVoteValue(std::string_view value, VoteValue* out) {
+  if (value.empty()) return false;
+  const char tag = value.front();
+  value.remove_prefix(1);
+  if (tag == 'p') {
+    out->pairwise = true;
+    if (!GetLengthPrefixed(&value, &out->left) || !GetLengthPrefixed(&value, &out->right) ||
+        value.size() != 1) {
+      return false;
+    }
+    out->outcome = static_cast<uint8_t>(value[0]);
+    return out->outcome <= 2;
+  }
+  if (tag != 'r') return false;
+  out->pairwise = false;
+  uint32_t high, low;
+  if (!GetBigEndian32(&value, &high) || !GetBigEndian32(&value, &low) || !value.empty()) return false;
+  const uint64_t bits = (static_cast<uint64_t>(high) << 32) | low;
+  std::memcpy(&out->rating, &bits, sizeof bits);
+  return true;
+}
+
 bool DecodeGoldKey(std::string_view key, GoldKey* out) {
   return GetType(&key, RecordType::kGold) && GetInt32(&key, &out->partition) &&
          GetLengthPrefixed(&key, &out->project) && GetLengthPrefixed(&key, &out->task) &&

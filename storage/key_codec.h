@@ -17,9 +17,12 @@
 //   excluded 0x05 str(project) str(worker)                      -> ""
 //   published 0x06 be32(partition) str(project) str(task)       -> PublishedValue
 //   repeats  0x07 be32(partition) str(project) str(task) str(worker) -> str(label)...
+//   vote     0x08 be32(partition) str(project) str(task) str(worker) -> VoteValue
 // (published: what the consensus topic last confirmed for the task, so that a
 // restart publishes only changes; added in format 1 without a new version,
 // since a store without these records only republishes once.)
+// (vote: the answer of a pairwise or rating project, SPEC 3.1a; added in
+// format 1 without a new version, since a store without them reads as before.)
 // (repeats: under a project's `repeats: count`, a worker's second and later
 // answers to a task, in order, the first being the answer record; added in
 // format 1 without a new version, since a store without them reads as before.)
@@ -49,6 +52,7 @@ enum class RecordType : uint8_t {
   kExcluded = 0x05,
   kPublished = 0x06,
   kRepeats = 0x07,
+  kVote = 0x08,
 };
 
 // Decoded keys. The views point into the encoded key.
@@ -75,11 +79,23 @@ struct ExcludedKey {
 using PublishedKey = GoldKey;
 
 // What was published for a task: its consensus class, the confidence, and
-// whether it was sent to the review topic.
+// whether it was sent to the review topic. For a task of a pairwise or
+// rating project, class_id is kVoteRecordClass and confidence the value sent
+// (P(left) or the rating).
+inline constexpr int32_t kVoteRecordClass = -2;
 struct PublishedValue {
   int32_t class_id = -1;
   double confidence = 0;
   bool review = false;
+};
+
+// A pairwise or rating answer. Pairwise: 'p' str(left) str(right) u8(outcome:
+// 0 left, 1 right, 2 tie, as shown); rating: 'r' be64(the double's bits).
+struct VoteValue {
+  bool pairwise = false;
+  std::string_view left, right;  // pairwise; views into the encoded value when decoded
+  int outcome = 0;               // pairwise
+  double rating = 0;             // rating
 };
 
 // The format marker's key.
@@ -91,6 +107,7 @@ std::string FormatKey();
 void AppendOffsetKey(std::string* dst, const OffsetKey& key);
 void AppendAnswerKey(std::string* dst, const AnswerKey& key);
 void AppendRepeatsKey(std::string* dst, const AnswerKey& key);
+void AppendVoteKey(std::string* dst, const AnswerKey& key);
 void AppendGoldKey(std::string* dst, const GoldKey& key);
 void AppendClassKey(std::string* dst, const ClassKey& key);
 void AppendExcludedKey(std::string* dst, const ExcludedKey& key);
@@ -101,6 +118,7 @@ void AppendPublishedKey(std::string* dst, const PublishedKey& key);
 bool DecodeOffsetKey(std::string_view key, OffsetKey* out);
 bool DecodeAnswerKey(std::string_view key, AnswerKey* out);
 bool DecodeRepeatsKey(std::string_view key, AnswerKey* out);
+bool DecodeVoteKey(std::string_view key, AnswerKey* out);
 bool DecodeGoldKey(std::string_view key, GoldKey* out);
 bool DecodeClassKey(std::string_view key, ClassKey* out);
 bool DecodeExcludedKey(std::string_view key, ExcludedKey* out);
@@ -109,7 +127,7 @@ bool DecodePublishedKey(std::string_view key, PublishedKey* out);
 // The prefix of every key of one record type.
 std::string RecordPrefix(RecordType type);
 // The prefix of every key of one record type in one partition.
-// REQUIRES: type is kAnswer, kRepeats, kGold or kPublished; partition >= 0.
+// REQUIRES: type is kAnswer, kRepeats, kVote, kGold or kPublished; partition >= 0.
 std::string PartitionPrefix(RecordType type, int32_t partition);
 // The prefix of every offset key of one topic.
 std::string TopicOffsetPrefix(std::string_view topic);
@@ -123,6 +141,9 @@ bool DecodeOffsetValue(std::string_view value, int64_t* out);
 // Published values: be32(class_id) be64(confidence bits) u8(review).
 void AppendPublishedValue(std::string* dst, const PublishedValue& value);
 bool DecodePublishedValue(std::string_view value, PublishedValue* out);
+void AppendVoteValue(std::string* dst, const VoteValue& value);
+// False unless `value` is one well-formed vote value (outcome 0 to 2).
+bool DecodeVoteValue(std::string_view value, VoteValue* out);
 
 // Primitives, exposed for tests. Get* consume from the front of *in and return
 // false if it is too short.

@@ -176,6 +176,24 @@ void StateBatch::PutRepeats(int32_t partition, std::string_view project, std::st
   inputs_.Put(ToSlice(key_), ToSlice(value_));
 }
 
+void StateBatch::PutVote(int32_t partition, std::string_view project, std::string_view task,
+                         std::string_view worker, const VoteValue& vote) {
+  assert(partition >= 0);
+  key_.clear();
+  AppendVoteKey(&key_, {.partition = partition, .project = project, .task = task, .worker = worker});
+  value_.clear();
+  AppendVoteValue(&value_, vote);
+  inputs_.Put(ToSlice(key_), ToSlice(value_));
+}
+
+void StateBatch::DeleteVote(int32_t partition, std::string_view project, std::string_view task,
+                            std::string_view worker) {
+  assert(partition >= 0);
+  key_.clear();
+  AppendVoteKey(&key_, {.partition = partition, .project = project, .task = task, .worker = worker});
+  inputs_.Delete(ToSlice(key_));
+}
+
 void StateBatch::PutGold(int32_t partition, std::string_view project, std::string_view task,
                          std::string_view label) {
   assert(partition >= 0);
@@ -432,6 +450,23 @@ absl::Status StateStore::ForEachPublished(
         fn(StoredPublished{.partition = k.partition, .project = k.project, .task = k.task, .value = v});
         return true;
       });
+}
+
+absl::Status StateStore::ForEachVote(int32_t partition,
+                                     absl::FunctionRef<void(const StoredVote&)> fn) const {
+  if (absl::Status s = CheckPartitionArgument(partition); !s.ok()) return s;
+  return ScanPrefix(*db_, inputs_, dir_, ScanPrefixFor(RecordType::kVote, partition),
+                    ScanKind::kBulk, [&](std::string_view key, std::string_view value) {
+                      AnswerKey k;
+                      VoteValue v;
+                      if (!DecodeVoteKey(key, &k) || !DecodeVoteValue(value, &v)) return false;
+                      fn(StoredVote{.partition = k.partition,
+                                    .project = k.project,
+                                    .task = k.task,
+                                    .worker = k.worker,
+                                    .vote = v});
+                      return true;
+                    });
 }
 
 absl::Status StateStore::ForEachGold(int32_t partition,

@@ -80,6 +80,12 @@ class StateBatch {
   // first). An empty list deletes the record.
   void PutRepeats(int32_t partition, std::string_view project, std::string_view task,
                   std::string_view worker, std::span<const std::string_view> labels);
+  // A pairwise or rating answer (SPEC 3.1a); a later vote of the same
+  // worker for the same task replaces the earlier one.
+  void PutVote(int32_t partition, std::string_view project, std::string_view task,
+               std::string_view worker, const VoteValue& vote);
+  void DeleteVote(int32_t partition, std::string_view project, std::string_view task,
+                  std::string_view worker);
   void PutGold(int32_t partition, std::string_view project, std::string_view task,
                std::string_view label);
   void DeleteGold(int32_t partition, std::string_view project, std::string_view task);
@@ -126,6 +132,11 @@ struct StoredGold {
   int32_t partition;
   std::string_view project, task, label;
 };
+struct StoredVote {
+  int32_t partition;
+  std::string_view project, task, worker;
+  VoteValue vote;
+};
 struct StoredPublished {
   int32_t partition;
   std::string_view project, task;
@@ -164,6 +175,8 @@ class StateStore {
   absl::Status ForEachRepeat(int32_t partition,
                              absl::FunctionRef<void(const StoredAnswer&)> fn) const;
   absl::Status ForEachGold(int32_t partition, absl::FunctionRef<void(const StoredGold&)> fn) const;
+  // The pairwise and rating answers, in the answers' key order.
+  absl::Status ForEachVote(int32_t partition, absl::FunctionRef<void(const StoredVote&)> fn) const;
   absl::Status ForEachPublished(int32_t partition,
                                 absl::FunctionRef<void(const StoredPublished&)> fn) const;
   // Per project, in class_id order.

@@ -514,5 +514,101 @@ TEST_F(RestApiTest, BadExportParametersAreBadRequests) {
   GetError("/v1/projects/p/export?min_confidence=high", 400);
 }
 
+// --- Pairwise and rating projects (SPEC 3.1a) ---
+
+class RestApiKindsTest : public RestApiTest {
+ protected:
+  void SetUp() override {
+    RestApiTest::SetUp();
+    const char* rows[][5] = {{"ab", "r1", "a", "b", "left"}, {"ab", "r2", "b", "a", "a"},
+                             {"bc", "r1", "b", "c", "tie"},  {"bc", "r3", "b", "c", "left"},
+                             {"ac", "r2", "a", "c", "left"}, {"ac", "r3", "c", "a", "right"}};
+    for (const auto& r : rows) {
+      engine::LabelEvent e = Event(engine::LabelEvent::Kind::kAnswer, "pw", r[0], r[1], r[4]);
+      e.answer_kind = engine::ProjectKind::kPairwise;
+      e.left = r[2];
+      e.right = r[3];
+      ASSERT_FALSE(Send(0, e));
+    }
+    for (const auto& [worker, rating] : {std::pair("r1", 3.0), std::pair("r2", 5.0)}) {
+      engine::LabelEvent e = Event(engine::LabelEvent::Kind::kAnswer, "rt", "t/1", worker, "");
+      e.answer_kind = engine::ProjectKind::kRating;
+      e.rating = rating;
+      ASSERT_FALSE(Send(0, e));
+    }
+    Commit();
+    Sweep();
+  }
+};
+
+TEST_F(RestApiKindsTest, LeaderboardListsItemsBestFirstWithIntervals) {
+  StartServer("");
+  const json board = GetJson("/v1/projects/pw/leaderboard");
+  EXPECT_EQ(board["kind"], "pairwise");
+  EXPECT_EQ(board["last_sweep"]["votes"], 6);
+  ASSERT_EQ(board["items"].size(), 3u);
+  EXPECT_EQ(board["items"][0]["item"], "a");
+  for (const json& i : board["items"]) {
+    EXPECT_LE(i["low"].get<double>(), i["score"].get<double>());
+    EXPECT_GE(i["high"].get<double>(), i["score"].get<double>());
+    EXPECT_GE(i["tied_group"].get<int>(), 1);
+  }
+}
+
+TEST_F(RestApiKindsTest, ViewsOfAnotherKindAreConflictsAndUnknownProjectsNotFound) {
+  StartServer("");
+  EXPECT_THAT(GetError("/v1/projects/p/leaderboard", 409), HasSubstr("pairwise projects"));
+  EXPECT_THAT(GetError("/v1/projects/rt/leaderboard", 409), HasSubstr("is rating"));
+  EXPECT_THAT(GetError("/v1/projects/p/raters", 409), HasSubstr("categorical"));
+  EXPECT_THAT(GetError("/v1/projects/nope/leaderboard", 404), HasSubstr("nope"));
+  EXPECT_THAT(GetError("/v1/projects/pw/tasks/zz", 404), HasSubstr("zz"));
+}
+
+TEST_F(RestApiKindsTest, PairwiseRatersAndTaskView) {
+  StartServer("");
+  const json raters = GetJson("/v1/projects/pw/raters");
+  ASSERT_EQ(raters["raters"].size(), 3u);
+  EXPECT_EQ(raters["raters"][0]["worker"], "r1");
+  EXPECT_EQ(raters["raters"][0]["votes"], 2);
+  EXPECT_TRUE(raters["raters"][0].contains("position_bias"));
+  EXPECT_EQ(raters["raters"][0]["excluded"], false);
+  const json task = GetJson("/v1/projects/pw/tasks/ab");
+  EXPECT_EQ(task["kind"], "pairwise");
+  EXPECT_EQ(task["left"], "a");
+  EXPECT_EQ(task["consensus"], "left");
+  EXPECT_NEAR(task["p_left"].get<double>() + task["p_right"].get<double>() + task["p_tie"].get<double>(),
+              1.0, 1e-9);
+  ASSERT_EQ(task["answers"].size(), 2u);
+  EXPECT_EQ(task["answers"][1]["worker"], "r2");
+  EXPECT_EQ(task["answers"][1]["label"], "right");  // "a", shown on the right
+}
+
+TEST_F(RestApiKindsTest, RatingRatersAndTaskViewWithAnEncodedId) {
+  StartServer("");
+  const json task = GetJson("/v1/projects/rt/tasks/" + Encode("t/1"));
+  EXPECT_EQ(task["kind"], "rating");
+  EXPECT_GE(task["rating"].get<double>(), 3.0);
+  EXPECT_LE(task["rating"].get<double>(), 5.0);
+  EXPECT_GT(task["sd"].get<double>(), 0.0);
+  const json raters = GetJson("/v1/projects/rt/raters");
+  ASSERT_EQ(raters["raters"].size(), 2u);
+  EXPECT_EQ(raters["raters"][0]["ratings"], 1);
+  EXPECT_TRUE(raters["raters"][0].contains("noise_sd"));
+  EXPECT_EQ(GetJson("/v1/projects/rt")["kind"], "rating");
+}
+
+TEST_F(RestApiKindsTest, ExcludingARaterRefitsWithoutTheirVotes) {
+  StartServer(kToken);
+  auto [status, body] = Admin("/v1/projects/pw/workers/r3/exclude");
+  ASSERT_EQ(status, 200) << body;
+  EXPECT_EQ(body["excluded"], true);
+  EXPECT_EQ(body["changed"], true);
+  EXPECT_EQ(GetJson("/v1/projects/pw/leaderboard")["last_sweep"]["votes"], 4);
+  const json raters = GetJson("/v1/projects/pw/raters");
+  EXPECT_EQ(raters["raters"].back()["worker"], "r3");
+  EXPECT_EQ(raters["raters"].back()["excluded"], true);
+  EXPECT_EQ(Admin("/v1/projects/pw/workers/r9/exclude").first, 404);
+}
+
 }  // namespace
 }  // namespace consensusd::api

@@ -65,7 +65,8 @@ TEST(RejectReasonTest, AllReasonsListsEachReasonOnce) {
   std::vector<std::string_view> codes;
   for (RejectReason r : kAllRejectReasons) codes.push_back(ReasonCode(r));
   EXPECT_THAT(codes, ElementsAre("malformed_json", "missing_field", "bad_type", "too_large",
-                                 "id_too_long", "unknown_class", "too_many_classes"));
+                                 "id_too_long", "unknown_class", "too_many_classes", "wrong_kind",
+                                 "out_of_scale", "item_mismatch"));
 }
 
 // ---- Shapes ----

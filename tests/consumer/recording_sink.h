@@ -4,6 +4,7 @@
 #ifndef CONSENSUSD_TESTS_CONSUMER_RECORDING_SINK_H_
 #define CONSENSUSD_TESTS_CONSUMER_RECORDING_SINK_H_
 
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,9 @@ struct RecordedOutcome {
   LabelEvent view;  // the decoder's views; valid until the next Decode()
   LabelEvent::Kind kind = LabelEvent::Kind::kAnswer;
   std::string project, task, worker, label;
+  engine::ProjectKind answer_kind = engine::ProjectKind::kCategorical;
+  std::string left, right;
+  double rating = 0;
   int64_t ts_ms = -1;
   RejectReason reason = RejectReason::kMalformedJson;
   std::string detail;
@@ -35,6 +39,10 @@ class RecordingSink : public DecodeSink {
     o.task = std::string(e.task);
     o.worker = std::string(e.worker);
     o.label = std::string(e.label);
+    o.answer_kind = e.answer_kind;
+    o.left = std::string(e.left);
+    o.right = std::string(e.right);
+    o.rating = e.rating;
     o.ts_ms = e.ts_ms;
     o.raw = std::string(e.raw);
     o.raw_view = e.raw;
@@ -50,7 +58,8 @@ class RecordingSink : public DecodeSink {
   }
 
   // "answer(project/task/worker=label)", "gold(project/task=label)",
-  // "retract(project/task/worker)", with " ts=N" when set; "reject(reason_code)".
+  // "retract(project/task/worker)", "vote(project/task/worker:left|right=label)",
+  // "rating(project/task/worker=6.5)", with " ts=N" when set; "reject(reason_code)".
   std::vector<std::string> Described() const {
     std::vector<std::string> out;
     for (const RecordedOutcome& o : outcomes) out.push_back(Describe(o));
@@ -62,7 +71,16 @@ class RecordingSink : public DecodeSink {
     std::string s;
     switch (o.kind) {
       case LabelEvent::Kind::kAnswer:
-        s = "answer(" + o.project + "/" + o.task + "/" + o.worker + "=" + o.label + ")";
+        if (o.answer_kind == engine::ProjectKind::kPairwise) {
+          s = "vote(" + o.project + "/" + o.task + "/" + o.worker + ":" + o.left + "|" + o.right +
+              "=" + o.label + ")";
+        } else if (o.answer_kind == engine::ProjectKind::kRating) {
+          char number[32];
+          std::snprintf(number, sizeof number, "%g", o.rating);
+          s = "rating(" + o.project + "/" + o.task + "/" + o.worker + "=" + number + ")";
+        } else {
+          s = "answer(" + o.project + "/" + o.task + "/" + o.worker + "=" + o.label + ")";
+        }
         break;
       case LabelEvent::Kind::kGold:
         s = "gold(" + o.project + "/" + o.task + "=" + o.label + ")";

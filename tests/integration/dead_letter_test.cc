@@ -18,7 +18,10 @@ constexpr char kConfig[] =
     "  fixed:\n"
     "    classes: [cat, dog]\n"
     "  tiny:\n"
-    "    max_classes: 2\n";
+    "    max_classes: 2\n"
+    "  rt:\n"
+    "    kind: rating\n"
+    "    scale: [1, 7]\n";
 
 struct Input {
   std::string line;
@@ -48,6 +51,12 @@ std::vector<Input> Inputs() {
       {R"({"project":"tiny","task":"t1","worker":"w2","label":"b"})", ""},
       {R"({"project":"tiny","task":"t1","worker":"w3","label":"c"})", "too_many_classes"},
       {R"({"project":"tiny","task":"t1","worker":"w4","label":"a"})", ""},
+      {R"({"project":"rt","task":"r1","worker":"w1","rating":5})", ""},
+      {R"({"project":"rt","task":"r1","worker":"w2","rating":9})", "out_of_scale"},
+      {R"({"project":"rt","task":"r1","worker":"w3","label":"cat"})", "wrong_kind"},
+      {R"({"project":"pw","task":"c1","worker":"w1","left":"a","right":"b","label":"left"})", ""},
+      {R"({"project":"pw","task":"c1","worker":"w2","left":"a","right":"c","label":"a"})",
+       "item_mismatch"},
   };
 }
 
@@ -92,6 +101,8 @@ TEST(DeadLetterTest, EveryRejectionReasonReachesTheDlqAndGoodMessagesAreApplied)
             static_cast<double>(raw_of.size()));
   EXPECT_EQ(SumMetric(metrics, "consensusd_answers_applied_total", {{"project", "fixed"}}), 7);
   EXPECT_EQ(SumMetric(metrics, "consensusd_answers_applied_total", {{"project", "tiny"}}), 3);
+  EXPECT_EQ(SumMetric(metrics, "consensusd_answers_applied_total", {{"project", "rt"}}), 1);
+  EXPECT_EQ(SumMetric(metrics, "consensusd_answers_applied_total", {{"project", "pw"}}), 1);
 
   const std::vector<KafkaRecord> dlq =
       ReadTopic(kafka.bootstrap(), "labels.dlq", 0, raw_of.size(), seconds(30));

@@ -438,6 +438,12 @@ TEST_F(ConfigTest, ValidationNamesTheKeyTheRangeAndTheValue) {
        "projects.p.classes: expected a list of strings, got a list"},
       {"projects.p.classes", "[a, '']", "projects.p.classes has an empty class name"},
       {"projects.p.classes", "only", "projects.p.classes declares one class"},
+      {"projects.p.kind", "ranking",
+       "projects.p.kind must be categorical, pairwise or rating (or unset: the first answer "
+       "fixes it), got 'ranking'"},
+      {"projects.p.scale", "[1]", "projects.p.scale must be [min, max], two numbers with min < max"},
+      {"projects.p.scale", "[7, 1]", "projects.p.scale must be [min, max]"},
+      {"projects.p.scale", "[low, high]", "projects.p.scale must be [min, max]"},
       {"metrics.per_worker_limit", "-1", "metrics.per_worker_limit must be >= 0, got -1"},
       {"kafka.properties.bootstrap.servers", "x",
        "kafka.properties.bootstrap.servers cannot be set: use kafka.brokers"},
@@ -541,6 +547,40 @@ TEST_F(ConfigTest, RepeatsDefaultToReplaceAndReachTheStreamingModel) {
                                     {{"CONSENSUSD_PROJECT_DEFAULTS_REPEATS", "count"}});
   ASSERT_TRUE(env.ok()) << env.status();
   EXPECT_EQ(env->StreamingOptionsFor("any").repeats, consensus::DuplicatePolicy::kKeepAll);
+}
+
+TEST_F(ConfigTest, KindAndScaleOfAProject) {
+  const std::string yaml =
+      "kafka: {brokers: k:9092}\n"
+      "projects:\n"
+      "  helpful-v3: {kind: pairwise}\n"
+      "  eval-7: {kind: rating, scale: [1, 7]}\n";
+  absl::StatusOr<Config> config = Load(yaml);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->ForProject("helpful-v3").kind, "pairwise");
+  EXPECT_EQ(config->ForProject("eval-7").kind, "rating");
+  EXPECT_EQ(config->ForProject("eval-7").ScaleMin(), 1);
+  EXPECT_EQ(config->ForProject("eval-7").ScaleMax(), 7);
+  EXPECT_EQ(config->ForProject("other").kind, "");
+}
+
+TEST_F(ConfigTest, ScaleOnlyForRatingProjects) {
+  absl::StatusOr<Config> config =
+      Load("kafka: {brokers: k:9092}\nprojects: {p: {kind: pairwise, scale: [1, 5]}}\n");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(),
+              ::testing::HasSubstr("projects.p.scale is set but projects.p.kind is pairwise"));
+}
+
+TEST_F(ConfigTest, ClassesAndCountRepeatsOnlyForCategoricalProjects) {
+  absl::StatusOr<Config> classes =
+      Load("kafka: {brokers: k:9092}\nprojects: {p: {kind: rating, classes: [a, b]}}\n");
+  ASSERT_FALSE(classes.ok());
+  EXPECT_THAT(classes.status().message(), ::testing::HasSubstr("classes apply to categorical"));
+  absl::StatusOr<Config> repeats =
+      Load("kafka: {brokers: k:9092}\nprojects: {p: {kind: pairwise, repeats: count}}\n");
+  ASSERT_FALSE(repeats.ok());
+  EXPECT_THAT(repeats.status().message(), ::testing::HasSubstr("repeats: count is for categorical"));
 }
 
 TEST_F(ConfigTest, FlagOverridesOneKeyOfAFileProject) {

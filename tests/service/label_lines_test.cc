@@ -199,6 +199,15 @@ TEST_F(LabelLinesTest, MixingProjectsIsAnError) {
               HasSubstr("i.jsonl:2: project 'p2' differs from the file's first project 'default'"));
 }
 
+TEST_F(LabelLinesTest, PairwiseVotesAndRatingsAreAnErrorNamingTheKind) {
+  EXPECT_THAT(ErrorOf("v.jsonl",
+                      "{\"task\":\"t1\",\"worker\":\"w1\",\"label\":\"a\"}\n"
+                      "{\"task\":\"c\",\"worker\":\"w1\",\"left\":\"a\",\"right\":\"b\",\"label\":\"left\"}\n"),
+              HasSubstr("v.jsonl:2: a pairwise answer: JSON Lines files hold class answers"));
+  EXPECT_THAT(ErrorOf("r.jsonl", "{\"task\":\"t1\",\"worker\":\"w1\",\"rating\":3}\n"),
+              HasSubstr("r.jsonl:1: a rating answer"));
+}
+
 TEST_F(LabelLinesTest, TheClassLimitAppliesAtItsLine) {
   std::string lines;
   for (int i = 0; i <= 1024; ++i) {

@@ -129,6 +129,52 @@ TEST(KeyCodecTest, RepeatsKeyRoundTripsAndIsNotAnAnswerKey) {
   EXPECT_FALSE(DecodeRepeatsKey(answer, &decoded));
 }
 
+TEST(KeyCodecTest, VoteKeyRoundTripsAndIsNotAnAnswerKey) {
+  std::string key;
+  AppendVoteKey(&key, {.partition = 4, .project = "p", .task = "t", .worker = "w"});
+  EXPECT_TRUE(StartsWith(key, PartitionPrefix(RecordType::kVote, 4)));
+  AnswerKey decoded;
+  ASSERT_TRUE(DecodeVoteKey(key, &decoded));
+  EXPECT_EQ(decoded.partition, 4);
+  EXPECT_EQ(decoded.task, "t");
+  EXPECT_FALSE(DecodeAnswerKey(key, &decoded));
+  EXPECT_FALSE(DecodeRepeatsKey(key, &decoded));
+}
+
+TEST(KeyCodecTest, PairwiseVoteValueRoundTrips) {
+  std::string value;
+  AppendVoteValue(&value, {.pairwise = true, .left = "resp-a", .right = "", .outcome = 2});
+  VoteValue out;
+  ASSERT_TRUE(DecodeVoteValue(value, &out));
+  EXPECT_TRUE(out.pairwise);
+  EXPECT_EQ(out.left, "resp-a");
+  EXPECT_EQ(out.right, "");
+  EXPECT_EQ(out.outcome, 2);
+}
+
+TEST(KeyCodecTest, RatingVoteValueRoundTripsExactly) {
+  std::string value;
+  AppendVoteValue(&value, {.pairwise = false, .rating = 0.1 + 0.2});
+  VoteValue out;
+  ASSERT_TRUE(DecodeVoteValue(value, &out));
+  EXPECT_FALSE(out.pairwise);
+  EXPECT_EQ(out.rating, 0.1 + 0.2);
+}
+
+TEST(KeyCodecTest, VoteValueRejectsMalformedBytes) {
+  VoteValue out;
+  EXPECT_FALSE(DecodeVoteValue("", &out));
+  EXPECT_FALSE(DecodeVoteValue("x", &out));
+  EXPECT_FALSE(DecodeVoteValue("r1234567", &out));    // 7 bytes of a double
+  EXPECT_FALSE(DecodeVoteValue("r123456789", &out));  // 9
+  std::string value;
+  AppendVoteValue(&value, {.pairwise = true, .left = "a", .right = "b", .outcome = 0});
+  value.back() = 3;  // no such outcome
+  EXPECT_FALSE(DecodeVoteValue(value, &out));
+  value.pop_back();
+  EXPECT_FALSE(DecodeVoteValue(value, &out));
+}
+
 RC_GTEST_PROP(KeyCodecProperty, AnswerKeysRoundTrip,
               (uint32_t partition, const std::string& project, const std::string& task,
                const std::string& worker)) {

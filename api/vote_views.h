@@ -1,0 +1,20 @@
+// JSON forms of the pairwise and rating views (engine/vote_views.h; SPEC
+// 3.1a, docs/api.md "Pairwise and rating projects").
+//
+//   absl::StatusOr<engine::LeaderboardView> b = engine.Leaderboard(project);
+//   nlohmann::json j = LeaderboardJson(*b);
+#ifndef CONSENSUSD_API_VOTE_VIEWS_H_
+#define CONSENSUSD_API_VOTE_VIEWS_H_
+
+#include "engine/vote_views.h"
+#include "nlohmann/json.hpp"
+
+namespace consensusd::api {
+
+nlohmann::json LeaderboardJson(const engine::LeaderboardView& v);
+nlohmann::json RatersJson(const engine::RatersView& v);
+nlohmann::json VoteTaskJson(const engine::VoteTaskView& v);
+
+}  // namespace consensusd::api
+
+#endif  // CONSENSUSD_API_VOTE_VIEWS_H_
