@@ -35,13 +35,22 @@ absl::StatusOr<std::unique_ptr<WorkerStatsExchange>> WorkerStatsExchange::Create
   reader["enable.partition.eof"] = "true";
   reader["auto.offset.reset"] = "earliest";
   reader["fetch.wait.max.ms"] = "100";
+  // The reader applies records as they come: a small prefetch is enough,
+  // and librdkafka's default (100,000 messages per partition) held hundreds
+  // of MB of small records (docs/benchmarks.md, memory).
+  reader.try_emplace("queued.min.messages", "10000");
+  reader.try_emplace("queued.max.messages.kbytes", "16384");
   absl::StatusOr<KafkaHandle> handle = NewKafkaHandle(RD_KAFKA_CONSUMER, reader);
   if (!handle.ok()) return handle.status();
   x->reader_ = std::move(*handle);
   rd_kafka_poll_set_consumer(x->reader_.get());
   WorkerStatsExchange* self = x.get();
+  // At most 20,000 records queued (librdkafka copies each): a publication
+  // waits for the brokers rather than holding all its records at once.
+  KafkaProperties writer = properties;
+  writer.try_emplace("queue.buffering.max.messages", "20000");
   absl::StatusOr<std::unique_ptr<Producer>> producer =
-      Producer::Create(properties, [self](void*, bool delivered, rd_kafka_resp_err_t err) {
+      Producer::Create(writer, [self](void*, bool delivered, rd_kafka_resp_err_t err) {
         if (delivered) return;
         self->metrics_.DeliveryFailures(self->options_.topic).Increment();
         if (!self->resend_.exchange(true)) {
@@ -108,28 +117,32 @@ void WorkerStatsExchange::PublishPartition(int32_t partition) { Publish(partitio
 void WorkerStatsExchange::Publish(int32_t partition) {
   std::lock_guard<std::mutex> lock(publish_mu_);
   if (resend_.exchange(false)) engine_.ResendWorkerStats();
-  std::vector<engine::StatsRecord> records;
-  engine_.CollectWorkerStats(&records, partition);
-  for (const engine::StatsRecord& r : records) {
-    // A publication may hold more records than the producer's queue (one per
-    // worker and partition): wait for the brokers to take some. Giving up at
-    // once made every later interval send everything again, never finishing.
-    absl::Status s = producer_->Send(options_.topic, r.key, r.value);
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (absl::IsUnavailable(s) && std::chrono::steady_clock::now() < give_up) {
-      producer_->Poll(10);
-      s = producer_->Send(options_.topic, r.key, r.value);
-    }
-    if (!s.ok()) {
-      // Still full after 10 s (brokers down), or a bad topic: everything goes
-      // again next time.
-      metrics_.DeliveryFailures(options_.topic).Increment();
-      resend_ = true;
-      spdlog::warn("worker statistics: {}", s.ToString());
-      break;
-    }
-    metrics_.WorkerStatsRecords("sent").Increment();
-  }
+  engine_.CollectWorkerStats(
+      [this](std::vector<engine::StatsRecord>& records) {
+        for (const engine::StatsRecord& r : records) {
+          // A publication may hold more records than the producer's queue (one
+          // per worker and partition): wait for the brokers to take some.
+          // Giving up at once made every later interval send everything
+          // again, never finishing.
+          absl::Status s = producer_->Send(options_.topic, r.key, r.value);
+          const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+          while (absl::IsUnavailable(s) && std::chrono::steady_clock::now() < give_up) {
+            producer_->Poll(10);
+            s = producer_->Send(options_.topic, r.key, r.value);
+          }
+          if (!s.ok()) {
+            // Still full after 10 s (brokers down), or a bad topic: everything
+            // goes again next time.
+            metrics_.DeliveryFailures(options_.topic).Increment();
+            resend_ = true;
+            spdlog::warn("worker statistics: {}", s.ToString());
+            return false;
+          }
+          metrics_.WorkerStatsRecords("sent").Increment();
+        }
+        return true;
+      },
+      partition);
 }
 
 bool WorkerStatsExchange::AssignTopic() {

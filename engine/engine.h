@@ -229,6 +229,13 @@ class Engine {
   // Appends the records of the ready partitions' statistics that changed since
   // they were last sent, or that the topic holds otherwise (another instance
   // wrote them); only `partition`'s when it is >= 0 (before a revocation).
+  // Hands them to `sink` in chunks of at most `chunk` records, without any
+  // lock held (a publication has one record per worker and partition: too
+  // many to hold as strings at once); stops when `sink` returns false. What
+  // is handed over counts as sent.
+  void CollectWorkerStats(const std::function<bool(std::vector<StatsRecord>&)>& sink,
+                          int32_t partition = -1, size_t chunk = 4096);
+  // All of them at once, into *out.
   void CollectWorkerStats(std::vector<StatsRecord>* out, int32_t partition = -1);
   // Applies a record read from the statistics topic: the statistics of a
   // partition this instance does not own are added into its worker model.

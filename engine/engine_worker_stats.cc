@@ -1,6 +1,9 @@
 // Engine: the worker-statistics exchange of scale-out (SPEC 8). See
 // engine/worker_stats.h for the records and docs/scaling.md for the design.
 #include <algorithm>
+#include <iterator>
+#include <limits>
+#include <span>
 
 #include "absl/strings/str_cat.h"
 #include "engine/engine.h"
@@ -15,54 +18,100 @@ absl::flat_hash_set<int32_t> Engine::LocalSet() const {
 }
 
 void Engine::CollectWorkerStats(std::vector<StatsRecord>* out, int32_t partition) {
+  CollectWorkerStats(
+      [out](std::vector<StatsRecord>& chunk) {
+        std::move(chunk.begin(), chunk.end(), std::back_inserter(*out));
+        return true;
+      },
+      partition, std::numeric_limits<size_t>::max());
+}
+
+namespace {
+
+// One project's statistics per (partition, worker) as the M-step sums them:
+// flat arrays, one entry per key, kk counts each (the first K for a
+// partition's class counts). Held only while a collection runs.
+class LiveStats {
+ public:
+  explicit LiveStats(int32_t K) : K_(K), kk_(static_cast<size_t>(K) * K) {}
+
+  int32_t Entry(int32_t partition, int32_t worker) {
+    const uint64_t key = ExchangeKey(partition, worker);
+    auto [it, fresh] = index_.try_emplace(key, static_cast<int32_t>(keys_.size()));
+    if (fresh) {
+      keys_.push_back(key);
+      answers_.push_back(0);
+      counts_.resize(counts_.size() + kk_, 0.0);
+    }
+    return it->second;
+  }
+  bool Contains(uint64_t key) const { return index_.contains(key); }
+  size_t size() const { return keys_.size(); }
+  uint64_t key(size_t e) const { return keys_[e]; }
+  int64_t& answers(size_t e) { return answers_[e]; }
+  double* counts(size_t e) { return counts_.data() + e * kk_; }
+  // The entry's counts: K x K for a worker, K for class counts.
+  std::span<const double> View(size_t e) const {
+    const bool worker = static_cast<uint32_t>(keys_[e]) != 0;
+    return {counts_.data() + e * kk_, worker ? kk_ : static_cast<size_t>(K_)};
+  }
+
+ private:
+  const int32_t K_;
+  const size_t kk_;
+  absl::flat_hash_map<uint64_t, int32_t> index_;
+  std::vector<uint64_t> keys_;
+  std::vector<int64_t> answers_;
+  std::vector<double> counts_;
+};
+
+}  // namespace
+
+void Engine::CollectWorkerStats(const std::function<bool(std::vector<StatsRecord>&)>& sink,
+                                int32_t partition, size_t chunk) {
+  chunk = std::max<size_t>(chunk, 1);
   WorkerStatsRecord record;
   record.group = options_.group;
   record.instance = options_.instance;
-  for (Project* project : projects_.List()) {
-    std::lock_guard<std::mutex> lock(project->mu);
-    // Only caught-up partitions: a partition being rebuilt would publish a
-    // part of its statistics over the complete ones its last owner published.
-    // Read under the project's lock (the lock order allows it): Revoke ends
-    // readiness before it retracts the partition's answers under this lock,
-    // so a partition seen ready here still has all its answers (else its
-    // every worker would be published as zeros right after the hand-over).
+  std::vector<StatsRecord> records;
+  // Only caught-up partitions: a partition being rebuilt would publish a
+  // part of its statistics over the complete ones its last owner published.
+  // Read under the project's lock (the lock order allows it): Revoke ends
+  // readiness before it retracts the partition's answers under this lock,
+  // so a partition seen ready here still has all its answers (else its
+  // every worker would be published as zeros right after the hand-over).
+  auto ready_parts = [&] {
     absl::flat_hash_set<int32_t> parts;
-    {
-      std::lock_guard<std::mutex> partitions_lock(partitions_mu_);
-      if (partition < 0) {
-        parts = ready_;
-      } else if (ready_.contains(partition)) {
-        parts = {partition};
-      }
+    std::lock_guard<std::mutex> partitions_lock(partitions_mu_);
+    if (partition < 0) {
+      parts = ready_;
+    } else if (ready_.contains(partition)) {
+      parts = {partition};
     }
+    return parts;
+  };
+  for (Project* project : projects_.List()) {
+    std::unique_lock<std::mutex> lock(project->mu);
+    absl::flat_hash_set<int32_t> parts = ready_parts();
     if (parts.empty()) continue;
     const consensus::StreamingModel& m = project->model;
     const int32_t K = m.num_classes();
     if (K == 0) continue;
     const size_t kk = static_cast<size_t>(K) * K;
-    // This instance's statistics per (partition, worker), as the M-step sums them.
-    absl::flat_hash_map<uint64_t, PartitionStats> live;
-    auto entry = [&](int32_t p, int32_t w) -> PartitionStats& {
-      PartitionStats& e = live[ExchangeKey(p, w)];
-      if (e.counts.empty()) {
-        e.num_classes = K;
-        e.counts.assign(w < 0 ? K : kk, 0.0);
-      }
-      return e;
-    };
+    LiveStats live(K);
     for (int32_t t = 0; t < m.num_tasks(); ++t) {
       const int32_t p = t < static_cast<int32_t>(project->task_partition.size())
                             ? project->task_partition[t]
                             : -1;
       if (p < 0 || !parts.contains(p)) continue;
       const auto answers = m.Answers(t);
-      for (const consensus::TaskAnswer& a : answers) ++entry(p, a.worker).answers;
+      for (const consensus::TaskAnswer& a : answers) ++live.answers(live.Entry(p, a.worker));
       if (!m.Counted(t)) continue;
       const auto post = m.Posterior(t);
-      double* classes = entry(p, -1).counts.data();
+      double* classes = live.counts(live.Entry(p, -1));
       for (int k = 0; k < K; ++k) classes[k] += post[k];
       for (const consensus::TaskAnswer& a : answers) {
-        double* cell = entry(p, a.worker).counts.data() + static_cast<size_t>(a.label) * K;
+        double* cell = live.counts(live.Entry(p, a.worker)) + static_cast<size_t>(a.label) * K;
         for (int k = 0; k < K; ++k) cell[k] += post[k];
       }
     }
@@ -70,33 +119,60 @@ void Engine::CollectWorkerStats(std::vector<StatsRecord>* out, int32_t partition
     for (const auto& [key, sent] : project->exchange.sent) {
       const int32_t p = static_cast<int32_t>(key >> 32);
       const int32_t w = static_cast<int32_t>(key & 0xffffffffu) - 1;
-      if (parts.contains(p) && !live.contains(key)) entry(p, w);
+      if (parts.contains(p) && !live.Contains(key)) live.Entry(p, w);
     }
     record.project = project->name;
     record.classes.clear();
     for (int32_t k = 0; k < K; ++k) record.classes.emplace_back(m.classes().Name(k));
-    for (auto& [key, stats] : live) {
-      auto sent = project->exchange.sent.find(key);
-      if (sent != project->exchange.sent.end() && !StatsDiffer(sent->second, stats)) continue;
+    // The records go out in chunks, without the project's lock: a
+    // publication holds one record per worker and partition, too many to
+    // hold as strings at once. Between chunks the partitions may move: only
+    // those still ready are sent.
+    for (size_t e = 0; e < live.size(); ++e) {
+      const uint64_t key = live.key(e);
       record.partition = static_cast<int32_t>(key >> 32);
+      if (!parts.contains(record.partition)) continue;
+      const std::span<const double> counts = live.View(e);
+      const int64_t answers = live.answers(e);
+      auto sent = project->exchange.sent.find(key);
+      if (sent != project->exchange.sent.end() && !StatsDiffer(sent->second, answers, counts, K)) {
+        continue;
+      }
       const int32_t w = static_cast<int32_t>(key & 0xffffffffu) - 1;
       record.has_worker = w >= 0;
       if (record.has_worker) {
         record.worker = m.workers().Name(w);
-        record.answers = stats.answers;
+        record.answers = answers;
         record.counts.assign(kk, 0.0);  // [k][l] from the model's [l][k]
         for (int l = 0; l < K; ++l) {
-          for (int k = 0; k < K; ++k) record.counts[k * K + l] = stats.counts[l * K + k];
+          for (int k = 0; k < K; ++k) record.counts[k * K + l] = counts[l * K + k];
         }
       } else {
-        record.class_counts = stats.counts;
+        record.class_counts.assign(counts.begin(), counts.end());
       }
-      StatsRecord& r = out->emplace_back();
+      StatsRecord& r = records.emplace_back();
       r.key = WorkerStatsKey(options_.group, project->name,
                              record.has_worker ? &record.worker : nullptr, record.partition);
       AppendWorkerStatsJson(record, r.value);
-      stats.instance = options_.instance;
-      project->exchange.sent[key] = std::move(stats);
+      PartitionStats& stored = project->exchange.sent[key];
+      stored.answers = answers;
+      stored.counts.assign(counts.begin(), counts.end());
+      stored.num_classes = K;
+      stored.resend = false;
+      if (records.size() >= chunk) {
+        lock.unlock();
+        const bool more = sink(records);
+        records.clear();
+        if (!more) return;
+        lock.lock();
+        parts = ready_parts();
+      }
+    }
+    lock.unlock();
+    if (!records.empty()) {
+      const bool more = sink(records);
+      records.clear();
+      if (!more) return;
     }
   }
 }
@@ -137,7 +213,6 @@ absl::Status Engine::ApplyWorkerStats(std::string_view value) {
   const size_t rk = r.classes.size();
   PartitionStats e;
   e.num_classes = K;
-  e.instance = r.instance;
   int32_t worker = -1;
   if (r.has_worker) {
     worker = m.InternWorker(r.worker);
@@ -170,7 +245,7 @@ void Engine::RecomputeRemote(Project& project, int32_t worker,
   consensus::StreamingModel& m = project.model;
   const int32_t K = m.num_classes();
   const ProjectExchange& x = project.exchange;
-  const std::map<int32_t, PartitionStats>* entries = nullptr;
+  const absl::btree_map<int32_t, PartitionStats>* entries = nullptr;
   if (worker < 0) {
     entries = &x.topic_classes;
   } else if (auto it = x.topic_workers.find(worker); it != x.topic_workers.end()) {

@@ -184,18 +184,24 @@ absl::Status DecodeWorkerStats(std::string_view value, WorkerStatsRecord* r) {
 }
 
 bool StatsDiffer(const PartitionStats& a, const PartitionStats& b) {
-  if (a.resend || b.resend || a.answers != b.answers) return true;
-  const size_t n = std::max(a.counts.size(), b.counts.size());
+  if (b.resend) return true;
+  return StatsDiffer(a, b.answers, b.counts, b.num_classes);
+}
+
+bool StatsDiffer(const PartitionStats& a, int64_t answers, std::span<const double> counts,
+                 int32_t num_classes) {
+  if (a.resend || a.answers != answers) return true;
+  const size_t n = std::max(a.counts.size(), counts.size());
   for (size_t i = 0; i < n; ++i) {
     // Entries past a shorter vector's end (fewer classes then) are 0; a
     // layout change with the class count is rare and sent again anyway.
     const double x = i < a.counts.size() ? a.counts[i] : 0.0;
-    const double y = i < b.counts.size() ? b.counts[i] : 0.0;
+    const double y = i < counts.size() ? counts[i] : 0.0;
     if (std::fabs(x - y) > kRelativeTolerance * (1.0 + std::max(std::fabs(x), std::fabs(y)))) {
       return true;
     }
   }
-  return a.num_classes != b.num_classes;
+  return a.num_classes != num_classes;
 }
 
 void AddStats(const PartitionStats& entry, int32_t num_classes, bool matrix, double* sum) {

@@ -27,11 +27,12 @@
 #define CONSENSUSD_ENGINE_WORKER_STATS_H_
 
 #include <cstdint>
-#include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 
@@ -68,7 +69,6 @@ struct PartitionStats {
   // only grow, so a shorter entry maps onto the first classes).
   std::vector<double> counts;
   int32_t num_classes = 0;
-  std::string instance;  // who wrote it
   // In `sent`: to be sent again whatever the live values (after a failed
   // delivery); kept rather than erased so that what is gone is sent as zeros.
   bool resend = false;
@@ -79,8 +79,8 @@ struct PartitionStats {
 // project's mutex.
 struct ProjectExchange {
   // worker id -> partition -> the topic's latest record.
-  absl::flat_hash_map<int32_t, std::map<int32_t, PartitionStats>> topic_workers;
-  std::map<int32_t, PartitionStats> topic_classes;  // partition -> class counts
+  absl::flat_hash_map<int32_t, absl::btree_map<int32_t, PartitionStats>> topic_workers;
+  absl::btree_map<int32_t, PartitionStats> topic_classes;  // partition -> class counts
   // (partition << 32 | worker + 1) -> what this instance last sent (worker -1
   // for class counts), or what another instance wrote under that key since.
   absl::flat_hash_map<uint64_t, PartitionStats> sent;
@@ -94,6 +94,9 @@ inline uint64_t ExchangeKey(int32_t partition, int32_t worker) {
 // Whether two statistics differ by more than rounding: any entry by more than
 // a relative 1e-6, or the answer count; always when either is marked resend.
 bool StatsDiffer(const PartitionStats& a, const PartitionStats& b);
+// The same, against values not held in a PartitionStats (never marked resend).
+bool StatsDiffer(const PartitionStats& a, int64_t answers, std::span<const double> counts,
+                 int32_t num_classes);
 
 // Adds `entry` (written with entry.num_classes classes) to `sum` (K x K, or
 // K for class counts when `matrix` is false).
