@@ -63,14 +63,7 @@ absl::StatusOr<std::unique_ptr<IngestLoop>> IngestLoop::Create(
                            {"auto.offset.reset", "error"},
                            {"fetch.wait.max.ms", "5"},
                            {"session.timeout.ms", "10000"},
-                           {"heartbeat.interval.ms", "2000"},
-                           // Prefetch: librdkafka's default keeps up to
-                           // 100,000 messages per partition queued; with
-                           // single-answer messages that held about 250 MB
-                           // at 2M answers, and glibc kept it after
-                           // (docs/benchmarks.md, memory).
-                           {"queued.min.messages", "10000"},
-                           {"queued.max.messages.kbytes", "16384"}};
+                           {"heartbeat.interval.ms", "2000"}};
   for (const auto& [k, v] : properties) props[k] = v;
   // What exactly-once state relies on: never user-overridable.
   props["group.id"] = options.group;
