@@ -153,9 +153,13 @@ class PairwiseFit {
     return (c_.swapped[v] ? -d : d) + b[c_.rater[v]];
   }
 
-  // Each vote's probability of being careful; returns the weighted log-likelihood.
+  // Each vote's probability of being careful; returns the weighted
+  // log-likelihood. Also sets score_objective_, ScoreObjective(score_, bias_,
+  // log_nu_) with the new careful_, from the same P(y | d) and summed in the
+  // same order, so bit for bit the same, without its own pass over the votes
+  // (UpdateRaters, which runs in between, changes none of its inputs).
   double EStep() {
-    double ll = 0;
+    double ll = 0, f = 0;
     const double nu = std::exp(log_nu_);
     for (int64_t v = 0; v < c_.num_votes(); ++v) {
       const int32_t r = c_.rater[v];
@@ -166,8 +170,12 @@ class PairwiseFit {
       const double careless = (1 - eta_[r]) * xi_[size_t(r) * kOutcomes + y];
       const double sum = careful + careless;
       careful_[v] = careful / sum;
-      ll += weight_[c_.task[v]] * SafeLog(sum);
+      const double weight = weight_[c_.task[v]];
+      ll += weight * SafeLog(sum);
+      const double w = weight * careful_[v];
+      if (w != 0) f += w * SafeLog(p[y]);
     }
+    score_objective_ = f + GaussianLogPrior(score_, bias_);
     return ll;
   }
 
@@ -240,7 +248,7 @@ class PairwiseFit {
     const double inv_s = 1.0 / (o_.score_prior_sd * o_.score_prior_sd);
     const double inv_b = 1.0 / (o_.bias_prior_sd * o_.bias_prior_sd);
     std::vector<double> gs(n), cs(n), gb(raters), cb(raters), ts(n), tb(raters);
-    double current = ScoreObjective(score_, bias_, log_nu_);
+    double current = score_objective_;  // ScoreObjective(score_, bias_, log_nu_), from EStep()
     for (int step = 0; step < kScoreSteps; ++step) {
       std::fill(gs.begin(), gs.end(), 0.0);
       std::fill(cs.begin(), cs.end(), 0.0);
@@ -301,6 +309,7 @@ class PairwiseFit {
   std::vector<double> eta_, xi_;  // the same, not in logs
   std::vector<double> careful_;   // per vote: P(careful | vote)
   double log_nu_ = 0;
+  double score_objective_ = 0;    // set by EStep() for UpdateScores()
 };
 
 // The score intervals: percentiles of the replicates' scores.

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/consensus_record.h"
+#include "engine/leaderboard_record.h"
 #include "engine/project_views.h"
 #include "engine/state_restore.h"
 #include "spdlog/spdlog.h"
@@ -209,6 +210,10 @@ void Engine::TakeConfirmed(storage::StateBatch& batch) {
       batch.PutPublished(partition, project->name, name, {storage::kVoteRecordClass, value, false});
     }
     project->vote_confirmed.clear();
+    if (project->leaderboard_confirmed) {
+      batch.PutSnapshot(project->name, kLeaderboardSnapshot, *project->leaderboard_confirmed);
+      project->leaderboard_confirmed.reset();
+    }
   }
 }
 
@@ -325,6 +330,7 @@ void Engine::SetPartitionReady(int32_t partition, bool ready) {
     if (project->vote_report != nullptr) {  // pairwise and rating: check every fitted task
       project->vote_pending.resize(project->vote_report->names.tasks.size());
       for (size_t t = 0; t < project->vote_pending.size(); ++t) project->vote_pending[t] = static_cast<int32_t>(t);
+      project->leaderboard_pending = project->vote_report->kind == ProjectKind::kPairwise;
     }
   }
 }
@@ -425,7 +431,7 @@ bool Engine::CollectOutputs(size_t max_records, OutputBatch* out) {
   const int64_t now = NowMs();
   for (Project* project : projects_.List()) {
     std::lock_guard<std::mutex> lock(project->mu);
-    if (!project->vote_pending.empty()) {
+    if (!project->vote_pending.empty() || project->leaderboard_pending) {
       if (CollectVoteOutputs(*project, max_records, now, out)) return true;
       continue;
     }

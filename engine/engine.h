@@ -122,6 +122,10 @@ struct OutputRecord {
     // A pairwise or rating record: `task` is the project's VoteSet task id
     // and `confidence` the value sent (P(left) or the rating).
     bool vote = false;
+    // A pairwise project's leaderboard snapshot (with vote): `fingerprint`
+    // is its content's (engine/leaderboard_record.h); `task` is -1.
+    bool leaderboard = false;
+    uint64_t fingerprint = 0;
   };
   std::string key;
   std::string value;
@@ -343,8 +347,10 @@ class Engine {
   void ApplyRepeat(IngestBatch& batch, engine::Project& project, int32_t task, int32_t task_home,
                    int32_t label, const LabelEvent& e);
   // Forms the consensus records of a pairwise or rating project's tasks whose
-  // fitted value moved since last sent (engine_votes.cc). Returns whether
-  // more are waiting. REQUIRES: project.mu held.
+  // fitted value moved since last sent, then a pairwise project's leaderboard
+  // snapshot if it changed and no owned partition is restoring
+  // (engine_votes.cc). Returns whether more are waiting. REQUIRES: project.mu
+  // held.
   bool CollectVoteOutputs(engine::Project& project, size_t max_records, int64_t now,
                           OutputBatch* out);
   // Whether the project is pairwise or rating (engine_votes.cc).

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/consensus_record.h"
 #include "engine/engine.h"
+#include "engine/leaderboard_record.h"
 
 namespace consensusd::engine {
 namespace {
@@ -48,6 +49,32 @@ VoteFitSummary FitSummaryOf(const VoteReport& r) {
     for (const int64_t n : r.rating.task_ratings) s.votes += n;
   }
   return s;
+}
+
+// The leaderboard of a pairwise fit: items best first, with their tied groups.
+LeaderboardView LeaderboardOf(const std::string& project, const VoteReport& report) {
+  LeaderboardView v;
+  v.project = project;
+  const consensus::PairwiseModel& m = report.pairwise;
+  v.fit = FitSummaryOf(report);
+  v.tie_nu = m.tie_nu;
+  v.bootstrap = report.bootstrap;
+  int32_t group = 0;
+  double group_low = 0;
+  for (const int32_t i : m.order) {
+    if (group == 0 || m.score_high[i] < group_low) {
+      ++group;
+      group_low = m.score_low[i];
+    }
+    v.items.push_back({.item = report.names.items[i],
+                       .score = m.score[i],
+                       .low = m.score_low[i],
+                       .high = m.score_high[i],
+                       .rank = m.rank[i],
+                       .tied_group = group,
+                       .votes = m.item_votes[i]});
+  }
+  return v;
 }
 
 absl::Status NoProject(std::string_view project) {
@@ -126,6 +153,8 @@ std::optional<EngineRejection> Engine::ApplyOtherKind(IngestBatch& batch, Projec
 // The consensus record of a fitted task (SPEC 5.2 for these kinds):
 //   pairwise {"project","task","kind","left","right","p_left","p_right","p_tie","consensus","votes","updated_ms"}
 //   rating   {"project","task","kind","rating","sd","ratings","updated_ms"}
+// then a pairwise project's leaderboard snapshot (engine/leaderboard_record.h)
+// when its content differs from the one last sent or confirmed.
 bool Engine::CollectVoteOutputs(Project& project, size_t max_records, int64_t now, OutputBatch* out) {
   const VoteReport& report = *project.vote_report;
   const bool pairwise = report.kind == ProjectKind::kPairwise;
@@ -179,12 +208,41 @@ bool Engine::CollectVoteOutputs(Project& project, size_t max_records, int64_t no
                      .confidence = value, .vote = true};
     project.vote_sent[name] = value;
   }
+  if (!project.leaderboard_pending) return false;
+  if (out->size() >= max_records) return true;
+  project.leaderboard_pending = false;
+  // It sums over every partition held here: not while one of them restores
+  // (SetPartitionReady marks it pending again).
+  for (const int32_t partition : loaded_) {
+    if (!ready_.contains(partition)) return false;
+  }
+  if (!pairwise) return false;
+  const LeaderboardView board = LeaderboardOf(project.name, report);
+  std::string body;
+  AppendLeaderboardBody(board, body);
+  const uint64_t fingerprint = ContentFingerprint(body);
+  if (project.leaderboard_sent == fingerprint) return false;
+  OutputRecord& record = out->Add();
+  AppendLeaderboardKey(project.name, record.key);
+  AppendLeaderboardRecord(board, body, now, record.value);
+  record.ticket = {.project = &project, .topic = OutputRecord::Topic::kConsensus, .vote = true,
+                   .leaderboard = true, .fingerprint = fingerprint};
+  project.leaderboard_sent = fingerprint;
   return false;
 }
 
 void Engine::OnVoteDelivered(const OutputRecord::Ticket& ticket, bool delivered) {
   Project& project = *ticket.project;
   std::lock_guard<std::mutex> lock(project.mu);
+  if (ticket.leaderboard) {
+    if (delivered) {  // stored by the next Commit (TakeConfirmed), restored as leaderboard_sent
+      project.leaderboard_confirmed = ticket.fingerprint;
+    } else {  // sent again, as the last sweep has it then
+      project.leaderboard_sent.reset();
+      project.leaderboard_pending = project.vote_report != nullptr;
+    }
+    return;
+  }
   const std::string& name = project.votes.tasks().Name(ticket.task);
   if (delivered) {  // stored by the next Commit (TakeConfirmed), restored as vote_sent
     project.vote_confirmed[name] = ticket.confidence;
@@ -256,29 +314,12 @@ absl::StatusOr<LeaderboardView> Engine::Leaderboard(std::string_view name) const
     }
     report = project->vote_report;
   }
-  LeaderboardView v;
-  v.project = project->name;
-  if (report == nullptr) return v;  // not swept yet
-  const consensus::PairwiseModel& m = report->pairwise;
-  v.fit = FitSummaryOf(*report);
-  v.tie_nu = m.tie_nu;
-  v.bootstrap = report->bootstrap;
-  int32_t group = 0;
-  double group_low = 0;
-  for (const int32_t i : m.order) {
-    if (group == 0 || m.score_high[i] < group_low) {
-      ++group;
-      group_low = m.score_low[i];
-    }
-    v.items.push_back({.item = report->names.items[i],
-                       .score = m.score[i],
-                       .low = m.score_low[i],
-                       .high = m.score_high[i],
-                       .rank = m.rank[i],
-                       .tied_group = group,
-                       .votes = m.item_votes[i]});
+  if (report == nullptr) {  // not swept yet
+    LeaderboardView v;
+    v.project = project->name;
+    return v;
   }
-  return v;
+  return LeaderboardOf(project->name, *report);
 }
 
 absl::StatusOr<RatersView> Engine::Raters(std::string_view name) const {

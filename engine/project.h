@@ -133,6 +133,13 @@ struct Project {
   std::vector<int32_t> vote_pending;
   // What Kafka confirmed since it was last stored (task id -> value).
   absl::flat_hash_map<std::string, double> vote_confirmed;
+  // A pairwise project's leaderboard snapshot (engine/leaderboard_record.h):
+  // the fingerprint of the content last handed to the producer (restored:
+  // last confirmed), whether vote_report's leaderboard is still to check, and
+  // what Kafka confirmed since it was last stored.
+  std::optional<uint64_t> leaderboard_sent;
+  bool leaderboard_pending = false;
+  std::optional<uint64_t> leaderboard_confirmed;
 
   // REQUIRES: mu held. Sizes the per-task vectors for a new task id and marks
   // it dirty; partition -1 keeps the known one.

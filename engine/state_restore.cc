@@ -1,6 +1,7 @@
 #include "engine/state_restore.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/leaderboard_record.h"
 
 namespace consensusd::engine {
 namespace {
@@ -40,10 +41,14 @@ absl::Status RestoreClasses(const storage::StateStore& store, ProjectCursor& cur
   });
   if (!s.ok()) return s;
   if (!problem.ok()) return problem;
-  return store.ForEachExcluded([&](std::string_view project, std::string_view worker) {
+  s = store.ForEachExcluded([&](std::string_view project, std::string_view worker) {
     Project& p = cursor.At(project);
     p.model.LoadExcluded(p.model.InternWorker(worker));
     p.votes.SetExcluded(p.votes.InternWorker(worker), true);  // for a pairwise or rating project
+  });
+  if (!s.ok()) return s;
+  return store.ForEachSnapshot([&](std::string_view project, std::string_view name, uint64_t fingerprint) {
+    if (name == kLeaderboardSnapshot) cursor.At(project).leaderboard_sent = fingerprint;
   });
 }
 

@@ -84,6 +84,7 @@ absl::Status Sweeper::SweepVotes(Project& project, bool force) {
     // Every fitted task is checked for a changed consensus record.
     project.vote_pending.resize(report->names.tasks.size());
     for (size_t t = 0; t < project.vote_pending.size(); ++t) project.vote_pending[t] = static_cast<int32_t>(t);
+    project.leaderboard_pending = report->kind == ProjectKind::kPairwise;  // sent if it changed
     project.vote_report = std::move(report);
     project.report = summary;
     swept_version_[&project] = version;

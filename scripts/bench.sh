@@ -5,6 +5,7 @@
 #   BENCH_FLAGS=--benchmark_filter=BM_DsIteration bash scripts/bench.sh build
 # and extra flags for the scale-out benchmark in SCALE_FLAGS, e.g.
 #   SCALE_FLAGS='--answers 200000 --rounds 1' bash scripts/bench.sh build
+# and the time limit of each 10M-vote pairwise fit in PAIRWISE_LIMIT_S (seconds).
 # Each section prints a header and its results; add new sections (e.g. the
 # end-to-end Kafka throughput) as functions and list them in main().
 set -euo pipefail
@@ -73,12 +74,25 @@ scale_out() {
   /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../bench/scale_bench.py" "$build/consensusd" ${SCALE_FLAGS:-}
 }
 
+# Pairwise preferences (docs/rlhf.md): 200k votes, one Kafka message each,
+# through the embedded Kafka into `serve`; then a 10M-vote batch fit without
+# and with the default 100 bootstrap replicates, each stopped after
+# PAIRWISE_LIMIT_S seconds (default 900).
+pairwise() {
+  section "pairwise votes streamed (bench/pairwise_bench.py stream)"
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../bench/pairwise_bench.py" "$build/consensusd" stream
+  section "pairwise batch fit, 10M votes (bench/pairwise_bench.py batch)"
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../bench/pairwise_bench.py" "$build/consensusd" batch \
+    --bootstrap 0,100 --limit "${PAIRWISE_LIMIT_S:-900}"
+}
+
 main() {
   machine_info
   aggregation
   state_store
   end_to_end
   scale_out
+  pairwise
 }
 
 main

@@ -124,6 +124,12 @@ void AppendExcludedKey(std::string* dst, const ExcludedKey& key) {
   PutLengthPrefixed(dst, key.worker);
 }
 
+void AppendSnapshotKey(std::string* dst, const SnapshotKey& key) {
+  PutType(dst, RecordType::kSnapshot);
+  PutLengthPrefixed(dst, key.project);
+  PutLengthPrefixed(dst, key.name);
+}
+
 bool DecodeOffsetKey(std::string_view key, OffsetKey* out) {
   return GetType(&key, RecordType::kOffset) && GetLengthPrefixed(&key, &out->topic) &&
          GetInt32(&key, &out->partition) && key.empty();
@@ -215,6 +221,11 @@ bool DecodeClassKey(std::string_view key, ClassKey* out) {
 bool DecodeExcludedKey(std::string_view key, ExcludedKey* out) {
   return GetType(&key, RecordType::kExcluded) && GetLengthPrefixed(&key, &out->project) &&
          GetLengthPrefixed(&key, &out->worker) && key.empty();
+}
+
+bool DecodeSnapshotKey(std::string_view key, SnapshotKey* out) {
+  return GetType(&key, RecordType::kSnapshot) && GetLengthPrefixed(&key, &out->project) &&
+         GetLengthPrefixed(&key, &out->name) && key.empty();
 }
 
 std::string RecordPrefix(RecordType type) {

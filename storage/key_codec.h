@@ -18,11 +18,17 @@
 //   published 0x06 be32(partition) str(project) str(task)       -> PublishedValue
 //   repeats  0x07 be32(partition) str(project) str(task) str(worker) -> str(label)...
 //   vote     0x08 be32(partition) str(project) str(task) str(worker) -> VoteValue
+//   snapshot 0x09 str(project) str(name)                       -> be64(fingerprint)
 // (published: what the consensus topic last confirmed for the task, so that a
 // restart publishes only changes; added in format 1 without a new version,
 // since a store without these records only republishes once.)
 // (vote: the answer of a pairwise or rating project, SPEC 3.1a; added in
 // format 1 without a new version, since a store without them reads as before.)
+// (snapshot: what the consensus topic last confirmed of a project-wide record,
+// e.g. a pairwise project's leaderboard (name "leaderboard"), as a fingerprint
+// of its content, so that a restart sends it only when it changed; added in
+// format 1 without a new version, since a store without them only republishes
+// once.)
 // (repeats: under a project's `repeats: count`, a worker's second and later
 // answers to a task, in order, the first being the answer record; added in
 // format 1 without a new version, since a store without them reads as before.)
@@ -53,6 +59,7 @@ enum class RecordType : uint8_t {
   kPublished = 0x06,
   kRepeats = 0x07,
   kVote = 0x08,
+  kSnapshot = 0x09,
 };
 
 // Decoded keys. The views point into the encoded key.
@@ -74,6 +81,9 @@ struct ClassKey {
 };
 struct ExcludedKey {
   std::string_view project, worker;
+};
+struct SnapshotKey {
+  std::string_view project, name;
 };
 // The published key has the gold key's fields.
 using PublishedKey = GoldKey;
@@ -112,6 +122,7 @@ void AppendGoldKey(std::string* dst, const GoldKey& key);
 void AppendClassKey(std::string* dst, const ClassKey& key);
 void AppendExcludedKey(std::string* dst, const ExcludedKey& key);
 void AppendPublishedKey(std::string* dst, const PublishedKey& key);
+void AppendSnapshotKey(std::string* dst, const SnapshotKey& key);
 
 // Each returns false, leaving *out unspecified, unless `key` is exactly one
 // well-formed key of that record type (no missing or trailing bytes).
@@ -123,6 +134,7 @@ bool DecodeGoldKey(std::string_view key, GoldKey* out);
 bool DecodeClassKey(std::string_view key, ClassKey* out);
 bool DecodeExcludedKey(std::string_view key, ExcludedKey* out);
 bool DecodePublishedKey(std::string_view key, PublishedKey* out);
+bool DecodeSnapshotKey(std::string_view key, SnapshotKey* out);
 
 // The prefix of every key of one record type.
 std::string RecordPrefix(RecordType type);

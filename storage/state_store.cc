@@ -212,6 +212,12 @@ void StateBatch::PutPublished(int32_t partition, std::string_view project, std::
   inputs_.Put(ToSlice(key_), ToSlice(value_));
 }
 
+void StateBatch::PutSnapshot(std::string_view project, std::string_view name, uint64_t fingerprint) {
+  key_.clear();
+  AppendSnapshotKey(&key_, {.project = project, .name = name});
+  inputs_.Put(ToSlice(key_), ToSlice(EncodeOffsetValue(static_cast<int64_t>(fingerprint))));
+}
+
 void StateBatch::DeleteGold(int32_t partition, std::string_view project, std::string_view task) {
   assert(partition >= 0);
   key_.clear();
@@ -503,6 +509,19 @@ absl::Status StateStore::ForEachExcluded(
                       ExcludedKey k;
                       if (!DecodeExcludedKey(key, &k)) return false;
                       fn(k.project, k.worker);
+                      return true;
+                    });
+}
+
+absl::Status StateStore::ForEachSnapshot(
+    absl::FunctionRef<void(std::string_view project, std::string_view name, uint64_t fingerprint)> fn)
+    const {
+  return ScanPrefix(*db_, inputs_, dir_, RecordPrefix(RecordType::kSnapshot), ScanKind::kSmall,
+                    [&](std::string_view key, std::string_view value) {
+                      SnapshotKey k;
+                      int64_t fingerprint;
+                      if (!DecodeSnapshotKey(key, &k) || !DecodeOffsetValue(value, &fingerprint)) return false;
+                      fn(k.project, k.name, static_cast<uint64_t>(fingerprint));
                       return true;
                     });
 }

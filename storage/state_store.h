@@ -95,6 +95,9 @@ class StateBatch {
   // What the consensus topic confirmed for the task.
   void PutPublished(int32_t partition, std::string_view project, std::string_view task,
                     const PublishedValue& value);
+  // What the consensus topic confirmed of a project-wide record (e.g.
+  // "leaderboard"): a fingerprint of its content.
+  void PutSnapshot(std::string_view project, std::string_view name, uint64_t fingerprint);
   // The next offset to consume from (topic, partition).
   void SetOffset(std::string_view topic, int32_t partition, int64_t next_offset);
 
@@ -185,6 +188,10 @@ class StateStore {
       const;
   absl::Status ForEachExcluded(
       absl::FunctionRef<void(std::string_view project, std::string_view worker)> fn) const;
+  // The snapshot records (StateBatch::PutSnapshot), by project then name.
+  absl::Status ForEachSnapshot(
+      absl::FunctionRef<void(std::string_view project, std::string_view name, uint64_t fingerprint)> fn)
+      const;
 
   // Fault injection for tests: while set, Commit() first calls `fault` and,
   // when it returns an error, fails with it and stores nothing.

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/leaderboard_record.h"
+#include "nlohmann/json.hpp"
 #include "tests/engine/engine_fixture.h"
 
 namespace consensusd::engine {
@@ -255,7 +257,7 @@ TEST_F(EngineKindsTest, SweepPublishesEachFittedTaskOnceUntilItChanges) {
   std::vector<OutputRecord> records = CollectAll();
   std::map<std::string, std::string> by_key;
   for (const OutputRecord& r : records) by_key[r.key] = r.value;
-  ASSERT_EQ(by_key.size(), 4u);  // ab, ac, bc and t1
+  ASSERT_EQ(by_key.size(), 5u);  // ab, ac, bc, t1 and pw's leaderboard
   EXPECT_THAT(by_key.at("pw/ab"), HasSubstr(R"("kind":"pairwise","left":"a","right":"b","p_left":)"));
   EXPECT_THAT(by_key.at("pw/ab"), HasSubstr(R"("consensus":"left","votes":5,"updated_ms":)"));
   EXPECT_THAT(by_key.at("rt/t1"), HasSubstr(R"("project":"rt","task":"t1","kind":"rating","rating":)"));
@@ -284,7 +286,7 @@ TEST_F(EngineKindsTest, RestartPublishesOnlyWhatChangedSinceTheLastConfirmedReco
   Commit();
   Sweep();
   std::vector<OutputRecord> records = CollectAll();
-  ASSERT_EQ(records.size(), 3u);
+  ASSERT_EQ(records.size(), 4u);  // ab, ac, bc and the leaderboard
   Deliver(records);
   Commit();  // stores what Kafka confirmed
   Restart();
@@ -305,7 +307,112 @@ TEST_F(EngineKindsTest, RestoringPartitionPublishesNothingUntilReady) {
   Sweep();
   EXPECT_TRUE(CollectAll().empty());
   engine_->SetPartitionReady(0, true);
-  EXPECT_EQ(CollectAll().size(), 3u);
+  EXPECT_EQ(CollectAll().size(), 4u);  // ab, ac, bc and the leaderboard
+}
+
+// The leaderboard snapshot (docs/api.md, "Kafka").
+std::optional<OutputRecord> LeaderboardRecord(const std::vector<OutputRecord>& records,
+                                              const std::string& project) {
+  for (const OutputRecord& r : records) {
+    if (r.key == project + "//leaderboard") return r;
+  }
+  return std::nullopt;
+}
+
+TEST_F(EngineKindsTest, LeaderboardSnapshotEqualsTheLeaderboardView) {
+  Assign(0);
+  FeedTournament("pw");
+  Commit();
+  Sweep();
+  const std::optional<OutputRecord> record = LeaderboardRecord(CollectAll(), "pw");
+  ASSERT_TRUE(record);
+  const nlohmann::json j = nlohmann::json::parse(record->value);
+  const absl::StatusOr<LeaderboardView> view = engine_->Leaderboard("pw");
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ(j["project"], "pw");
+  EXPECT_EQ(j["kind"], "pairwise");
+  EXPECT_EQ(j["record"], "leaderboard");
+  EXPECT_EQ(j["votes"], 15);
+  EXPECT_EQ(j["bootstrap"], view->bootstrap);
+  EXPECT_EQ(j["tie_nu"].get<double>(), view->tie_nu);
+  EXPECT_EQ(j["swept_ms"], view->fit.unix_ms);
+  EXPECT_TRUE(j["updated_ms"].is_number_integer());
+  ASSERT_EQ(j["items"].size(), view->items.size());
+  for (size_t k = 0; k < view->items.size(); ++k) {
+    const nlohmann::json& i = j["items"][k];
+    const LeaderboardItem& v = view->items[k];
+    EXPECT_EQ(i["item"], v.item);
+    EXPECT_EQ(i["score"].get<double>(), v.score) << v.item;  // the same double, not just close
+    EXPECT_EQ(i["low"].get<double>(), v.low) << v.item;
+    EXPECT_EQ(i["high"].get<double>(), v.high) << v.item;
+    EXPECT_EQ(i["rank"], v.rank);
+    EXPECT_EQ(i["tied_group"], v.tied_group);
+    EXPECT_EQ(i["votes"], v.votes);
+  }
+  EXPECT_EQ(j["items"][0]["item"], "a");
+}
+
+TEST_F(EngineKindsTest, LeaderboardKeyIsNeverATaskKey) {
+  EXPECT_EQ(LeaderboardKey("pw"), "pw//leaderboard");
+  EXPECT_EQ(LeaderboardKey("a/b%"), "a%2Fb%25//leaderboard");
+  Assign(0);
+  Vote("pw", "leaderboard", "w1", "a", "b", "left");
+  Commit();
+  Sweep();
+  std::map<std::string, int> keys;
+  for (const OutputRecord& r : CollectAll()) ++keys[r.key];
+  EXPECT_EQ(keys, (std::map<std::string, int>{{"pw/leaderboard", 1}, {"pw//leaderboard", 1}}));
+}
+
+TEST_F(EngineKindsTest, LeaderboardSnapshotIsSentAgainOnlyWhenItChangesOrItsDeliveryFailed) {
+  Assign(0);
+  FeedTournament("pw");
+  Commit();
+  Sweep();
+  std::vector<OutputRecord> records = CollectAll();
+  ASSERT_TRUE(LeaderboardRecord(records, "pw"));
+  Deliver(records);
+  Sweep();  // the same votes, the same leaderboard
+  EXPECT_FALSE(LeaderboardRecord(CollectAll(), "pw"));
+  Vote("pw", "bc", "w1", "c", "b", "c");
+  Commit();
+  Sweep();
+  records = CollectAll();
+  const std::optional<OutputRecord> changed = LeaderboardRecord(records, "pw");
+  ASSERT_TRUE(changed);
+  Deliver(records, /*delivered=*/false);
+  const std::optional<OutputRecord> again = LeaderboardRecord(CollectAll(), "pw");
+  ASSERT_TRUE(again) << "a failed delivery is sent again";
+  EXPECT_EQ(again->ticket.fingerprint, changed->ticket.fingerprint);
+}
+
+TEST_F(EngineKindsTest, RestartSendsTheLeaderboardAgainOnlyIfItsLastOneWasNotConfirmed) {
+  Assign(0);
+  FeedTournament("pw");
+  FeedTournament("unconfirmed");
+  Commit();
+  Sweep();
+  std::vector<OutputRecord> confirmed;
+  for (OutputRecord& r : CollectAll()) {
+    if (r.key.starts_with("pw")) confirmed.push_back(std::move(r));  // the other is lost in flight
+  }
+  Deliver(confirmed);
+  Commit();  // stores what Kafka confirmed
+  Restart();
+  Assign(0);
+  std::vector<OutputRecord> records = CollectAll();
+  EXPECT_FALSE(LeaderboardRecord(records, "pw")) << "unchanged and confirmed";
+  EXPECT_TRUE(LeaderboardRecord(records, "unconfirmed"));
+}
+
+TEST_F(EngineKindsTest, RatingProjectsHaveNoLeaderboardSnapshot) {
+  Assign(0);
+  Rate("rt", "t1", "w1", 3);
+  Commit();
+  Sweep();
+  const std::vector<OutputRecord> records = CollectAll();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].key, "rt/t1");
 }
 
 TEST_F(EngineKindsTest, ExcludedRaterIsLeftOutOfTheFitAcrossRestartsUntilIncluded) {

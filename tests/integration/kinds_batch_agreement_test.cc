@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 #include <tuple>
 
 #include "absl/strings/str_split.h"
@@ -77,6 +78,17 @@ bool WaitSwept(ServeProcess& serve, const std::string& path, int64_t votes) {
       seconds(60), milliseconds(200));
 }
 
+// The leaderboard records of project pw on the consensus topic.
+int64_t LeaderboardRecords(MockKafka& kafka) {
+  int64_t n = 0;
+  for (int32_t partition = 0; partition < 4; ++partition) {
+    for (const KafkaRecord& r : ReadWholePartition(kafka.bootstrap(), "labels.consensus", partition, seconds(10))) {
+      n += r.key == "pw//leaderboard";
+    }
+  }
+  return n;
+}
+
 class KindsBatchAgreementTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -141,6 +153,7 @@ TEST_F(KindsBatchAgreementTest, StreamedVotesMatchBatchAggregateAfterASweepAndAR
   const std::string config = dir_.Write("consensusd.yaml", kConfig);
   ServeArgs args(kafka, "labels", "kinds", dir_.File("state"));
   args.config_file = config;
+  int64_t snapshots_sent = 0;  // leaderboard records on the topic after run 0
   for (int run = 0; run < 2; ++run) {  // run 1: restarted from the stored state
     SCOPED_TRACE(run == 0 ? "streamed" : "restarted");
     ServeProcess serve(args, dir_.File("serve" + std::to_string(run) + ".log"));
@@ -234,10 +247,12 @@ TEST_F(KindsBatchAgreementTest, StreamedVotesMatchBatchAggregateAfterASweepAndAR
                 latest[r.key] = json::parse(r.value);
               }
             }
-            return latest.size() >= comparisons.size() + ratings.size();
+            return latest.size() >= comparisons.size() + ratings.size() + 1 &&
+                   latest.contains("pw//leaderboard") &&
+                   latest["pw//leaderboard"]["votes"] == static_cast<int64_t>(pw.size());
           },
           seconds(30), milliseconds(500));
-      ASSERT_EQ(latest.size(), comparisons.size() + ratings.size());
+      ASSERT_EQ(latest.size(), comparisons.size() + ratings.size() + 1);  // and pw's leaderboard
       for (const auto& r : comparisons) {
         const json& record = latest.at("pw/" + r[0]);
         EXPECT_EQ(record["kind"], "pairwise");
@@ -250,6 +265,32 @@ TEST_F(KindsBatchAgreementTest, StreamedVotesMatchBatchAggregateAfterASweepAndAR
         EXPECT_NEAR(record["rating"].get<double>(), Num(r[1]), 0.06) << r[0];
         EXPECT_EQ(record["ratings"].get<int64_t>(), std::stoll(r[3])) << r[0];
       }
+      // The leaderboard snapshot: the HTTP leaderboard, number for number,
+      // and `aggregate --kind pairwise`'s.
+      const json& snapshot = latest.at("pw//leaderboard");
+      EXPECT_EQ(snapshot["project"], "pw");
+      EXPECT_EQ(snapshot["record"], "leaderboard");
+      EXPECT_EQ(snapshot["swept_ms"], board["last_sweep"]["unix_ms"]);
+      EXPECT_EQ(snapshot["bootstrap"], board["bootstrap"]);
+      EXPECT_EQ(snapshot["tie_nu"], board["tie_nu"]);
+      EXPECT_EQ(snapshot["items"], board["items"]);
+      ASSERT_EQ(snapshot["items"].size(), lb.size());
+      for (size_t k = 0; k < lb.size(); ++k) {
+        const json& i = snapshot["items"][k];
+        EXPECT_EQ(i["item"], lb[k][1]);
+        EXPECT_EQ(i["rank"].get<int>(), std::stoi(lb[k][0])) << lb[k][1];
+        EXPECT_NEAR(i["score"].get<double>(), Num(lb[k][2]), 1e-6) << lb[k][1];
+        EXPECT_NEAR(i["low"].get<double>(), Num(lb[k][3]), 1e-6) << lb[k][1];
+        EXPECT_NEAR(i["high"].get<double>(), Num(lb[k][4]), 1e-6) << lb[k][1];
+        EXPECT_EQ(i["votes"].get<int64_t>(), std::stoll(lb[k][5])) << lb[k][1];
+      }
+      snapshots_sent = LeaderboardRecords(kafka);
+      ASSERT_GE(snapshots_sent, 1);
+    } else {
+      // The restarted instance refits the same votes: the stored snapshot is
+      // current, so none is sent again.
+      std::this_thread::sleep_for(seconds(3));
+      EXPECT_EQ(LeaderboardRecords(kafka), snapshots_sent);
     }
 
     const json project = *GetJson(serve, "/v1/projects/pw");

@@ -115,6 +115,19 @@ TEST(KeyCodecTest, RecordTypesDoNotShareKeys) {
   EXPECT_TRUE(StartsWith(FormatKey(), RecordPrefix(RecordType::kFormat)));
 }
 
+TEST(KeyCodecTest, SnapshotKeyRoundTripsAndIsNotAnExcludedKey) {
+  std::string key;
+  AppendSnapshotKey(&key, {.project = "p/q", .name = "leaderboard"});
+  EXPECT_TRUE(StartsWith(key, RecordPrefix(RecordType::kSnapshot)));
+  SnapshotKey decoded;
+  ASSERT_TRUE(DecodeSnapshotKey(key, &decoded));
+  EXPECT_EQ(decoded.project, "p/q");
+  EXPECT_EQ(decoded.name, "leaderboard");
+  ExcludedKey excluded;
+  EXPECT_FALSE(DecodeExcludedKey(key, &excluded));
+  EXPECT_FALSE(DecodeSnapshotKey(key + "x", &decoded));
+}
+
 TEST(KeyCodecTest, RepeatsKeyRoundTripsAndIsNotAnAnswerKey) {
   std::string key;
   AppendRepeatsKey(&key, {.partition = 9, .project = "p", .task = "t", .worker = "w"});

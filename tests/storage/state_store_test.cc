@@ -263,6 +263,20 @@ TEST_F(StateStoreTest, ExclusionCanBeLifted) {
   EXPECT_THAT(Excluded(), ElementsAre(Pair("p", "spammer"), Pair("q", "spammer")));
 }
 
+TEST_F(StateStoreTest, LaterSnapshotReplacesEarlier) {
+  batch_.PutSnapshot("p", "leaderboard", 1);
+  batch_.PutSnapshot("q", "leaderboard", ~uint64_t{0});
+  Commit();
+  batch_.PutSnapshot("p", "leaderboard", 0x8000000000000001ull);
+  Commit();
+  std::vector<std::tuple<std::string, std::string, uint64_t>> snapshots;
+  ASSERT_TRUE(store_->ForEachSnapshot([&](std::string_view project, std::string_view name, uint64_t f) {
+                      snapshots.emplace_back(project, name, f);
+                    }).ok());
+  EXPECT_THAT(snapshots, ElementsAre(std::make_tuple("p", "leaderboard", 0x8000000000000001ull),
+                                     std::make_tuple("q", "leaderboard", ~uint64_t{0})));
+}
+
 TEST_F(StateStoreTest, LaterOffsetReplacesEarlier) {
   batch_.SetOffset("in", 3, 100);
   Commit();
