@@ -138,6 +138,17 @@ def throughput(args, work, brokers, topic, per_message, partitions):
     print(f"    first to last commit:      {consume_s:.2f}s -> {args.answers / consume_s:,.0f} answers/s "
           f"({args.answers / consume_s / kcat_rate:.2f} of kcat -C, "
           f"{group_s / consume_s:.2f} of kcat -G)")
+    shape = "single-answer messages" if per_message == 1 else f"{per_message}-answer messages"
+    summarize(args, f"serve, {shape}: answers/s, first to last commit (kcat -C, kcat -G)",
+              f"{args.answers / consume_s:,.0f} ({kcat_rate:,.0f}, {args.answers / group_s:,.0f}): "
+              f"{args.answers / consume_s / kcat_rate:.2f} of kcat -C")
+
+
+def summarize(args, name, value):
+    """Appends a line to --summary (scripts/bench.sh's table)."""
+    if args.summary:
+        with open(args.summary, "a") as f:
+            f.write(f"{name}\t{value}\n")
 
 
 def main():
@@ -148,6 +159,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--restart-answers", type=int, default=10_000_000,
                     help="state size for the restart-after-kill-9 run (0 skips it)")
+    ap.add_argument("--summary", default="", help="appends name<TAB>value lines to this file")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="consensusd-e2e-")
     # One broker per message shape, so that each topic holds only its own messages.
@@ -197,6 +209,8 @@ def main():
         print(f"ingest latency at {args.rate:,} answers/s for {args.seconds}s, after a {warmup}s warm-up (one answer per message, 4 partitions, "
               f"producer linger 5 ms; Kafka timestamp to commit): p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms "
               f"(interpolated within histogram buckets)")
+        summarize(args, f"ingest latency at {args.rate:,} answers/s: p50, p99",
+                  f"{p50 * 1000:.1f} ms, {p99 * 1000:.1f} ms")
         if args.restart_answers > 0:
             restart(args, work)
     finally:

@@ -26,6 +26,7 @@ def main():
     ap.add_argument("--answers", type=int, default=2_000_000)
     ap.add_argument("--workers", type=int, default=100_000)
     ap.add_argument("--partitions", type=int, default=16)
+    ap.add_argument("--summary", default="", help="appends a name<TAB>value line to this file")
     ap.add_argument("--hold", type=float, default=0, help="seconds to keep serve running after, to inspect it")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="memory_bench-")
@@ -51,6 +52,10 @@ def main():
         print(f"answers {n}, workers {args.workers}: RSS empty {empty:.0f} MiB, full {rss:.0f} MiB, "
               f"peak {hwm:.0f} MiB; {rss * 2**20 / n:.0f} bytes/answer "
               f"({(rss - empty) * 2**20 / n:.0f} above the empty process)", flush=True)
+        if args.summary:
+            with open(args.summary, "a") as f:
+                f.write(f"serve holding {n:,} answers ({args.workers:,} workers): RSS\t"
+                        f"{rss:.0f} MiB, {rss * 2**20 / n:.0f} bytes/answer\n")
         if args.hold:
             print(f"serve pid {serve.proc.pid}, {serve.base}", flush=True)
             time.sleep(args.hold)

@@ -11,6 +11,13 @@
 set -euo pipefail
 
 build="${1:-build}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Each user-shaped benchmark appends "name<TAB>value" lines here; the table at
+# the end (and in docs/benchmarks.md, between its "make bench" markers) is
+# built from them.
+summary="$(mktemp)"
+machine_file="$(mktemp)"
+trap 'rm -f "$summary" "$machine_file"' EXIT
 
 section() {
   printf '\n== %s ==\n' "$1"
@@ -18,6 +25,10 @@ section() {
 
 machine_info() {
   section "machine"
+  machine_lines | tee "$machine_file"
+}
+
+machine_lines() {
   echo "cpu:     $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   echo "cores:   $(nproc) (nproc)"
   echo "simd:    $(grep -m1 '^flags' /proc/cpuinfo | grep -o -w -E 'sse4_2|avx|avx2|fma|avx512f' | tr '\n' ' ')"
@@ -62,7 +73,45 @@ state_store() {
 # committed state next to kcat -C on the same topic; latency at 50k answers/s.
 end_to_end() {
   section "end to end (bench/e2e_bench.py)"
-  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../bench/e2e_bench.py" "$build/consensusd"
+  /usr/bin/python3 "$here/../bench/e2e_bench.py" "$build/consensusd" --summary "$summary"
+}
+
+# The whole `aggregate` process, default flags (issue 10): 1M answers (K=4)
+# next to crowd-kit's DawidSkene fit when CROWDKIT_SRC names its source tree,
+# and 100M answers (K=2) in a temporary directory removed after.
+batch_process() {
+  section "aggregate, whole process (bench/batch_bench.py)"
+  /usr/bin/python3 "$here/../bench/batch_bench.py" "$build/consensusd" --summary "$summary"
+}
+
+# serve's resident memory holding 2M answers (2M tasks, 100k workers).
+live_memory() {
+  section "serve's memory (bench/memory_bench.py)"
+  /usr/bin/python3 "$here/../bench/memory_bench.py" "$build/consensusd" --summary "$summary"
+}
+
+# The user-shaped results side by side, printed and written into
+# docs/benchmarks.md between its markers.
+summary_table() {
+  section "summary"
+  /usr/bin/python3 - "$summary" "$machine_file" "$here/../docs/benchmarks.md" <<'PY'
+import sys
+summary, machine, doc = sys.argv[1:4]
+rows = [line.rstrip("\n").split("\t", 1) for line in open(summary) if "\t" in line]
+table = ["| measured by `make bench` | result |", "|---|---|"]
+table += [f"| {name} | {value} |" for name, value in rows]
+info = [line.rstrip("\n") for line in open(machine) if line.strip()]
+block = ["Command: `make bench` (`scripts/bench.sh build`), default flags. Machine:", "", "```", *info, "```", "",
+         *table]
+print("\n".join(table))
+begin, end = "<!-- make bench: begin -->", "<!-- make bench: end -->"
+text = open(doc).read()
+if begin in text and end in text:
+    head, rest = text.split(begin, 1)
+    text = head + begin + "\n" + "\n".join(block) + "\n" + end + rest.split(end, 1)[1]
+    open(doc, "w").write(text)
+    print(f"written to {doc}")
+PY
 }
 
 # Scale-out (SPEC sections 8 and 9): 1M single-answer messages on a real
@@ -91,8 +140,11 @@ main() {
   aggregation
   state_store
   end_to_end
+  batch_process
+  live_memory
   scale_out
   pairwise
+  summary_table
 }
 
 main
