@@ -30,7 +30,8 @@ json LeaderboardJson(const engine::LeaderboardView& v) {
                      {"votes", i.votes}});
   }
   return {{"project", v.project}, {"kind", "pairwise"},     {"last_sweep", FitJson(v.fit)},
-          {"tie_nu", Number(v.tie_nu)}, {"bootstrap", v.bootstrap}, {"items", items}};
+          {"tie_nu", Number(v.tie_nu)}, {"bootstrap", v.bootstrap},
+          {"updated_since_sweep", v.updated_since_sweep}, {"items", items}};
 }
 
 json RatersJson(const engine::RatersView& v) {
@@ -78,7 +79,8 @@ json VoteTaskJson(const engine::VoteTaskView& v) {
             {"task", v.task},
             {"kind", std::string(engine::ProjectKindName(v.kind))},
             {"answers", answers},
-            {"fitted", v.fitted}};
+            {"fitted", v.fitted},
+            {"updated_since_sweep", v.updated_since_sweep}};
   const json none = nullptr;
   if (pairwise) {
     j["left"] = v.fitted ? json(v.left) : none;

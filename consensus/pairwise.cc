@@ -51,28 +51,8 @@ double PoissonWeight(uint64_t seed, int replicate, int32_t task) {
   return k;
 }
 
-// P(z | d, nu) under Davidson's model, for the three outcomes, with one exp:
-// numerator and denominator divided by e^{|d|/2}.
-inline void Davidson(double d, double nu, double p[kOutcomes]) {
-  const double e = std::exp(-0.5 * std::fabs(d));  // in [0, 1]
-  const double inv = 1 / (1 + e * e + nu * e);
-  p[d >= 0 ? kLeft : kRight] = inv;
-  p[d >= 0 ? kRight : kLeft] = e * e * inv;
-  p[kTie] = nu * e * inv;
-}
-
 // log of a probability that may have underflowed to 0.
 inline double SafeLog(double p) { return std::log(std::max(p, std::numeric_limits<double>::min())); }
-
-// log P(z | d, nu) under Davidson's model, for the three outcomes.
-inline void DavidsonLog(double d, double log_nu, double out[kOutcomes]) {
-  const double h = 0.5 * d;
-  const double m = std::max({h, -h, log_nu});
-  const double log_norm = m + std::log(std::exp(h - m) + std::exp(-h - m) + std::exp(log_nu - m));
-  out[kLeft] = h - log_norm;
-  out[kRight] = -h - log_norm;
-  out[kTie] = log_nu - log_norm;
-}
 
 class PairwiseFit {
  public:
@@ -91,8 +71,7 @@ class PairwiseFit {
     xi_.assign(static_cast<size_t>(c.num_raters) * kOutcomes, 1.0 / 3);
     int64_t ties = 0;
     for (Outcome y : c.outcome) ties += y == kTie;
-    const double f = std::clamp(c.num_votes() > 0 ? double(ties) / c.num_votes() : 0.0, 1e-3, 0.9);
-    log_nu_ = std::log(2 * f / (1 - f));
+    log_nu_ = StartLogTieNu(ties, c.num_votes());
   }
 
   void SetWeights(std::vector<double> weight) { weight_ = std::move(weight); }
@@ -143,6 +122,25 @@ class PairwiseFit {
     }
     return careful;
   }
+  // Per item: the curvature of the expected log-posterior in its score at the
+  // current parameters (the E-step's careful weights redone here), the prior's
+  // included: the precision of the Laplace approximation with the other scores held.
+  std::vector<double> ScoreCurvature() const {
+    std::vector<double> curvature(c_.num_items, 1.0 / (o_.score_prior_sd * o_.score_prior_sd));
+    const double nu = std::exp(log_nu_);
+    for (int64_t v = 0; v < c_.num_votes(); ++v) {
+      const int32_t r = c_.rater[v];
+      const Outcome y = c_.outcome[v];
+      double p[kOutcomes], likelihood, g, c;
+      Davidson(ShownDifference(v, score_, bias_), nu, p);
+      const double w = CarefulPosterior(p[y], eta_[r], xi_[size_t(r) * kOutcomes + y], &likelihood);
+      DavidsonScoreTerms(w, y, p, &g, &c);
+      const int32_t t = c_.task[v];
+      curvature[c_.left[t]] += c;
+      curvature[c_.right[t]] += c;
+    }
+    return curvature;
+  }
   double careless_answer(int32_t r, int y) const { return std::exp(log_xi_[size_t(r) * kOutcomes + y]); }
 
  private:
@@ -166,10 +164,8 @@ class PairwiseFit {
       const int y = c_.outcome[v];
       double p[kOutcomes];
       Davidson(ShownDifference(v, score_, bias_), nu, p);
-      const double careful = eta_[r] * p[y];
-      const double careless = (1 - eta_[r]) * xi_[size_t(r) * kOutcomes + y];
-      const double sum = careful + careless;
-      careful_[v] = careful / sum;
+      double sum;
+      careful_[v] = CarefulPosterior(p[y], eta_[r], xi_[size_t(r) * kOutcomes + y], &sum);
       const double weight = weight_[c_.task[v]];
       ll += weight * SafeLog(sum);
       const double w = weight * careful_[v];
@@ -261,11 +257,10 @@ class PairwiseFit {
         if (w == 0) continue;
         double p[kOutcomes];
         Davidson(ShownDifference(v, score_, bias_), nu, p);
-        const double pl = p[kLeft], pr = p[kRight], pt = p[kTie];
-        const int y = c_.outcome[v];
-        // d/dd log P(y | d): ([y = left] - [y = right] - (p_l - p_r)) / 2.
-        const double g = 0.5 * w * ((y == kLeft) - (y == kRight) - (pl - pr));
-        const double c = 0.25 * w * ((pl + pr) - (pl - pr) * (pl - pr));
+        const double pt = p[kTie];
+        const Outcome y = c_.outcome[v];
+        double g, c;
+        DavidsonScoreTerms(w, y, p, &g, &c);
         const int32_t t = c_.task[v];
         const double sign = c_.swapped[v] ? -1.0 : 1.0;
         gs[c_.left[t]] += sign * g;
@@ -352,6 +347,49 @@ void Bootstrap(const Comparisons& c, const PairwiseOptions& o, const PairwiseFit
 
 }  // namespace
 
+// With one exp: numerator and denominator divided by e^{|d|/2}.
+void Davidson(double d, double nu, double p[kOutcomes]) {
+  const double e = std::exp(-0.5 * std::fabs(d));  // in [0, 1]
+  const double inv = 1 / (1 + e * e + nu * e);
+  p[d >= 0 ? kLeft : kRight] = inv;
+  p[d >= 0 ? kRight : kLeft] = e * e * inv;
+  p[kTie] = nu * e * inv;
+}
+
+void DavidsonLog(double d, double log_nu, double out[kOutcomes]) {
+  const double h = 0.5 * d;
+  const double m = std::max({h, -h, log_nu});
+  const double log_norm = m + std::log(std::exp(h - m) + std::exp(-h - m) + std::exp(log_nu - m));
+  out[kLeft] = h - log_norm;
+  out[kRight] = -h - log_norm;
+  out[kTie] = log_nu - log_norm;
+}
+
+void ComparisonPosterior(double d, double log_nu, double q[kOutcomes]) {
+  double lp[kOutcomes];
+  DavidsonLog(d, log_nu, lp);
+  for (int z = 0; z < kOutcomes; ++z) q[z] = std::exp(lp[z]);
+}
+
+double CarefulPosterior(double p_answer, double eta, double xi_answer, double* likelihood) {
+  const double careful = eta * p_answer;
+  const double careless = (1 - eta) * xi_answer;
+  const double sum = careful + careless;
+  *likelihood = sum;
+  return careful / sum;
+}
+
+void DavidsonScoreTerms(double w, Outcome y, const double p[kOutcomes], double* gradient, double* curvature) {
+  const double pl = p[kLeft], pr = p[kRight];
+  *gradient = 0.5 * w * ((y == kLeft) - (y == kRight) - (pl - pr));
+  *curvature = 0.25 * w * ((pl + pr) - (pl - pr) * (pl - pr));
+}
+
+double StartLogTieNu(int64_t ties, int64_t votes) {
+  const double f = std::clamp(votes > 0 ? double(ties) / votes : 0.0, 1e-3, 0.9);
+  return std::log(2 * f / (1 - f));
+}
+
 absl::StatusOr<Outcome> ParseOutcome(std::string_view text) {
   const std::string lower = absl::AsciiStrToLower(absl::string_view(text.data(), text.size()));
   if (lower == "left" || lower == "l") return kLeft;
@@ -407,11 +445,10 @@ absl::StatusOr<PairwiseModel> FitPairwise(const Comparisons& c, const PairwiseOp
   m.tie_nu = std::exp(fit.log_nu());
   m.posterior.resize(static_cast<size_t>(c.num_tasks()) * kOutcomes);
   m.consensus.resize(c.num_tasks());
+  m.log_tie_nu = fit.log_nu();
   for (int32_t t = 0; t < c.num_tasks(); ++t) {
-    double lp[kOutcomes];
-    DavidsonLog(m.score[c.left[t]] - m.score[c.right[t]], fit.log_nu(), lp);
     double* q = &m.posterior[size_t(t) * kOutcomes];
-    for (int z = 0; z < kOutcomes; ++z) q[z] = std::exp(lp[z]);
+    ComparisonPosterior(m.score[c.left[t]] - m.score[c.right[t]], fit.log_nu(), q);
     m.consensus[t] = static_cast<Outcome>(std::max_element(q, q + kOutcomes) - q);
   }
   m.item_votes.assign(c.num_items, 0);
@@ -426,6 +463,7 @@ absl::StatusOr<PairwiseModel> FitPairwise(const Comparisons& c, const PairwiseOp
   m.careless.resize(c.num_raters);
   m.position_bias = fit.bias();
   m.careful_log_odds = fit.CarefulLogOdds();
+  m.score_curvature = fit.ScoreCurvature();
   for (int32_t r = 0; r < c.num_raters; ++r) {
     m.reliability[r] = fit.reliability(r);
     for (int y = 0; y < kOutcomes; ++y) m.careless_answers[size_t(r) * kOutcomes + y] = fit.careless_answer(r, y);

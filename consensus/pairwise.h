@@ -110,6 +110,11 @@ struct PairwiseModel {
   std::vector<int32_t> rank;
   std::vector<int32_t> order;  // items by descending score
   double tie_nu = 0;           // Davidson's tie parameter
+  double log_tie_nu = 0;       // its log, as the fit holds it
+  // Per item: the curvature of the log-posterior in its score at the fit
+  // (the prior's 1 / score_prior_sd^2 plus each vote's weighted curvature,
+  // DavidsonScoreTerms): what a Newton step on that one score divides by.
+  std::vector<double> score_curvature;
   // Per task: the consensus, P(outcome) for a careful unbiased rater in the
   // task's coordinates (num_tasks x 3), and its most likely outcome.
   std::vector<double> posterior;
@@ -128,6 +133,30 @@ struct PairwiseModel {
   int iterations = 0;
   bool converged = false;
 };
+
+// The per-vote and per-comparison formulas of the fit, shared with the
+// streaming update between sweeps (engine/live_vote_fit.h).
+//
+// Davidson's P(outcome | d, nu) for the three outcomes, d = shown left score
+// minus shown right score plus the rater's bias.
+void Davidson(double d, double nu, double p[kOutcomes]);
+// The same in logs, with log nu: no overflow at any d.
+void DavidsonLog(double d, double log_nu, double out[kOutcomes]);
+// A comparison's consensus: P(outcome) for a careful, unbiased rater at
+// d = s_left - s_right (Davidson's model, exponentiated from DavidsonLog).
+void ComparisonPosterior(double d, double log_nu, double q[kOutcomes]);
+// A vote's E-step (the careful/careless mixture): P(careful | answer) =
+// eta P(answer | d) / (eta P(answer | d) + (1 - eta) xi_answer); *likelihood
+// gets the denominator, P(answer).
+double CarefulPosterior(double p_answer, double eta, double xi_answer, double* likelihood);
+// A vote's part, weighted by w (its P(careful)), in the gradient and the
+// curvature of the score objective with respect to d:
+// d/dd log P(y | d) = ([y = left] - [y = right] - (p_l - p_r)) / 2,
+// -d2/dd2 = ((p_l + p_r) - (p_l - p_r)^2) / 4.
+void DavidsonScoreTerms(double w, Outcome y, const double p[kOutcomes], double* gradient, double* curvature);
+// The fit's starting log nu: P(tie) at d = 0, nu / (2 + nu), set to the
+// share of ties (clamped to [0.001, 0.9]).
+double StartLogTieNu(int64_t ties, int64_t votes);
 
 // Fits the model. Errors: options out of range.
 absl::StatusOr<PairwiseModel> FitPairwise(const Comparisons& comparisons,

@@ -115,8 +115,7 @@ absl::StatusOr<RatingModel> FitRatings(const Ratings& r, const RatingOptions& o)
     std::fill(num.begin(), num.begin() + tasks, prior_mean / prior_var);
     std::fill(den.begin(), den.begin() + tasks, 1 / prior_var);
     for (int64_t i = 0; i < r.size(); ++i) {
-      num[r.task[i]] += tau[r.rater[i]] * (r.value[i] - b[r.rater[i]]);
-      den[r.task[i]] += tau[r.rater[i]];
+      AddRatingTerm(r.value[i], b[r.rater[i]], tau[r.rater[i]], 1.0, &num[r.task[i]], &den[r.task[i]]);
     }
     for (int32_t t = 0; t < tasks; ++t) mu[t] = num[t] / den[t];
     // b_r = tau_r sum (y - mu_t) / (tau_r n_r + 1 / bias_sd^2)
@@ -152,6 +151,9 @@ absl::StatusOr<RatingModel> FitRatings(const Ratings& r, const RatingOptions& o)
     m.consensus_sd[t] = 1 / std::sqrt(den[t]);
   }
   m.bias = b;
+  m.precision = tau;
+  m.prior_mean = prior_mean;
+  m.prior_var = prior_var;
   m.noise_sd.resize(raters);
   for (int32_t w = 0; w < raters; ++w) m.noise_sd[w] = 1 / std::sqrt(tau[w]);
   Agreement(r, &m);

@@ -58,11 +58,25 @@ struct RatingModel {
   // Fleiss 1979; unbalanced tasks use the average group size k0), and the
   // quadratic-weighted kappa over every pair of ratings of a task (Cohen 1968,
   // pooled over pairs: 1 - observed / expected squared difference).
+  // The fit's prior of mu (mean and variance) and each rater's precision
+  // tau = 1 / noise_sd^2: with bias, what a task's posterior needs
+  // (AddRatingTerm).
+  double prior_mean = 0, prior_var = 1;
+  std::vector<double> precision;
   double icc = 0, weighted_kappa = 0;
   std::vector<double> objective_history;
   int iterations = 0;
   bool converged = false;
 };
+
+// A task's posterior of mu given the raters (conjugate Gaussian): precision
+// 1 / s^2 + sum_r tau_r, mean (m / s^2 + sum_r tau_r (y_r - b_r)) / precision.
+// Adds one rating's terms (sign -1 removes them) to the weighted sum and the precision.
+inline void AddRatingTerm(double y, double bias, double tau, double sign, double* weighted,
+                          double* precision) {
+  *weighted += sign * (tau * (y - bias));
+  *precision += sign * tau;
+}
 
 // Errors: options out of range, a rating outside the scale or not finite.
 absl::StatusOr<RatingModel> FitRatings(const Ratings& ratings, const RatingOptions& options);

@@ -17,7 +17,8 @@
 // Kinds (SPEC 3.1a): a categorical project's answers feed its streaming
 // model; a pairwise or rating project's votes are kept in a VoteSet and
 // refitted whole by each sweep with the batch code (engine_votes.cc,
-// vote_sweep.cc). Both are stored and committed the same way.
+// vote_sweep.cc); between sweeps each vote updates the estimates it touches
+// (engine/live_vote_fit.h). Both are stored and committed the same way.
 //
 // Partitions: an assigned partition is owned but restoring (its tasks are not
 // published, so that a partition being rebuilt from the input topic does not

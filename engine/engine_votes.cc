@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "engine/consensus_record.h"
@@ -77,6 +78,48 @@ LeaderboardView LeaderboardOf(const std::string& project, const VoteReport& repo
   return v;
 }
 
+// The worker's current vote on the task, if any (a scan of the task's votes).
+std::optional<VoteSet::Vote> CurrentVote(const VoteSet& votes, int32_t task, int32_t worker) {
+  for (const VoteSet::Vote& v : votes.TaskVotes(task)) {
+    if (v.worker == worker) return v;
+  }
+  return std::nullopt;
+}
+
+// The leaderboard as of now: the last sweep's (or, before one, none) with the
+// scores and votes updated since, then the items first seen since the sweep,
+// by score, with an unknown interval, rank 1 and tied group 0 (LiveVoteFit).
+// REQUIRES: project.mu held.
+LeaderboardView LiveLeaderboard(const Project& project) {
+  LeaderboardView v;
+  v.project = project.name;
+  const VoteSet& votes = project.votes;
+  const LiveVoteFit& live = project.live;
+  if (project.vote_report != nullptr) {
+    v = LeaderboardOf(project.name, *project.vote_report);
+    for (LeaderboardItem& i : v.items) {
+      const int32_t id = votes.items().Find(i.item);
+      i.score = live.Score(id);
+      i.votes = live.ItemVotes(id);
+      v.updated_since_sweep = v.updated_since_sweep || live.Moved(id);
+    }
+  } else {
+    v.tie_nu = std::exp(live.log_tie_nu());
+  }
+  const size_t fitted = v.items.size();
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  for (int32_t id = 0; id < votes.items().size(); ++id) {
+    if (live.FitItem(id) >= 0 || live.ItemVotes(id) <= 0) continue;
+    v.items.push_back({.item = votes.items().Name(id), .score = live.Score(id), .low = -kInf, .high = kInf,
+                       .rank = 1, .tied_group = 0, .votes = live.ItemVotes(id)});
+    v.updated_since_sweep = true;
+  }
+  std::sort(v.items.begin() + fitted, v.items.end(), [](const LeaderboardItem& a, const LeaderboardItem& b) {
+    return a.score != b.score ? a.score > b.score : a.item < b.item;
+  });
+  return v;
+}
+
 absl::Status NoProject(std::string_view project) {
   return absl::NotFoundError(absl::StrCat("no project '", Str(project), "'"));
 }
@@ -104,7 +147,9 @@ std::optional<EngineRejection> Engine::ApplyOtherKind(IngestBatch& batch, Projec
   bool counts = false;
   if (e.kind == LabelEvent::Kind::kRetract) {
     const int32_t worker = votes.workers().Find(e.worker);
+    const std::optional<VoteSet::Vote> removed = worker >= 0 ? CurrentVote(votes, task, worker) : std::nullopt;
     counts = worker >= 0 && votes.Remove(task, worker);
+    if (counts && removed) project.ApplyVoteChange(task, &*removed, nullptr);
     batch.writes_.DeleteVote(task_home, project.name, e.task, e.worker);
   } else if (kind == ProjectKind::kPairwise) {
     const std::optional<consensus::Outcome> outcome = OutcomeOf(e);
@@ -123,9 +168,11 @@ std::optional<EngineRejection> Engine::ApplyOtherKind(IngestBatch& batch, Projec
                        votes.items().Name(b), "', not '", Str(e.left), "' and '", Str(e.right),
                        "': send another comparison under another task id")};
     }
-    votes.Put(task, partition,
-              {.worker = votes.InternWorker(e.worker), .left = left, .right = right,
-               .outcome = *outcome});
+    const VoteSet::Vote vote{.worker = votes.InternWorker(e.worker), .left = left, .right = right,
+                             .outcome = *outcome};
+    const std::optional<VoteSet::Vote> removed = CurrentVote(votes, task, vote.worker);
+    votes.Put(task, partition, vote);
+    project.ApplyVoteChange(task, removed ? &*removed : nullptr, &vote);
     batch.writes_.PutVote(task_home, project.name, e.task, e.worker,
                           {.pairwise = true, .left = e.left, .right = e.right,
                            .outcome = static_cast<int>(*outcome)});
@@ -139,7 +186,10 @@ std::optional<EngineRejection> Engine::ApplyOtherKind(IngestBatch& batch, Projec
       return EngineRejection{RejectReason::kOutOfScale,
                              absl::StrCat(text, " of project '", project.name, "'")};
     }
-    votes.Put(task, partition, {.worker = votes.InternWorker(e.worker), .rating = e.rating});
+    const VoteSet::Vote vote{.worker = votes.InternWorker(e.worker), .rating = e.rating};
+    const std::optional<VoteSet::Vote> removed = CurrentVote(votes, task, vote.worker);
+    votes.Put(task, partition, vote);
+    project.ApplyVoteChange(task, removed ? &*removed : nullptr, &vote);
     batch.writes_.PutVote(task_home, project.name, e.task, e.worker,
                           {.pairwise = false, .left = {}, .right = {}, .outcome = 0, .rating = e.rating});
     counts = true;
@@ -303,7 +353,6 @@ ProjectKind Engine::KindOf(std::string_view name) const {
 absl::StatusOr<LeaderboardView> Engine::Leaderboard(std::string_view name) const {
   Project* project = projects_.Find(name);
   if (project == nullptr) return NoProject(name);
-  std::shared_ptr<const VoteReport> report;
   {
     std::lock_guard<std::mutex> lock(project->mu);
     if (project->kind != ProjectKind::kPairwise) {
@@ -312,14 +361,8 @@ absl::StatusOr<LeaderboardView> Engine::Leaderboard(std::string_view name) const
           project->kind == ProjectKind::kUnset ? "of no kind yet" : std::string(ProjectKindName(project->kind)),
           ": leaderboards are for pairwise projects"));
     }
-    report = project->vote_report;
+    return LiveLeaderboard(*project);
   }
-  if (report == nullptr) {  // not swept yet
-    LeaderboardView v;
-    v.project = project->name;
-    return v;
-  }
-  return LeaderboardOf(project->name, *report);
 }
 
 absl::StatusOr<RatersView> Engine::Raters(std::string_view name) const {
@@ -345,19 +388,26 @@ absl::StatusOr<RatersView> Engine::Raters(std::string_view name) const {
   std::vector<int32_t> order(workers.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
   std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return workers[a] < workers[b]; });
+  std::vector<int64_t> live_votes(order.size());  // votes since the sweep included
+  {
+    std::lock_guard<std::mutex> lock(project->mu);
+    for (size_t r = 0; r < workers.size(); ++r) {
+      live_votes[r] = project->live.WorkerVotes(project->votes.workers().Find(workers[r]));
+    }
+  }
   for (const int32_t r : order) {
     RaterRow row;
     row.worker = workers[r];
     if (report->kind == ProjectKind::kPairwise) {
       const consensus::PairwiseModel& m = report->pairwise;
-      row.votes = m.rater_votes[r];
+      row.votes = live_votes[r];
       row.reliability = m.reliability[r];
       row.careful_log_odds = m.careful_log_odds[r];
       row.position_bias = m.position_bias[r];
       row.careless = m.careless[r] != 0;
     } else {
       const consensus::RatingModel& m = report->rating;
-      row.votes = m.rater_ratings[r];
+      row.votes = live_votes[r];
       row.bias = m.bias[r];
       row.noise_sd = m.noise_sd[r];
     }
@@ -417,19 +467,38 @@ std::optional<VoteTaskView> Engine::VoteTask(std::string_view name, std::string_
     std::sort(v.answers.begin(), v.answers.end(),
               [](const VoteTaskAnswer& a, const VoteTaskAnswer& b) { return a.worker < b.worker; });
   }
-  if (!in_fit) return v;
-  v.fitted = true;
-  if (report->kind == ProjectKind::kPairwise) {
-    const consensus::PairwiseModel& m = report->pairwise;
-    v.left = report->names.items[report->comparisons.left[t]];
-    v.right = report->names.items[report->comparisons.right[t]];
-    v.p_left = m.posterior[3 * t + consensus::kLeft];
-    v.p_right = m.posterior[3 * t + consensus::kRight];
-    v.p_tie = m.posterior[3 * t + consensus::kTie];
-    v.consensus = Str(consensus::OutcomeName(m.consensus[t]));
+  const LiveVoteFit& live = project->live;
+  if (project->kind == ProjectKind::kPairwise) {
+    // The items as the fit has them, or as the first vote in worker order shows them.
+    int32_t left, right;
+    if (in_fit) {
+      left = votes.items().Find(report->names.items[report->comparisons.left[t]]);
+      right = votes.items().Find(report->names.items[report->comparisons.right[t]]);
+    } else if (!v.answers.empty()) {
+      left = votes.items().Find(v.answers[0].left);
+      right = votes.items().Find(v.answers[0].right);
+    } else {
+      return v;
+    }
+    double q[consensus::kOutcomes];
+    v.updated_since_sweep = live.Moved(left) || live.Moved(right) || !in_fit;
+    if (v.updated_since_sweep) {
+      live.Posterior(left, right, q);
+    } else {
+      std::copy_n(&report->pairwise.posterior[3 * static_cast<size_t>(t)], consensus::kOutcomes, q);
+    }
+    v.fitted = true;
+    v.left = votes.items().Name(left);
+    v.right = votes.items().Name(right);
+    v.p_left = q[consensus::kLeft];
+    v.p_right = q[consensus::kRight];
+    v.p_tie = q[consensus::kTie];
+    v.consensus = Str(consensus::OutcomeName(static_cast<consensus::Outcome>(std::max_element(q, q + 3) - q)));
   } else {
-    v.rating = report->rating.consensus[t];
-    v.sd = report->rating.consensus_sd[t];
+    bool moved = false;
+    if (!live.TaskRating(task, &v.rating, &v.sd, &moved)) return v;
+    v.fitted = true;
+    v.updated_since_sweep = moved || !in_fit;
   }
   return v;
 }

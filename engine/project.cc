@@ -42,6 +42,27 @@ void Project::TouchAll() {
   for (int32_t t = 0; t < model.num_tasks(); ++t) Touch(t, -1);
 }
 
+void Project::ApplyVoteChange(int32_t task, const VoteSet::Vote* removed, const VoteSet::Vote* added) {
+  live.Apply(task, removed, added, votes);
+  if (!sweep_copying) return;
+  VoteChange& change = vote_changes.emplace_back();
+  change.task = task;
+  change.had = removed != nullptr;
+  change.has = added != nullptr;
+  if (removed != nullptr) change.removed = *removed;
+  if (added != nullptr) change.added = *added;
+}
+
+void Project::InstallVoteFit(std::shared_ptr<const VoteReport> report) {
+  vote_report = std::move(report);
+  live.Reset(vote_report.get(), votes);
+  for (const VoteChange& c : vote_changes) {
+    live.Apply(c.task, c.had ? &c.removed : nullptr, c.has ? &c.added : nullptr, votes);
+  }
+  vote_changes.clear();
+  sweep_copying = false;
+}
+
 ProjectSet::ProjectSet(SettingsFor settings_for) : settings_for_(std::move(settings_for)) {}
 
 Project& ProjectSet::Get(std::string_view name) {

@@ -27,6 +27,7 @@
 #include "consensus/streaming_model.h"
 #include "consensus/pairwise.h"
 #include "consensus/rating.h"
+#include "engine/live_vote_fit.h"
 #include "engine/project_kind.h"
 #include "engine/vote_set.h"
 #include "engine/worker_stats.h"
@@ -126,6 +127,18 @@ struct Project {
   // the last sweep's fit of them (null before the first sweep).
   VoteSet votes;
   std::shared_ptr<const VoteReport> vote_report;
+  // The estimates between sweeps: vote_report's fit, updated per vote
+  // (engine/live_vote_fit.h). While a sweep fits a copy of the votes, the
+  // changes since the copy are also kept in vote_changes (its capacity is
+  // reused), to be applied again to the new fit when it is installed.
+  LiveVoteFit live;
+  struct VoteChange {
+    int32_t task = -1;
+    bool had = false, has = false;  // whether removed / added hold a vote
+    VoteSet::Vote removed, added;
+  };
+  std::vector<VoteChange> vote_changes;
+  bool sweep_copying = false;  // a sweep took its copy and has not installed its fit
   // Their consensus records (SPEC 5.2, engine_votes.cc): per task id, the
   // value (P(left) or the rating) last handed to the producer, and the tasks
   // of vote_report still to check after its sweep (ids of that fit).
@@ -146,6 +159,12 @@ struct Project {
   void Touch(int32_t task, int32_t partition);
   // REQUIRES: mu held. Marks every task dirty (after a sweep or a restore).
   void TouchAll();
+  // REQUIRES: mu held. A pairwise or rating task's vote of one worker went
+  // from `removed` to `added` (null: none): updates `live` at once (O(1)).
+  void ApplyVoteChange(int32_t task, const VoteSet::Vote* removed, const VoteSet::Vote* added);
+  // REQUIRES: mu held. Installs a sweep's fit: `live` restarts from it, then
+  // takes the changes made since the sweep's copy.
+  void InstallVoteFit(std::shared_ptr<const VoteReport> report);
 };
 
 class ProjectSet {

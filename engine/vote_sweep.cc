@@ -22,6 +22,8 @@ absl::Status Sweeper::SweepVotes(Project& project, bool force) {
       return absl::OkStatus();
     }
     report->kind = project.kind;
+    project.vote_changes.clear();  // those of a failed sweep are in this copy
+    project.sweep_copying = true;
     if (report->kind == ProjectKind::kPairwise) {
       report->comparisons = project.votes.CanonicalComparisons(&report->names);
     } else {
@@ -85,7 +87,7 @@ absl::Status Sweeper::SweepVotes(Project& project, bool force) {
     project.vote_pending.resize(report->names.tasks.size());
     for (size_t t = 0; t < project.vote_pending.size(); ++t) project.vote_pending[t] = static_cast<int32_t>(t);
     project.leaderboard_pending = report->kind == ProjectKind::kPairwise;  // sent if it changed
-    project.vote_report = std::move(report);
+    project.InstallVoteFit(std::move(report));
     project.report = summary;
     swept_version_[&project] = version;
   }

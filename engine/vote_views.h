@@ -1,5 +1,6 @@
-// Read views of pairwise and rating projects (SPEC 3.1a, issue 12), as of
-// their last sweep, returned by value like engine/views.h.
+// Read views of pairwise and rating projects (SPEC 3.1a, issue 12), returned
+// by value like engine/views.h: the last sweep's fit, with the estimates that
+// votes since then updated (engine/live_vote_fit.h).
 //
 //   absl::StatusOr<LeaderboardView> b = engine.Leaderboard("helpful-v3");
 //   for (const LeaderboardItem& i : b->items) Print(i.item, i.score, i.low, i.high);
@@ -38,7 +39,11 @@ struct LeaderboardView {
   VoteFitSummary fit;
   double tie_nu = 0;  // Davidson's tie parameter
   int bootstrap = 0;  // replicates behind the intervals
-  std::vector<LeaderboardItem> items;  // best first
+  // Votes since the last sweep moved a score. The items keep the sweep's
+  // order, interval, rank and tied group; items first seen since follow, by
+  // score, with low = -inf, high = +inf, rank 1 and tied group 0.
+  bool updated_since_sweep = false;
+  std::vector<LeaderboardItem> items;  // best first (as of the last sweep)
 };
 
 struct RaterRow {
@@ -73,7 +78,11 @@ struct VoteTaskView {
   std::string project, task;
   ProjectKind kind = ProjectKind::kUnset;
   std::vector<VoteTaskAnswer> answers;  // current, by worker id
-  bool fitted = false;  // the last sweep saw this task; the fields below are its fit
+  // The fields below hold an estimate: the last sweep's fit, updated by the
+  // votes since (updated_since_sweep), or for a task first voted on since,
+  // an estimate from the sweep's parameters (pairwise: also before any sweep).
+  bool fitted = false;
+  bool updated_since_sweep = false;
   // Pairwise: the task's items (as its first vote in worker order shows them)
   // and the probabilities for a careful, unbiased rater.
   std::string left, right;
