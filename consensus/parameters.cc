@@ -287,29 +287,58 @@ struct LikelihoodKernel {
   using MutRow = MutableClassRow<kK>;
 
   // Dawid & Skene (1979): P(label | k) = (c[label][k] + b_k,label) / sum_l (c[l][k] + b_kl),
-  // b_kl = a, plus diagonal when l == k; counts clipped at `clip`. s: 2K doubles of scratch.
+  // b_kl = a, plus diagonal when l == k; counts clipped at `clip`. col and cell:
+  // K-array scratch.
+  template <typename Scratch>
   static void Confusion(const double* c, int32_t K, double a, double diag, double clip,
-                        int32_t label, double* likelihood, double* s) {
-    MutRow col(s, K), cell(s + K, K);
-    col.setZero();
-    for (int l = 0; l < K; ++l) {
-      cell = Row(c + static_cast<size_t>(l) * K, K).max(clip) + a;
-      cell[l] = std::max(c[static_cast<size_t>(l) * K + l], clip) + diag;
-      col += cell;
+                        int32_t label, double* likelihood, Scratch& col, Scratch& cell) {
+    if constexpr (kK != Eigen::Dynamic) {
+      // The pseudo-counts b[l][k] as a table read a row at a time (writing
+      // b_ll into a row that a vector load then reads would stall the load).
+      const PseudoCounts& b = PseudoCountTable(a, diag);
+      col.setZero();
+      for (int l = 0; l < K; ++l) col += Row(c + static_cast<size_t>(l) * K, K).max(clip) + b.col(l);
+      MutRow(likelihood, K) =
+          (Row(c + static_cast<size_t>(label) * K, K).max(clip) + b.col(label)) / col;
+    } else {
+      col.setZero();
+      for (int l = 0; l < K; ++l) {
+        cell = Row(c + static_cast<size_t>(l) * K, K).max(clip) + a;
+        cell[l] = std::max(c[static_cast<size_t>(l) * K + l], clip) + diag;
+        col += cell;
+      }
+      cell = Row(c + static_cast<size_t>(label) * K, K).max(clip) + a;
+      cell[label] = std::max(c[static_cast<size_t>(label) * K + label], clip) + diag;
+      MutRow(likelihood, K) = cell / col;
     }
-    cell = Row(c + static_cast<size_t>(label) * K, K).max(clip) + a;
-    cell[label] = std::max(c[static_cast<size_t>(label) * K + label], clip) + diag;
-    MutRow(likelihood, K) = cell / col;
+  }
+
+  // b[l][k] = a, or diag when l == k, in column l (fixed K only). Kept per
+  // thread for the last (a, diag): they are the options', the same every call.
+  using PseudoCounts = Eigen::Array<double, kK, kK>;
+  static const PseudoCounts& PseudoCountTable(double a, double diag) {
+    struct Cached {
+      double a = std::numeric_limits<double>::quiet_NaN(), diag = 0;
+      PseudoCounts table;
+    };
+    thread_local Cached cached;
+    if (!(cached.a == a && cached.diag == diag)) {
+      cached.a = a;
+      cached.diag = diag;
+      cached.table.setConstant(a);
+      for (int l = 0; l < kK; ++l) cached.table(l, l) = diag;
+    }
+    return cached.table;
   }
 
   // Hierarchical Dawid-Skene: P(label | k) = (c[label][k] + b_k,label) / sum_l (c[l][k] + b_kl),
   // b_kl = s (N_lk + c) / (N_k + K c) as HierarchicalRow, for every k at once.
-  // Without a population N is 0. s: 2K doubles of scratch.
+  // Without a population N is 0. total and col: K-array scratch.
+  template <typename Scratch>
   static void Hierarchical(const double* c, int32_t K, const double* population, int32_t label,
-                           double* likelihood, double* scratch) {
+                           double* likelihood, Scratch& total, Scratch& col) {
     const double prior = kHierarchicalPopulationPrior;
     const double s = K * kHierarchicalStrengthPerClass;
-    MutRow total(scratch, K), col(scratch + K, K);
     total.setConstant(K * prior);
     col.setZero();
     auto counts = [&](int l) { return Row(c + static_cast<size_t>(l) * K, K).max(0.0); };
@@ -325,28 +354,45 @@ struct LikelihoodKernel {
     MutRow(likelihood, K) = (counts(label) + s * (pop(label) + prior) / total) / col;
   }
 
-  static void Run(const double* c, int32_t K, const WorkerPrior& prior, WorkerModel model,
-                  int32_t label, double* likelihood) {
-    if (model != WorkerModel::kConfusion && model != WorkerModel::kHierarchical) {
-      return ScalarWorkerLikelihood(c, K, prior, model, label, likelihood);
-    }
-    // Scratch on the stack up to 64 classes (any fixed K), on the heap beyond.
-    constexpr int kStack = kK == Eigen::Dynamic ? 64 : kK;
-    double stack[2 * kStack];
-    std::vector<double> heap;
-    double* scratch = stack;
-    if (kK == Eigen::Dynamic && K > kStack) {
-      heap.resize(2 * static_cast<size_t>(K));
-      scratch = heap.data();
-    }
+  template <typename Scratch>
+  static void RunWith(const double* c, int32_t K, const WorkerPrior& prior, WorkerModel model,
+                      int32_t label, double* likelihood, Scratch& x, Scratch& y) {
     if (model == WorkerModel::kHierarchical) {
       // One population row per class: O(K^2), as ds.
-      return Hierarchical(c, K, prior.population, label, likelihood, scratch);
+      return Hierarchical(c, K, prior.population, label, likelihood, x, y);
     }
     const double a = prior.pseudo_count;
     const double diag = a + prior.diagonal;
     const double clip = a > 0 || prior.diagonal > 0 ? 0.0 : kEps;
-    Confusion(c, K, a, diag, clip, label, likelihood, scratch);
+    Confusion(c, K, a, diag, clip, label, likelihood, x, y);
+  }
+
+  static void Run(const double* c, int32_t num_classes, const WorkerPrior& prior, WorkerModel model,
+                  int32_t label, double* likelihood) {
+    // A compile-time K where there is one: the loops over classes unroll and
+    // index the arrays by constants.
+    const int32_t K = kK == Eigen::Dynamic ? num_classes : kK;
+    if (model != WorkerModel::kConfusion && model != WorkerModel::kHierarchical) {
+      return ScalarWorkerLikelihood(c, K, prior, model, label, likelihood);
+    }
+    if constexpr (kK != Eigen::Dynamic) {
+      // Fixed-size arrays, the loops unrolled: the scratch stays in registers
+      // (a store of one element that a vector load then reads would stall it).
+      ClassArray<kK> x, y;
+      RunWith(c, K, prior, model, label, likelihood, x, y);
+    } else {
+      // Scratch on the stack up to 64 classes, on the heap beyond.
+      constexpr int kStack = 64;
+      double stack[2 * kStack];
+      std::vector<double> heap;
+      double* scratch = stack;
+      if (K > kStack) {
+        heap.resize(2 * static_cast<size_t>(K));
+        scratch = heap.data();
+      }
+      MutRow x(scratch, K), y(scratch + K, K);
+      RunWith(c, K, prior, model, label, likelihood, x, y);
+    }
   }
 };
 

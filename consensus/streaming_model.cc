@@ -194,7 +194,7 @@ template <int kK>
 void StreamingModel::ContributeFor(int32_t task, double sign) {
   using Row = ClassRow<kK>;
   using MutRow = MutableClassRow<kK>;
-  const int K = K_;
+  const int K = kK == Eigen::Dynamic ? K_ : kK;  // a constant where known: unrolled loops
   const Row p(posterior_.data() + static_cast<size_t>(task) * K, K);
   MutRow(class_counts_.data(), K) += sign * p;
   for (const TaskAnswer& a : answers_.Of(task)) {
@@ -217,7 +217,7 @@ template <int kK>
 void StreamingModel::EStepFor(int32_t task) {
   using Row = ClassRow<kK>;
   using MutRow = MutableClassRow<kK>;
-  const int K = K_;
+  const int K = kK == Eigen::Dynamic ? K_ : kK;  // a constant where known: unrolled loops
   double* p = posterior_.data() + static_cast<size_t>(task) * K;
   MutRow posterior(p, K);
   if (gold_[task] != kNoGold) {
