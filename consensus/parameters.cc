@@ -287,46 +287,32 @@ struct LikelihoodKernel {
   using MutRow = MutableClassRow<kK>;
 
   // Dawid & Skene (1979): P(label | k) = (c[label][k] + b_k,label) / sum_l (c[l][k] + b_kl),
-  // b_kl = a, plus diagonal when l == k; counts clipped at `clip`. col and cell:
-  // K-array scratch.
+  // b_kl = a, plus diagonal when l == k; counts clipped at `clip`. col: K-array scratch.
   template <typename Scratch>
   static void Confusion(const double* c, int32_t K, double a, double diag, double clip,
-                        int32_t label, double* likelihood, Scratch& col, Scratch& cell) {
-    if constexpr (kK != Eigen::Dynamic) {
-      // The pseudo-counts b[l][k] as a table read a row at a time (writing
-      // b_ll into a row that a vector load then reads would stall the load).
-      const PseudoCounts& b = PseudoCountTable(a, diag);
-      col.setZero();
-      for (int l = 0; l < K; ++l) col += Row(c + static_cast<size_t>(l) * K, K).max(clip) + b.col(l);
-      MutRow(likelihood, K) =
-          (Row(c + static_cast<size_t>(label) * K, K).max(clip) + b.col(label)) / col;
-    } else {
-      col.setZero();
-      for (int l = 0; l < K; ++l) {
-        cell = Row(c + static_cast<size_t>(l) * K, K).max(clip) + a;
-        cell[l] = std::max(c[static_cast<size_t>(l) * K + l], clip) + diag;
-        col += cell;
-      }
-      cell = Row(c + static_cast<size_t>(label) * K, K).max(clip) + a;
-      cell[label] = std::max(c[static_cast<size_t>(label) * K + label], clip) + diag;
-      MutRow(likelihood, K) = cell / col;
-    }
+                        int32_t label, double* likelihood, Scratch& col) {
+    // The pseudo-counts as a table read a row at a time: writing b_ll into a
+    // row just computed and loading it back as a vector stalls the load.
+    const PseudoCounts& b = PseudoCountTable(K, a, diag);
+    col.setZero();
+    for (int l = 0; l < K; ++l) col += Row(c + static_cast<size_t>(l) * K, K).max(clip) + b.col(l);
+    MutRow(likelihood, K) = (Row(c + static_cast<size_t>(label) * K, K).max(clip) + b.col(label)) / col;
   }
 
-  // b[l][k] = a, or diag when l == k, in column l (fixed K only). Kept per
-  // thread for the last (a, diag): they are the options', the same every call.
+  // b[l][k] = a, or diag when l == k, in column l. Kept per thread for the
+  // last (K, a, diag): they are the options', the same every call.
   using PseudoCounts = Eigen::Array<double, kK, kK>;
-  static const PseudoCounts& PseudoCountTable(double a, double diag) {
+  static const PseudoCounts& PseudoCountTable(int32_t K, double a, double diag) {
     struct Cached {
       double a = std::numeric_limits<double>::quiet_NaN(), diag = 0;
       PseudoCounts table;
     };
     thread_local Cached cached;
-    if (!(cached.a == a && cached.diag == diag)) {
+    if (!(cached.a == a && cached.diag == diag && cached.table.rows() == K)) {
       cached.a = a;
       cached.diag = diag;
-      cached.table.setConstant(a);
-      for (int l = 0; l < kK; ++l) cached.table(l, l) = diag;
+      cached.table.setConstant(K, K, a);
+      for (int l = 0; l < K; ++l) cached.table(l, l) = diag;
     }
     return cached.table;
   }
@@ -364,7 +350,7 @@ struct LikelihoodKernel {
     const double a = prior.pseudo_count;
     const double diag = a + prior.diagonal;
     const double clip = a > 0 || prior.diagonal > 0 ? 0.0 : kEps;
-    Confusion(c, K, a, diag, clip, label, likelihood, x, y);
+    Confusion(c, K, a, diag, clip, label, likelihood, x);
   }
 
   static void Run(const double* c, int32_t num_classes, const WorkerPrior& prior, WorkerModel model,
