@@ -258,7 +258,7 @@ void BM_StreamingSetAnswerK(benchmark::State& state) {
   state.counters["ns_per_answer"] = 1e9 * seconds / answers;
   state.counters["cpu_ns_per_answer"] = 1e9 * cpu_seconds / answers;
 }
-BENCHMARK(BM_StreamingSetAnswerK)->ArgName("K")->Arg(4)->Arg(10)->Unit(benchmark::kMillisecond)
+BENCHMARK(BM_StreamingSetAnswerK)->ArgName("K")->Arg(4)->Arg(10)->Arg(24)->Unit(benchmark::kMillisecond)
     ->UseManualTime();
 
 void BM_MajorityVote(benchmark::State& state) {
