@@ -223,7 +223,8 @@ void BM_StreamingUpdates(benchmark::State& state) {
 BENCHMARK(BM_StreamingUpdates)->ArgName("method")->DenseRange(0, 3)->Iterations(1)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// ds in the streaming model with K classes: 100k answers (20k tasks x 5, 100
+// ds in the streaming model with K = 4, 10 (fixed-size kernels) and 24 (the
+// dynamic one) classes: 100k answers (20k tasks x 5, 100
 // workers) fed through SetAnswer, the interning outside the timed region;
 // ns_per_answer is the cost of one incremental update (the task's old
 // contribution out, its E-step, the new contribution in).

@@ -362,8 +362,7 @@ struct LikelihoodKernel {
       return ScalarWorkerLikelihood(c, K, prior, model, label, likelihood);
     }
     if constexpr (kK != Eigen::Dynamic) {
-      // Fixed-size arrays, the loops unrolled: the scratch stays in registers
-      // (a store of one element that a vector load then reads would stall it).
+      // Fixed-size arrays, the loops unrolled: the scratch can stay in registers.
       ClassArray<kK> x, y;
       RunWith(c, K, prior, model, label, likelihood, x, y);
     } else {
