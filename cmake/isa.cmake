@@ -9,4 +9,9 @@ function(consensusd_isa_sources src)
                               COMPILE_OPTIONS "-mavx2;-mfma;${nofma}")
   set_source_files_properties(${src}/consensus/em_kernel_avx512.cc PROPERTIES
                               COMPILE_OPTIONS "-mavx512f;-mavx512vl;-mavx512dq;-mavx2;-mfma;${nofma}")
+  # The rest of the EM arithmetic on Eigen arrays (consensus/class_array.h): the
+  # worker likelihood and the streaming update, one baseline build, no contraction
+  # either, so that a build for a wider -march keeps the bits.
+  set_source_files_properties(${src}/consensus/parameters.cc ${src}/consensus/streaming_model.cc
+                              PROPERTIES COMPILE_OPTIONS "${nofma}")
 endfunction()

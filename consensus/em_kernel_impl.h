@@ -10,10 +10,10 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
-#include <utility>
 #include <vector>
 
 #include "consensus/answer_matrix.h"
+#include "consensus/class_array.h"
 #include "consensus/em_kernel.h"
 
 namespace consensusd::consensus::CONSENSUSD_EM_ISA {
@@ -22,9 +22,8 @@ namespace {
 // kK: the number of classes when known at compile time, else Eigen::Dynamic.
 template <int kK>
 struct Kernel {
-  using Vec = Eigen::Array<double, kK, 1>;
-  using Row = Eigen::Map<const Vec>;  // unaligned: rows start at any multiple of K
-  using MutRow = Eigen::Map<Vec>;
+  using Row = ClassRow<kK>;
+  using MutRow = MutableClassRow<kK>;
 
   // Posterior of task t, written to p. Sets task_max to
   // max_k log P(answers[, gold], class k) and returns the normaliser in [1, K]:
@@ -114,17 +113,9 @@ struct Kernel {
 
 // Fixed-size kernels (unrolled, the rows in vector registers) for every K up to
 // kMaxFixedClasses; the dynamic one beyond.
-inline constexpr int kMaxFixedClasses = 16;
-
-template <int... kKs>
-EmChunkKernel SelectFixed(int32_t num_classes, std::integer_sequence<int, kKs...>) {
-  EmChunkKernel kernel = &Kernel<Eigen::Dynamic>::Pass;
-  ((num_classes == kKs + 2 ? (kernel = &Kernel<kKs + 2>::Pass, 0) : 0), ...);
-  return kernel;
-}
-
 EmChunkKernel Select(int32_t num_classes) {
-  return SelectFixed(num_classes, std::make_integer_sequence<int, kMaxFixedClasses - 1>());
+  return SelectForClasses(num_classes,
+                          [](auto k) -> EmChunkKernel { return &Kernel<decltype(k)::value>::Pass; });
 }
 
 }  // namespace consensusd::consensus::CONSENSUSD_EM_ISA

@@ -5,6 +5,8 @@
 #include <limits>
 #include <vector>
 
+#include "consensus/class_array.h"
+
 namespace consensusd::consensus {
 namespace {
 
@@ -237,8 +239,12 @@ void WorkerConfusion(const double* c, int32_t K, const WorkerPrior& prior, Worke
   }
 }
 
-void WorkerLikelihood(const double* c, int32_t K, const WorkerPrior& prior, WorkerModel model,
-                      int32_t label, double* likelihood) {
+namespace {
+
+// WorkerLikelihood for the models without an Eigen kernel: the Bayesian ones
+// (a digamma or an exp per class) and one-coin (one accuracy for the table).
+void ScalarWorkerLikelihood(const double* c, int32_t K, const WorkerPrior& prior,
+                            WorkerModel model, int32_t label, double* likelihood) {
   if (model == WorkerModel::kVariational) {
     // exp(E[log pi_k,label]): two digammas per class, as VariationalLogConfusion.
     const double off = kVariationalRowMass / K;
@@ -263,39 +269,129 @@ void WorkerLikelihood(const double* c, int32_t K, const WorkerPrior& prior, Work
     for (int k = 0; k < K; ++k) likelihood[k] = std::exp(log_pi[label * K + k]);
     return;
   }
-  if (model == WorkerModel::kHierarchical) {
-    // One population row per class: O(K^2), as ds.
-    constexpr int kStack = 64;
-    double b_stack[kStack];
-    std::vector<double> b_heap;
-    double* b = b_stack;
-    if (K > kStack) {
-      b_heap.resize(K);
-      b = b_heap.data();
-    }
-    for (int k = 0; k < K; ++k) {
-      HierarchicalRow(prior.population, K, k, b);
-      double col = 0;
-      for (int l = 0; l < K; ++l) col += std::max(c[l * K + k], 0.0) + b[l];
-      likelihood[k] = (std::max(c[label * K + k], 0.0) + b[label]) / col;
-    }
-    return;
-  }
-  const bool onecoin = model == WorkerModel::kOneCoin;
+  // kOneCoin.
   const double a = prior.pseudo_count;
   const double diag = a + prior.diagonal;
   const double clip = a > 0 || prior.diagonal > 0 ? 0.0 : kEps;
-  if (onecoin) {
-    const double acc = OneCoinAccuracy(c, K, a, diag, clip);
-    const double wrong = K > 1 ? (1.0 - acc) / (K - 1) : 1.0;
-    for (int k = 0; k < K; ++k) likelihood[k] = k == label ? acc : wrong;
-    return;
+  const double acc = OneCoinAccuracy(c, K, a, diag, clip);
+  const double wrong = K > 1 ? (1.0 - acc) / (K - 1) : 1.0;
+  for (int k = 0; k < K; ++k) likelihood[k] = k == label ? acc : wrong;
+}
+
+// P(label | k) for every k at once, as Eigen arrays over the classes k: the
+// column sums over l are added row by row, in the order l = 0, 1, ..., so each
+// class's sum is the scalar loop's, and the rest is element-wise.
+template <int kK>
+struct LikelihoodKernel {
+  using Row = ClassRow<kK>;
+  using MutRow = MutableClassRow<kK>;
+
+  // Dawid & Skene (1979): P(label | k) = (c[label][k] + b_k,label) / sum_l (c[l][k] + b_kl),
+  // b_kl = a, plus diagonal when l == k; counts clipped at `clip`. col: K-array scratch.
+  template <typename Scratch>
+  static void Confusion(const double* c, int32_t K, double a, double diag, double clip,
+                        int32_t label, double* likelihood, Scratch& col) {
+    // The pseudo-counts as a table read a row at a time: writing b_ll into a
+    // row just computed and loading it back as a vector stalls the load.
+    const PseudoCounts& b = PseudoCountTable(K, a, diag);
+    col.setZero();
+    for (int l = 0; l < K; ++l) col += Row(c + static_cast<size_t>(l) * K, K).max(clip) + b.col(l);
+    MutRow(likelihood, K) = (Row(c + static_cast<size_t>(label) * K, K).max(clip) + b.col(label)) / col;
   }
-  for (int k = 0; k < K; ++k) {
-    double col = 0;
-    for (int l = 0; l < K; ++l) col += std::max(c[l * K + k], clip) + (l == k ? diag : a);
-    likelihood[k] = (std::max(c[label * K + k], clip) + (label == k ? diag : a)) / col;
+
+  // b[l][k] = a, or diag when l == k, in column l. Kept per thread for the
+  // last (K, a, diag): they are the options', the same every call.
+  using PseudoCounts = Eigen::Array<double, kK, kK>;
+  static const PseudoCounts& PseudoCountTable(int32_t K, double a, double diag) {
+    struct Cached {
+      double a = std::numeric_limits<double>::quiet_NaN(), diag = 0;
+      PseudoCounts table;
+    };
+    thread_local Cached cached;
+    if (!(cached.a == a && cached.diag == diag && cached.table.rows() == K)) {
+      cached.a = a;
+      cached.diag = diag;
+      cached.table.setConstant(K, K, a);
+      for (int l = 0; l < K; ++l) cached.table(l, l) = diag;
+    }
+    return cached.table;
   }
+
+  // Hierarchical Dawid-Skene: P(label | k) = (c[label][k] + b_k,label) / sum_l (c[l][k] + b_kl),
+  // b_kl = s (N_lk + c) / (N_k + K c) as HierarchicalRow, for every k at once.
+  // Without a population N is 0. total and col: K-array scratch.
+  template <typename Scratch>
+  static void Hierarchical(const double* c, int32_t K, const double* population, int32_t label,
+                           double* likelihood, Scratch& total, Scratch& col) {
+    const double prior = kHierarchicalPopulationPrior;
+    const double s = K * kHierarchicalStrengthPerClass;
+    total.setConstant(K * prior);
+    col.setZero();
+    auto counts = [&](int l) { return Row(c + static_cast<size_t>(l) * K, K).max(0.0); };
+    if (population == nullptr) {
+      // N = 0: (s * (0 + c)) / total, the same bits as s * c / total.
+      for (int l = 0; l < K; ++l) col += counts(l) + s * prior / total;
+      MutRow(likelihood, K) = (counts(label) + s * prior / total) / col;
+      return;
+    }
+    auto pop = [&](int l) { return Row(population + static_cast<size_t>(l) * K, K).max(0.0); };
+    for (int l = 0; l < K; ++l) total += pop(l);
+    for (int l = 0; l < K; ++l) col += counts(l) + s * (pop(l) + prior) / total;
+    MutRow(likelihood, K) = (counts(label) + s * (pop(label) + prior) / total) / col;
+  }
+
+  template <typename Scratch>
+  static void RunWith(const double* c, int32_t K, const WorkerPrior& prior, WorkerModel model,
+                      int32_t label, double* likelihood, Scratch& x, Scratch& y) {
+    if (model == WorkerModel::kHierarchical) {
+      // One population row per class: O(K^2), as ds.
+      return Hierarchical(c, K, prior.population, label, likelihood, x, y);
+    }
+    const double a = prior.pseudo_count;
+    const double diag = a + prior.diagonal;
+    const double clip = a > 0 || prior.diagonal > 0 ? 0.0 : kEps;
+    Confusion(c, K, a, diag, clip, label, likelihood, x);
+  }
+
+  static void Run(const double* c, int32_t num_classes, const WorkerPrior& prior, WorkerModel model,
+                  int32_t label, double* likelihood) {
+    // A compile-time K where there is one: the loops over classes unroll and
+    // index the arrays by constants.
+    const int32_t K = kK == Eigen::Dynamic ? num_classes : kK;
+    if (model != WorkerModel::kConfusion && model != WorkerModel::kHierarchical) {
+      return ScalarWorkerLikelihood(c, K, prior, model, label, likelihood);
+    }
+    if constexpr (kK != Eigen::Dynamic) {
+      // Fixed-size arrays, the loops unrolled: the scratch can stay in registers.
+      ClassArray<kK> x, y;
+      RunWith(c, K, prior, model, label, likelihood, x, y);
+    } else {
+      // Scratch on the stack up to 64 classes, on the heap beyond.
+      constexpr int kStack = 64;
+      double stack[2 * kStack];
+      std::vector<double> heap;
+      double* scratch = stack;
+      if (K > kStack) {
+        heap.resize(2 * static_cast<size_t>(K));
+        scratch = heap.data();
+      }
+      MutRow x(scratch, K), y(scratch + K, K);
+      RunWith(c, K, prior, model, label, likelihood, x, y);
+    }
+  }
+};
+
+}  // namespace
+
+WorkerLikelihoodFn WorkerLikelihoodFor(int32_t num_classes) {
+  return SelectForClasses(num_classes, [](auto k) -> WorkerLikelihoodFn {
+    return &LikelihoodKernel<decltype(k)::value>::Run;
+  });
+}
+
+void WorkerLikelihood(const double* c, int32_t K, const WorkerPrior& prior, WorkerModel model,
+                      int32_t label, double* likelihood) {
+  WorkerLikelihoodFor(K)(c, K, prior, model, label, likelihood);
 }
 
 void ClassPriorProbabilities(const double* class_counts, int32_t K, double prior,

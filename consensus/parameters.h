@@ -102,8 +102,16 @@ void WorkerConfusion(const double* counts, int32_t num_classes, const WorkerPrio
 // The same estimate as WorkerLogConfusion, without logs, for one answered
 // label: writes P(label | k) for every k to likelihood[k]. Cheaper when only
 // one row is needed (the streaming E-step).
+// ds and hds compute it with Eigen arrays over the classes (class_array.h),
+// bit-identical to the scalar formulas above.
 void WorkerLikelihood(const double* counts, int32_t num_classes, const WorkerPrior& prior,
                       WorkerModel model, int32_t label, double* likelihood);
+// WorkerLikelihood specialised for num_classes (fixed-size arrays for small K):
+// callers that run it many times at one K choose it once.
+using WorkerLikelihoodFn = void (*)(const double* counts, int32_t num_classes,
+                                    const WorkerPrior& prior, WorkerModel model, int32_t label,
+                                    double* likelihood);
+WorkerLikelihoodFn WorkerLikelihoodFor(int32_t num_classes);
 
 // variational: exp(E[log rho_k]) = exp(psi(class_counts[k] + c) - psi(sum + K c)),
 // c = kVariationalClassPrior, instead of the MAP estimate below; `prior` is then unused.

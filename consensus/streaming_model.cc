@@ -4,11 +4,28 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "consensus/class_array.h"
 #include "consensus/parameters.h"
 
 namespace consensusd::consensus {
 
-StreamingModel::StreamingModel(const StreamingOptions& options) : options_(options) {}
+StreamingModel::StreamingModel(const StreamingOptions& options) : options_(options) {
+  SelectUpdateKernels();
+}
+
+void StreamingModel::SelectUpdateKernels() {
+  struct Kernels {
+    void (StreamingModel::*contribute)(int32_t, double);
+    void (StreamingModel::*estep)(int32_t);
+  };
+  const Kernels kernels = SelectForClasses(K_, [](auto k) {
+    constexpr int kK = decltype(k)::value;
+    return Kernels{&StreamingModel::ContributeFor<kK>, &StreamingModel::EStepFor<kK>};
+  });
+  contribute_ = kernels.contribute;
+  estep_ = kernels.estep;
+  likelihood_ = WorkerLikelihoodFor(K_);
+}
 
 int32_t StreamingModel::InternTask(std::string_view name) {
   const int32_t before = tasks_.size();
@@ -91,6 +108,7 @@ void StreamingModel::GrowClasses(int32_t new_k) {
     if (population) remote_population_ = grow_one(remote_population_);
   }
   K_ = new_k;
+  SelectUpdateKernels();
 }
 
 bool StreamingModel::Active(int32_t task) const {
@@ -169,26 +187,42 @@ void StreamingModel::SetRemoteClassCounts(std::span<const double> class_counts) 
 
 void StreamingModel::Contribute(int32_t task, double sign) {
   if (!Counted(task)) return;
-  const double* p = posterior_.data() + static_cast<size_t>(task) * K_;
-  for (int k = 0; k < K_; ++k) class_counts_[k] += sign * p[k];
+  (this->*contribute_)(task, sign);
+}
+
+template <int kK>
+void StreamingModel::ContributeFor(int32_t task, double sign) {
+  using Row = ClassRow<kK>;
+  using MutRow = MutableClassRow<kK>;
+  const int K = kK == Eigen::Dynamic ? K_ : kK;  // a constant where known: unrolled loops
+  const Row p(posterior_.data() + static_cast<size_t>(task) * K, K);
+  MutRow(class_counts_.data(), K) += sign * p;
   for (const TaskAnswer& a : answers_.Of(task)) {
-    double* cell = counts_.data() + (static_cast<size_t>(a.worker) * K_ + a.label) * K_;
-    for (int k = 0; k < K_; ++k) cell[k] += sign * p[k];
+    MutRow(counts_.data() + (static_cast<size_t>(a.worker) * K + a.label) * K, K) += sign * p;
   }
   if (!population_.empty()) [[unlikely]] {
     for (const TaskAnswer& a : answers_.Of(task)) {
       if (excluded_[a.worker]) continue;
-      double* cell = population_.data() + static_cast<size_t>(a.label) * K_;
-      for (int k = 0; k < K_; ++k) cell[k] += sign * p[k];
+      MutRow(population_.data() + static_cast<size_t>(a.label) * K, K) += sign * p;
     }
   }
 }
 
 void StreamingModel::EStep(int32_t task) {
   if (K_ == 0) return;
-  double* p = posterior_.data() + static_cast<size_t>(task) * K_;
+  (this->*estep_)(task);
+}
+
+template <int kK>
+void StreamingModel::EStepFor(int32_t task) {
+  using Row = ClassRow<kK>;
+  using MutRow = MutableClassRow<kK>;
+  const int K = kK == Eigen::Dynamic ? K_ : kK;  // a constant where known: unrolled loops
+  double* p = posterior_.data() + static_cast<size_t>(task) * K;
+  MutRow posterior(p, K);
   if (gold_[task] != kNoGold) {
-    for (int k = 0; k < K_; ++k) p[k] = k == gold_[task] ? 1.0 : 0.0;
+    posterior.setZero();
+    p[gold_[task]] = 1.0;
     return;
   }
   // In probability space (no logs on the hot path): P(k) prod_a P(l_a | k),
@@ -198,8 +232,8 @@ void StreamingModel::EStep(int32_t task) {
   double* population = nullptr;
   if (!population_.empty()) [[unlikely]] {
     population = population_stack;
-    if (K_ > 16) {
-      population_heap.resize(static_cast<size_t>(K_) * K_);
+    if (K > 16) {
+      population_heap.resize(static_cast<size_t>(K) * K);
       population = population_heap.data();
     }
     ParameterPopulation(population);
@@ -210,33 +244,33 @@ void StreamingModel::EStep(int32_t task) {
   std::vector<double> heap, sum_heap;
   double* l = likelihood;
   double* scratch = sum_stack;
-  if (K_ > kMaxStackClasses) {
-    heap.resize(K_);
+  if (K > kMaxStackClasses) {
+    heap.resize(K);
     l = heap.data();
   }
-  if (has_remote_ && K_ > 16) {
-    sum_heap.resize(static_cast<size_t>(K_) * K_);
+  if (has_remote_ && K > 16) {
+    sum_heap.resize(static_cast<size_t>(K) * K);
     scratch = sum_heap.data();
   }
   if (has_remote_) {
     ParameterClassCounts(scratch);
-    ClassPriorProbabilities(scratch, K_, options_.fit.prior, VariationalClassPrior(options_.fit), p);
+    ClassPriorProbabilities(scratch, K, options_.fit.prior, VariationalClassPrior(options_.fit), p);
   } else {
-    ClassPriorProbabilities(class_counts_.data(), K_, options_.fit.prior,
+    ClassPriorProbabilities(class_counts_.data(), K, options_.fit.prior,
                             VariationalClassPrior(options_.fit), p);
   }
   for (const TaskAnswer& a : answers_.Of(task)) {
     if (excluded_[a.worker]) continue;
-    WorkerLikelihood(ParameterCounts(a.worker, scratch), K_, prior, ModelOf(a.worker), a.label, l);
+    likelihood_(ParameterCounts(a.worker, scratch), K, prior, ModelOf(a.worker), a.label, l);
+    posterior *= Row(l, K);
+    // The largest entry, in class order (a reduction: the same on every build).
     double max = 0;
-    for (int k = 0; k < K_; ++k) max = std::max(max, p[k] *= l[k]);
-    if (max > 0 && max < 1e-150) {
-      for (int k = 0; k < K_; ++k) p[k] /= max;
-    }
+    for (int k = 0; k < K; ++k) max = std::max(max, p[k]);
+    if (max > 0 && max < 1e-150) posterior /= max;
   }
   double sum = 0;
-  for (int k = 0; k < K_; ++k) sum += p[k];
-  for (int k = 0; k < K_; ++k) p[k] /= sum;
+  for (int k = 0; k < K; ++k) sum += p[k];
+  posterior /= sum;
 }
 
 template <typename Change>

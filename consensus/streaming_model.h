@@ -19,7 +19,9 @@
 // changes the answers, recomputes the task's posterior under the current
 // parameters and adds the new contribution: O(answers of the task x K^2),
 // without logs. Parameters are derived from the counts with the same formulas
-// as batch EM (parameters.h). Under hds it also keeps the population counts
+// as batch EM (parameters.h). The arithmetic over classes is Eigen arrays
+// mapped over the flat buffers, specialised per K (class_array.h), and gives
+// the bits the scalar loops gave (StreamingUpdateTest). Under hds it also keeps the population counts
 // (the sum of the included workers' counts), updated by the same contributions.
 //
 // Scale-out: when the answers of a project are split among instances (by input
@@ -177,6 +179,13 @@ class StreamingModel {
   void Contribute(int32_t task, double sign);
   // Recomputes the task's posterior under the current parameters.
   void EStep(int32_t task);
+  // The two above for kK classes (or Eigen::Dynamic, any K), chosen by
+  // SelectUpdateKernels whenever K changes.
+  template <int kK>
+  void ContributeFor(int32_t task, double sign);
+  template <int kK>
+  void EStepFor(int32_t task);
+  void SelectUpdateKernels();
   // Runs the incremental update for one task around `change`.
   template <typename Change>
   void UpdateTask(int32_t task, Change change);
@@ -217,6 +226,10 @@ class StreamingModel {
   std::vector<int64_t> remote_answers_;
   std::vector<double> remote_class_counts_;
   std::vector<double> remote_population_;  // hds: the sum of remote_counts_ over included workers
+  // The update code for K_ classes (SelectUpdateKernels).
+  void (StreamingModel::*contribute_)(int32_t task, double sign) = nullptr;
+  void (StreamingModel::*estep_)(int32_t task) = nullptr;
+  WorkerLikelihoodFn likelihood_ = nullptr;
   int64_t num_answers_ = 0;
   uint64_t version_ = 0;
   int last_sweep_iterations_ = 0;
