@@ -1,10 +1,6 @@
 #include "consensus/answer_matrix.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdint>
 #include <numeric>
 #include <utility>
 
@@ -29,20 +25,6 @@ void AnswerMatrixBuilder::Reserve(int64_t n) {
   task_.reserve(n);
   worker_.reserve(n);
   label_.reserve(n);
-}
-
-void AnswerMatrixBuilder::PrefaultReserved(int64_t from) const {
-#ifdef MADV_POPULATE_WRITE
-  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  for (const std::vector<int32_t>* v : {&task_, &worker_, &label_}) {
-    const uintptr_t begin = reinterpret_cast<uintptr_t>(v->data() + std::min<int64_t>(from, capacity()));
-    const uintptr_t end = reinterpret_cast<uintptr_t>(v->data() + v->capacity());
-    const uintptr_t first = (begin + page - 1) & ~(page - 1), last = end & ~(page - 1);
-    if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE);
-  }
-#else
-  (void)from;
-#endif
 }
 
 void AnswerMatrixBuilder::Add(int32_t task, int32_t worker, int32_t label) {

@@ -55,15 +55,6 @@ class AnswerMatrixBuilder {
   void Reserve(int64_t n);
   void Add(int32_t task, int32_t worker, int32_t label);
   int64_t size() const { return static_cast<int64_t>(task_.size()); }
-  // Answers that fit without moving the arrays.
-  int64_t capacity() const { return static_cast<int64_t>(task_.capacity()); }
-  // Asks the kernel to map the memory reserved beyond size() now (Linux's
-  // MADV_POPULATE_WRITE; a no-op elsewhere or when refused). Meant for another
-  // thread while this one adds answers: a large load otherwise takes one page
-  // fault per 4 KiB on its own critical path, about a sixth of the time of a
-  // 100M-answer read on a virtual machine. Reads only the arrays' addresses
-  // and capacities, which Add does not change while size() < capacity().
-  void PrefaultReserved(int64_t from) const;
 
   // REQUIRES: every added id is below the matching count.
   // Gold and class_rank are left for the caller to fill (all kNoGold, identity).

@@ -7,14 +7,11 @@
 #include <memory>
 #include <span>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "consensus/aggregate.h"
 #include "consumer/message_decoder.h"
 #include "engine/label_event.h"
 #include "engine/reject_reason.h"
@@ -177,32 +174,16 @@ absl::Status ReadAnswersCsv(const std::string& path, Answers* answers) {
   if (!reader.ok()) return reader.status();
   std::vector<std::string_view> f;
   constexpr int64_t kRowsBeforeReserve = 4096;
-  // Maps the reserved arrays' pages on the other core while this one parses
-  // (AnswerMatrixBuilder::PrefaultReserved); joined before the arrays could
-  // move (their capacity reached) and on every way out.
-  std::thread prefault;
-  int64_t reserved = 0;
-  absl::Cleanup join = [&prefault] {
-    if (prefault.joinable()) prefault.join();
-  };
   while (reader->NextRow(kLabelsHeader, &f)) {
     if (absl::Status s = CheckRowFields(kLabelsHeader, f); !s.ok()) {
       return reader->ErrorAtLine(std::string(s.message()));
     }
     absl::StatusOr<int32_t> label = answers->InternClass(f[2]);
     if (!label.ok()) return reader->ErrorAtLine(std::string(label.status().message()));
-    if (answers->builder.size() == reserved && prefault.joinable()) prefault.join();
     answers->builder.Add(answers->tasks.Intern(f[0]), answers->workers.Intern(f[1]), *label);
     ++answers->rows;
     if (answers->builder.size() == kRowsBeforeReserve) {
       ReserveFromFirstRows(reader->size(), reader->position(), kRowsBeforeReserve, &answers->builder);
-      reserved = answers->builder.capacity();
-      // Only for a large file: a thread costs more than a few faults.
-      if (reserved >= (int64_t{1} << 22) && consensus::AvailableCores() > 1) {
-        prefault = std::thread([builder = &answers->builder] {
-          builder->PrefaultReserved(kRowsBeforeReserve + 1);
-        });
-      }
     }
   }
   return reader->status();
