@@ -180,7 +180,7 @@ std::optional<EngineRejection> Engine::ApplyOtherKind(IngestBatch& batch, Projec
   } else {
     if (const auto& scale = project.settings.scale;
         scale && (e.rating < scale->first || e.rating > scale->second)) {
-      char text[64];
+      char text[128];
       std::snprintf(text, sizeof text, "rating %g is outside the scale [%g, %g]", e.rating,
                     scale->first, scale->second);
       return EngineRejection{RejectReason::kOutOfScale,
@@ -191,7 +191,7 @@ std::optional<EngineRejection> Engine::ApplyOtherKind(IngestBatch& batch, Projec
     votes.Put(task, partition, vote);
     project.ApplyVoteChange(task, removed ? &*removed : nullptr, &vote);
     batch.writes_.PutVote(task_home, project.name, e.task, e.worker,
-                          {.pairwise = false, .rating = e.rating});
+                          {.pairwise = false, .left = {}, .right = {}, .outcome = 0, .rating = e.rating});
     counts = true;
   }
   project.kind = kind;
