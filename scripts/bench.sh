@@ -5,6 +5,11 @@
 #   BENCH_FLAGS=--benchmark_filter=BM_DsIteration bash scripts/bench.sh build
 # and extra flags for the scale-out benchmark in SCALE_FLAGS, e.g.
 #   SCALE_FLAGS='--answers 200000 --rounds 1' bash scripts/bench.sh build
+# E2E_FLAGS go to bench/e2e_bench.py (e.g. '--restart-answers 0'), and
+# BENCH_SECTIONS picks sections by function name, e.g.
+#   BENCH_SECTIONS='end_to_end batch_process live_memory' bash scripts/bench.sh build
+# crowd-kit's column of the 1M-answer batch run needs CROWDKIT_SRC (its source
+# tree; ../shared/data/BASELINES.md).
 # and the time limit of each 10M-vote pairwise fit in PAIRWISE_LIMIT_S (seconds).
 # Each section prints a header and its results; add new sections (e.g. the
 # end-to-end Kafka throughput) as functions and list them in main().
@@ -73,7 +78,8 @@ state_store() {
 # committed state next to kcat -C on the same topic; latency at 50k answers/s.
 end_to_end() {
   section "end to end (bench/e2e_bench.py)"
-  /usr/bin/python3 "$here/../bench/e2e_bench.py" "$build/consensusd" --summary "$summary"
+  # shellcheck disable=SC2086  # E2E_FLAGS is a list of flags
+  /usr/bin/python3 "$here/../bench/e2e_bench.py" "$build/consensusd" --summary "$summary" ${E2E_FLAGS:-}
 }
 
 # The whole `aggregate` process, default flags (issue 10): 1M answers (K=4)
@@ -94,14 +100,16 @@ live_memory() {
 # docs/benchmarks.md between its markers.
 summary_table() {
   section "summary"
-  /usr/bin/python3 - "$summary" "$machine_file" "$here/../docs/benchmarks.md" <<'PY'
+  local command="make bench (scripts/bench.sh $build)"
+  [[ -n "${BENCH_SECTIONS:-}" ]] && command="BENCH_SECTIONS='$BENCH_SECTIONS' bash scripts/bench.sh $build"
+  /usr/bin/python3 - "$summary" "$machine_file" "$here/../docs/benchmarks.md" "$command" <<'PY'
 import sys
-summary, machine, doc = sys.argv[1:4]
+summary, machine, doc, command = sys.argv[1:5]
 rows = [line.rstrip("\n").split("\t", 1) for line in open(summary) if "\t" in line]
 table = ["| measured by `make bench` | result |", "|---|---|"]
 table += [f"| {name} | {value} |" for name, value in rows]
 info = [line.rstrip("\n") for line in open(machine) if line.strip()]
-block = ["Command: `make bench` (`scripts/bench.sh build`), default flags. Machine:", "", "```", *info, "```", "",
+block = [f"Command: `{command}`, the service and `aggregate` with default flags. Machine:", "", "```", *info, "```", "",
          *table]
 print("\n".join(table))
 begin, end = "<!-- make bench: begin -->", "<!-- make bench: end -->"
@@ -137,13 +145,11 @@ pairwise() {
 
 main() {
   machine_info
-  aggregation
-  state_store
-  end_to_end
-  batch_process
-  live_memory
-  scale_out
-  pairwise
+  # BENCH_SECTIONS (e.g. "end_to_end batch_process live_memory") runs only
+  # those; the summary table then says which ran.
+  for s in ${BENCH_SECTIONS:-aggregation state_store end_to_end batch_process live_memory scale_out pairwise}; do
+    "$s"
+  done
   summary_table
 }
 
