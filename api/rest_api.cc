@@ -68,6 +68,7 @@ class Api {
     if (p.size() == 4 && p[2] == "workers") return Worker(p[1], p[3], res);
     if (p.size() == 3 && p[2] == "export") return Export(p[1], req, res);
     if (p.size() == 3 && p[2] == "leaderboard") return Leaderboard(p[1], res);
+    if (p.size() == 4 && p[2] == "items") return Item(p[1], p[3], res);
     if (p.size() == 3 && p[2] == "raters") return Raters(p[1], res);
     return SendError(res, 404, "no such endpoint");
   }
@@ -129,6 +130,15 @@ class Api {
     absl::StatusOr<engine::LeaderboardView> v = ctx_.engine->Leaderboard(project);
     if (!v.ok()) return SendStatus(res, v.status());
     SendJson(res, 200, LeaderboardJson(*v));
+  }
+
+  // One item of a pairwise project: its leaderboard row and its tied group.
+  void Item(const std::string& project, const std::string& item, httplib::Response& res) {
+    absl::StatusOr<engine::LeaderboardView> v = ctx_.engine->Leaderboard(project);
+    if (!v.ok()) return SendStatus(res, v.status());
+    std::optional<json> j = ItemJson(*v, item);
+    if (!j) return SendError(res, 404, absl::StrCat("no item '", item, "' in project '", project, "'"));
+    SendJson(res, 200, *j);
   }
 
   void Raters(const std::string& project, httplib::Response& res) {

@@ -1,6 +1,9 @@
 #include "api/vote_views.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/views.h"
 
@@ -32,6 +35,34 @@ json LeaderboardJson(const engine::LeaderboardView& v) {
   return {{"project", v.project}, {"kind", "pairwise"},     {"last_sweep", FitJson(v.fit)},
           {"tie_nu", Number(v.tie_nu)}, {"bootstrap", v.bootstrap},
           {"updated_since_sweep", v.updated_since_sweep}, {"items", items}};
+}
+
+std::optional<json> ItemJson(const engine::LeaderboardView& v, std::string_view item) {
+  const auto it = std::find_if(v.items.begin(), v.items.end(),
+                               [&](const engine::LeaderboardItem& i) { return i.item == item; });
+  if (it == v.items.end()) return std::nullopt;
+  // The items it cannot be told apart from: its tied group (items new since
+  // the last sweep, group 0, have no group yet).
+  json tied = json::array();
+  if (it->tied_group > 0) {
+    for (const engine::LeaderboardItem& i : v.items) {
+      if (i.tied_group == it->tied_group && i.item != it->item) tied.push_back(i.item);
+    }
+  }
+  return json{{"project", v.project},
+              {"kind", "pairwise"},
+              {"item", it->item},
+              {"score", Number(it->score)},
+              {"low", Number(it->low)},
+              {"high", Number(it->high)},
+              {"rank", it->rank},
+              {"tied_group", it->tied_group},
+              {"tied_with", tied},
+              {"votes", it->votes},
+              {"position", it - v.items.begin() + 1},
+              {"items", v.items.size()},
+              {"last_sweep", FitJson(v.fit)},
+              {"updated_since_sweep", v.updated_since_sweep}};
 }
 
 json RatersJson(const engine::RatersView& v) {

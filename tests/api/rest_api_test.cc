@@ -555,6 +555,31 @@ TEST_F(RestApiKindsTest, LeaderboardListsItemsBestFirstWithIntervals) {
   }
 }
 
+TEST_F(RestApiKindsTest, ItemViewIsItsLeaderboardRowWithItsTiedGroup) {
+  StartServer("");
+  const json board = GetJson("/v1/projects/pw/leaderboard");
+  ASSERT_EQ(board["items"].size(), 3u);
+  for (size_t n = 0; n < board["items"].size(); ++n) {
+    const json& row = board["items"][n];
+    const json item = GetJson("/v1/projects/pw/items/" + row["item"].get<std::string>());
+    EXPECT_EQ(item["item"], row["item"]);
+    for (const char* field : {"score", "low", "high", "rank", "tied_group", "votes"}) {
+      EXPECT_EQ(item[field], row[field]) << field;
+    }
+    EXPECT_EQ(item["position"], n + 1);
+    EXPECT_EQ(item["items"], 3);
+    std::vector<std::string> tied;
+    for (const json& other : board["items"]) {
+      if (other["tied_group"] == row["tied_group"] && other["item"] != row["item"]) {
+        tied.push_back(other["item"]);
+      }
+    }
+    EXPECT_EQ(item["tied_with"].get<std::vector<std::string>>(), tied);
+  }
+  EXPECT_THAT(GetError("/v1/projects/pw/items/zz", 404), HasSubstr("zz"));
+  EXPECT_THAT(GetError("/v1/projects/rt/items/a", 409), HasSubstr("is rating"));
+}
+
 TEST_F(RestApiKindsTest, ViewsOfAnotherKindAreConflictsAndUnknownProjectsNotFound) {
   StartServer("");
   EXPECT_THAT(GetError("/v1/projects/p/leaderboard", 409), HasSubstr("pairwise projects"));
