@@ -101,7 +101,10 @@ live_memory() {
 summary_table() {
   section "summary"
   local command="make bench (scripts/bench.sh $build)"
-  [[ -n "${BENCH_SECTIONS:-}" ]] && command="BENCH_SECTIONS='$BENCH_SECTIONS' bash scripts/bench.sh $build"
+  if [[ -n "${BENCH_SECTIONS:-}" || -n "${E2E_FLAGS:-}" ]]; then
+    command="BENCH_SECTIONS='${BENCH_SECTIONS:-}' E2E_FLAGS='${E2E_FLAGS:-}' bash scripts/bench.sh $build"
+  fi
+  [[ -n "${CROWDKIT_SRC:-}" ]] && command="CROWDKIT_SRC=<crowd-kit tree> $command"
   /usr/bin/python3 - "$summary" "$machine_file" "$here/../docs/benchmarks.md" "$command" <<'PY'
 import sys
 summary, machine, doc, command = sys.argv[1:5]
