@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -43,16 +44,16 @@ class OneEngine {
   }
 
   void Event(LabelEvent::Kind kind, const std::string& task, const std::string& worker,
-             const std::string& label) {
+             const std::string& label, int32_t partition = 0) {
     LabelEvent e;
     e.kind = kind;
     e.project = kProject;
     e.task = task;
     e.worker = worker;
     e.label = label;
-    std::optional<EngineRejection> r = engine_->Apply(batch_, 0, e);
+    std::optional<EngineRejection> r = engine_->Apply(batch_, partition, e);
     EXPECT_FALSE(r.has_value()) << r->detail;
-    engine_->EndMessage(batch_, 0, ++offset_, -1);
+    engine_->EndMessage(batch_, partition, ++offset_[partition], -1);
   }
   void Commit() { ASSERT_TRUE(engine_->Commit(batch_).ok()); }
 
@@ -65,7 +66,7 @@ class OneEngine {
   std::unique_ptr<Engine> engine_;
   absl::Status restored_;
   IngestBatch batch_;
-  int64_t offset_ = 0;
+  int64_t offset_[2] = {0, 0};  // per partition (0 and 1)
 };
 
 std::string ClassCountsRecord(const std::vector<std::string>& classes, int32_t partition = 1) {
@@ -157,6 +158,43 @@ TEST(EngineWorkerStatsTest, ResendStillSendsWhatIsGone) {
     }
   }
   EXPECT_TRUE(w2) << "the topic would keep w2's retracted statistics for ever";
+}
+
+// A publication goes out in chunks without the project's lock; a partition
+// revoked between two chunks sends nothing more.
+TEST(EngineWorkerStatsTest, APartitionRevokedBetweenChunksSendsNothingMore) {
+  // The partition of each record handed over, in order, revoking partition 1
+  // after the second chunk when `revoke`.
+  auto publish = [](bool revoke) {
+    service::TempDir dir;
+    OneEngine e(dir.path());
+    EXPECT_TRUE(e.engine().Assign(1).ok());
+    e.engine().SetPartitionReady(1, true);
+    for (int32_t p : {0, 1}) {
+      for (int i = 0; i < 4; ++i) {
+        e.Event(LabelEvent::Kind::kAnswer, absl::StrCat("t", p, "-", i), absl::StrCat("w", i), "x", p);
+      }
+    }
+    e.Commit();
+    std::vector<int32_t> partitions;
+    e.engine().CollectWorkerStats(
+        [&](std::vector<StatsRecord>& chunk) {
+          EXPECT_EQ(chunk.size(), 1u);
+          for (const StatsRecord& r : chunk) {
+            WorkerStatsRecord decoded;
+            EXPECT_TRUE(DecodeWorkerStats(r.value, &decoded).ok());
+            partitions.push_back(decoded.partition);
+          }
+          // The lock is not held here, so revoking cannot deadlock.
+          if (revoke && partitions.size() == 2) EXPECT_TRUE(e.engine().Revoke(1).ok());
+          return true;
+        },
+        -1, /*chunk=*/1);
+    return partitions;
+  };
+  // Partition 0's tasks come first: its 4 workers, then partition 1's.
+  EXPECT_EQ(publish(false), (std::vector<int32_t>{0, 0, 0, 0, 1, 1, 1, 1}));
+  EXPECT_EQ(publish(true), (std::vector<int32_t>{0, 0, 0, 0}));
 }
 
 // A record of 100k classes (under 1 MB) and K empty count rows must be
