@@ -15,6 +15,7 @@
 #include "consensus/answer_matrix.h"
 #include "consensus/class_array.h"
 #include "consensus/em_kernel.h"
+#include "consensus/exp_non_positive.h"
 
 namespace consensusd::consensus::CONSENSUSD_EM_ISA {
 namespace {
@@ -27,8 +28,9 @@ struct Kernel {
 
   // Posterior of task t, written to p. Sets task_max to
   // max_k log P(answers[, gold], class k) and returns the normaliser in [1, K]:
-  // the task's log-likelihood is task_max + log(normaliser). s: K doubles of scratch.
-  static double EStep(const EmPassData& d, int32_t t, double* p, double* s, double& task_max) {
+  // the task's log-likelihood is task_max + log(normaliser). s, e: K doubles of
+  // scratch each, padded to a multiple of kExpLanes, s's padding 0.
+  static double EStep(const EmPassData& d, int32_t t, double* p, double* s, double* e, double& task_max) {
     const int K = d.num_classes;
     MutRow sum(s, K);
     sum = Row(d.log_prior, K);
@@ -52,9 +54,12 @@ struct Kernel {
     // Reductions in class order, so that every instruction set adds alike.
     double max = s[0];
     for (int k = 1; k < K; ++k) max = std::max(max, s[k]);
+    // The exps first, a register at a time into e (s and e have room for
+    // the padding; s's stays 0), then their sum in class order.
+    MutRow(s, K) -= max;
+    ExpNonPositivePadded(s, e, K);
     double total = 0;
-    // exp(0) == 1 exactly, so the largest entry needs no exp call.
-    for (int k = 0; k < K; ++k) total += (p[k] = s[k] == max ? 1.0 : std::exp(s[k] - max));
+    for (int k = 0; k < K; ++k) total += (p[k] = e[k]);
     MutRow(p, K) *= 1.0 / total;
     task_max = max;
     return total;
@@ -66,14 +71,21 @@ struct Kernel {
     std::fill(counts, counts + cells + K, 0.0);
     MutRow class_counts(counts + cells, K);
     // Scratch: on the stack for a known K, one buffer per chunk otherwise.
-    double fixed[2 * (kK > 0 ? kK : 1)];
+    // s: the task's log terms, padded with zeros to a multiple of kExpLanes.
+    constexpr int kPadded = kK > 0 ? (kK + kExpLanes - 1) / kExpLanes * kExpLanes : 1;
+    double fixed[2 * kPadded] = {};
     std::vector<double> dynamic;
     double* s = fixed;
+    int padded = kPadded;
     if constexpr (kK == Eigen::Dynamic) {
-      dynamic.resize(2 * static_cast<size_t>(K));
+      padded = (K + kExpLanes - 1) / kExpLanes * kExpLanes;
+      dynamic.assign(2 * static_cast<size_t>(padded), 0.0);
       s = dynamic.data();
     }
-    double* q = s + K;  // a copy of the posterior: the count updates cannot alias it
+    // e: the exps in the E-step; then q, a copy of the posterior (the count
+    // updates cannot alias it).
+    double* e = s + padded;
+    double* q = e;
     // The chunk's log-likelihood, sum_t (max_t + log norm_t), is kept as
     // sum_t max_t plus log prod_t norm_t, the product held as a mantissa and
     // a binary exponent: one log per chunk instead of one per task. Each
@@ -85,7 +97,7 @@ struct Kernel {
       double* p = d.posterior + static_cast<size_t>(t) * K;
       if (e_step) {
         double task_max;
-        const double norm = EStep(d, t, p, s, task_max);
+        const double norm = EStep(d, t, p, s, e, task_max);
         if (d.fitted[t]) {
           ll_max += task_max;
           ll_mantissa *= norm;

@@ -9,11 +9,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numbers>
 #include <random>
 #include <vector>
 
 #include "consensus/answer_matrix.h"
+#include "consensus/exp_non_positive.h"
 
 namespace consensusd::consensus {
 namespace {
@@ -98,7 +100,7 @@ double ReferencePass(const Problem& pr, int32_t first, int32_t end, bool e_step,
         double max = s[0];
         for (int k = 1; k < K; ++k) max = std::max(max, s[k]);
         double sum = 0;
-        for (int k = 0; k < K; ++k) sum += (p[k] = s[k] == max ? 1.0 : std::exp(s[k] - max));
+        for (int k = 0; k < K; ++k) sum += (p[k] = ExpNonPositive(s[k] - max));
         const double inv = 1.0 / sum;
         for (int k = 0; k < K; ++k) p[k] *= inv;
         task_max = max;
@@ -162,13 +164,65 @@ TEST_P(EmKernelTest, EveryInstructionSetComputesTheReferenceBits) {
 // 2-16: the fixed-size kernels; 1, 17, 33: the dynamic one.
 INSTANTIATE_TEST_SUITE_P(Classes, EmKernelTest, ::testing::Values(1, 2, 3, 4, 5, 7, 8, 13, 16, 17, 33));
 
+// Distance in units in the last place between two positive doubles.
+int64_t UlpDistance(double a, double b) {
+  int64_t ia, ib;
+  std::memcpy(&ia, &a, sizeof a);
+  std::memcpy(&ib, &b, sizeof b);
+  return ia > ib ? ia - ib : ib - ia;
+}
+
+TEST(ExpNonPositiveTest, IsWithinTwoUlpOfTheCLibrary) {
+  std::mt19937_64 rng(11);
+  int64_t worst = 0;
+  double worst_x = 0;
+  auto check = [&](double x) {
+    const int64_t d = UlpDistance(ExpNonPositive(x), std::exp(x));
+    if (d > worst) worst = d, worst_x = x;
+  };
+  // Uniform over [-708, 0], dense near 0 (where posteriors live), and the
+  // edges of the reduction (x near multiples of ln2 / 2).
+  for (int i = 0; i < 200000; ++i) check(-std::uniform_real_distribution<double>(0, 708)(rng));
+  for (int i = 0; i < 200000; ++i) check(-std::uniform_real_distribution<double>(0, 2)(rng));
+  for (int n = 0; n <= 2042; ++n) {
+    const double edge = -n * std::numbers::ln2 / 2;
+    for (double x : {std::nextafter(edge, 0.0), edge, std::nextafter(edge, -1.0)}) {
+      if (x >= -708 && x <= 0) check(x);
+    }
+  }
+  check(-708.0);
+  check(-1e-300);
+  EXPECT_LE(worst, 2) << "at x = " << worst_x;
+}
+
+TEST(ExpNonPositiveTest, IsOneAtZeroAndZeroFarBelow) {
+  EXPECT_EQ(ExpNonPositive(0.0), 1.0);
+  EXPECT_EQ(ExpNonPositive(-0.0), 1.0);
+  EXPECT_GT(ExpNonPositive(-708.0), 0.0);
+  EXPECT_EQ(ExpNonPositive(-708.5), 0.0);
+  EXPECT_EQ(ExpNonPositive(-1e308), 0.0);
+  EXPECT_EQ(ExpNonPositive(-std::numeric_limits<double>::infinity()), 0.0);
+}
+
+// exp is increasing: a larger log posterior never gets a smaller weight.
+TEST(ExpNonPositiveTest, NeverDecreases) {
+  double previous = 0;
+  for (double x = -708; x <= 0; x += 0.0137) {
+    const double y = ExpNonPositive(x);
+    ASSERT_GE(y, previous) << "at x = " << x;
+    previous = y;
+  }
+}
+
 TEST(IsaTest, NamesRoundTripAndTheBaselineIsAlwaysThere) {
   for (Isa isa : {Isa::kBaseline, Isa::kAvx2, Isa::kAvx512}) EXPECT_EQ(ParseIsa(IsaName(isa)), isa);
   EXPECT_EQ(ParseIsa("sse9"), std::nullopt);
   EXPECT_TRUE(CpuSupports(Isa::kBaseline));
   EXPECT_TRUE(CpuSupports(EmKernelIsa()));
   // AVX-512 here implies AVX2 (the kernels built for it use both).
-  if (CpuSupports(Isa::kAvx512)) EXPECT_TRUE(CpuSupports(Isa::kAvx2));
+  if (CpuSupports(Isa::kAvx512)) {
+    EXPECT_TRUE(CpuSupports(Isa::kAvx2));
+  }
 }
 
 }  // namespace
