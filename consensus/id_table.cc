@@ -40,7 +40,25 @@ void IdTable::Grow() {
 
 int32_t IdTable::Intern(std::string_view name) {
   if ((names_.size() + 1) * 4 > slots_.size() * 3) Grow();
-  const uint32_t hash = HashOf(name);
+  return InternHashed(name, HashOf(name));
+}
+
+void IdTable::InternAll(std::span<const std::string_view> names, int32_t* ids) {
+  // Room for every name at once, so that no Grow() moves the slots between a
+  // prefetch and its probe. (The table may grow sooner than one Intern() at a
+  // time would grow it; the ids do not depend on its size.)
+  while ((names_.size() + names.size()) * 4 > slots_.size() * 3) Grow();
+  constexpr size_t kAhead = 8;
+  hashes_.resize(names.size());
+  for (size_t i = 0; i < names.size(); ++i) hashes_[i] = HashOf(names[i]);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i + kAhead < names.size()) __builtin_prefetch(&slots_[hashes_[i + kAhead] & mask]);
+    ids[i] = InternHashed(names[i], hashes_[i]);
+  }
+}
+
+int32_t IdTable::InternHashed(std::string_view name, uint32_t hash) {
   const size_t i = Probe(name, hash);
   if (slots_[i] != 0) return static_cast<int32_t>((slots_[i] & 0xFFFFFFFFu) - 1);
   const int32_t id = size();

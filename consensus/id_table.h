@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -31,6 +32,10 @@ class IdTable {
 
   // Returns the id of `name`, assigning the next id if it is new.
   int32_t Intern(std::string_view name);
+  // ids[i] = Intern(names[i]) for each i in order (the same ids), faster for
+  // a table much larger than the cache: the names are hashed first and each
+  // probe's slot is fetched from memory a few names ahead of its use.
+  void InternAll(std::span<const std::string_view> names, int32_t* ids);
   // Returns the id of `name`, or kNotFound.
   int32_t Find(std::string_view name) const;
   // REQUIRES: 0 <= id < size().
@@ -42,10 +47,13 @@ class IdTable {
   // The slot of `name`, whose hash is `hash`: the one holding its id, or the
   // empty slot where it would go. REQUIRES: !slots_.empty().
   size_t Probe(std::string_view name, uint32_t hash) const;
+  // Intern with the hash computed. REQUIRES: room for one more name.
+  int32_t InternHashed(std::string_view name, uint32_t hash);
   void Grow();
 
   std::vector<std::string> names_;  // names_[id]
   std::vector<uint64_t> slots_;     // hash << 32 | (id + 1), or 0; size 0 or a power of two
+  std::vector<uint32_t> hashes_;    // InternAll's scratch
 };
 
 // The rank of each id when the names are sorted bytewise: rank[id] == 0 for the

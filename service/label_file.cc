@@ -1,12 +1,18 @@
 #include "service/label_file.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -169,6 +175,78 @@ void ReserveFromFirstRows(size_t file_bytes, size_t bytes_read, int64_t rows,
   builder->Reserve(static_cast<int64_t>(static_cast<double>(file_bytes) / per_row * 1.05) + 1024);
 }
 
+// Rows parsed on one thread and interned on another (ReadAnswersCsvPipelined):
+// the workers and labels already as ids, the task ids still as text, all of
+// them in one buffer.
+struct RowBatch {
+  static constexpr size_t kRows = 16384;
+  std::string task_bytes;          // the rows' task ids, one after the other
+  std::vector<uint32_t> task_end;  // where row i's task id ends in task_bytes
+  std::vector<int32_t> worker, label;
+  size_t position = 0;  // the reader's position after the batch's last row
+
+  void Clear() {
+    task_bytes.clear();
+    task_end.clear();
+    worker.clear();
+    label.clear();
+  }
+};
+
+// Hands RowBatches from one producer to one consumer, a fixed number of them
+// in flight (reused: no allocation per batch once they have grown).
+class BatchPipe {
+ public:
+  explicit BatchPipe(int batches) : batches_(static_cast<size_t>(batches)) {
+    for (RowBatch& b : batches_) free_.push_back(&b);
+  }
+
+  // An empty batch to fill; waits while every batch is queued or in use.
+  RowBatch* TakeFree() {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [&] { return !free_.empty(); });
+    RowBatch* b = free_.front();
+    free_.pop_front();
+    b->Clear();
+    return b;
+  }
+  void PushFull(RowBatch* b) { Push(&full_, b); }
+  void Recycle(RowBatch* b) { Push(&free_, b); }
+  // The producer is done: TakeFull returns nullptr once the queue is drained.
+  void Finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_ = true;
+    }
+    changed_.notify_all();
+  }
+  // The next filled batch, in the order pushed, or nullptr after Finish().
+  RowBatch* TakeFull() {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [&] { return !full_.empty() || finished_; });
+    if (full_.empty()) return nullptr;
+    RowBatch* b = full_.front();
+    full_.pop_front();
+    return b;
+  }
+
+ private:
+  void Push(std::deque<RowBatch*>* queue, RowBatch* b) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue->push_back(b);
+    }
+    changed_.notify_all();
+  }
+
+  std::vector<RowBatch> batches_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<RowBatch*> free_;  // guarded by mu_
+  std::deque<RowBatch*> full_;  // guarded by mu_
+  bool finished_ = false;       // guarded by mu_
+};
+
 absl::Status ReadAnswersCsv(const std::string& path, Answers* answers) {
   absl::StatusOr<CsvReader> reader = CsvReader::Open(path);
   if (!reader.ok()) return reader.status();
@@ -187,6 +265,82 @@ absl::Status ReadAnswersCsv(const std::string& path, Answers* answers) {
     }
   }
   return reader->status();
+}
+
+// ReadAnswersCsv on two threads, with the same result: a second thread parses
+// and checks the rows and interns workers and labels (in file order, so with
+// the same ids), while this one interns the task ids (the large table, whose
+// probes miss the cache) and adds the answers. Errors are found by the parser,
+// in file order, with the same wording and line.
+absl::Status ReadAnswersCsvPipelined(const std::string& path, Answers* answers) {
+  absl::StatusOr<CsvReader> reader = CsvReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  const size_t file_bytes = reader->size();
+  BatchPipe pipe(4);
+  absl::Status parse_status;
+  std::thread parser([&] {
+    std::vector<std::string_view> f;
+    RowBatch* batch = pipe.TakeFree();
+    while (reader->NextRow(kLabelsHeader, &f)) {
+      if (absl::Status s = CheckRowFields(kLabelsHeader, f); !s.ok()) {
+        parse_status = reader->ErrorAtLine(std::string(s.message()));
+        break;
+      }
+      absl::StatusOr<int32_t> label = answers->InternClass(f[2]);
+      if (!label.ok()) {
+        parse_status = reader->ErrorAtLine(std::string(label.status().message()));
+        break;
+      }
+      batch->task_bytes.append(f[0]);
+      batch->task_end.push_back(static_cast<uint32_t>(batch->task_bytes.size()));
+      batch->worker.push_back(answers->workers.Intern(f[1]));
+      batch->label.push_back(*label);
+      if (batch->task_end.size() == RowBatch::kRows) {
+        batch->position = reader->position();
+        pipe.PushFull(batch);
+        batch = pipe.TakeFree();
+      }
+    }
+    if (parse_status.ok()) parse_status = reader->status();
+    batch->position = reader->position();
+    pipe.PushFull(batch);
+    pipe.Finish();
+  });
+  bool reserved = false;
+  // Scratch for a batch: its runs of rows with the same task, their names and ids.
+  std::vector<std::string_view> run_names;
+  std::vector<uint32_t> run_end;
+  std::vector<int32_t> run_ids;
+  while (RowBatch* batch = pipe.TakeFull()) {
+    const std::string_view bytes = batch->task_bytes;
+    run_names.clear();
+    run_end.clear();
+    uint32_t begin = 0;
+    for (size_t i = 0; i < batch->task_end.size(); ++i) {
+      const std::string_view task = bytes.substr(begin, batch->task_end[i] - begin);
+      begin = batch->task_end[i];
+      if (run_names.empty() || task != run_names.back()) {
+        run_names.push_back(task);
+        run_end.push_back(static_cast<uint32_t>(i + 1));
+      } else {
+        run_end.back() = static_cast<uint32_t>(i + 1);
+      }
+    }
+    run_ids.resize(run_names.size());
+    answers->d->tasks.InternAll(run_names, run_ids.data());
+    size_t row = 0;
+    for (size_t r = 0; r < run_ids.size(); ++r) {
+      for (; row < run_end[r]; ++row) answers->builder.Add(run_ids[r], batch->worker[row], batch->label[row]);
+    }
+    answers->rows += static_cast<int64_t>(batch->task_end.size());
+    if (!reserved && answers->rows > 0) {
+      ReserveFromFirstRows(file_bytes, batch->position, answers->rows, &answers->builder);
+      reserved = true;
+    }
+    pipe.Recycle(batch);
+  }
+  parser.join();
+  return parse_status;
 }
 
 // Applies the events of one JSON Lines line, stopping at the first rejection
@@ -310,6 +464,14 @@ absl::Status ReadAnswersJsonLines(const std::string& path, Answers* answers) {
   return absl::OkStatus();
 }
 
+// The size of a regular file, or -1 (not one, or no such file: the reader
+// says which).
+int64_t FileBytes(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+  return static_cast<int64_t>(st.st_size);
+}
+
 }  // namespace
 
 bool IsJsonLinesPath(std::string_view path) {
@@ -317,11 +479,17 @@ bool IsJsonLinesPath(std::string_view path) {
 }
 
 absl::StatusOr<Dataset> LoadDataset(const std::string& labels_path, const std::string& gold_path,
-                                    consensus::DuplicatePolicy duplicates) {
+                                    consensus::DuplicatePolicy duplicates, int64_t pipelined_min_bytes) {
   Dataset d;
   Answers answers(&d);
-  absl::Status status = IsJsonLinesPath(labels_path) ? ReadAnswersJsonLines(labels_path, &answers)
-                                                     : ReadAnswersCsv(labels_path, &answers);
+  absl::Status status;
+  if (IsJsonLinesPath(labels_path)) {
+    status = ReadAnswersJsonLines(labels_path, &answers);
+  } else if (FileBytes(labels_path) >= pipelined_min_bytes) {
+    status = ReadAnswersCsvPipelined(labels_path, &answers);
+  } else {
+    status = ReadAnswersCsv(labels_path, &answers);
+  }
   if (!status.ok()) return status;
   d.rows = answers.rows;
   if (d.rows == 0) {

@@ -52,8 +52,13 @@ bool IsJsonLinesPath(std::string_view path);
 // in the gold CSV (the last one of a task wins, gold of a task without answers
 // is ignored, rows of gold_path come after it). Every element must be of one
 // project.
+//
+// An answers CSV of at least pipelined_min_bytes is read on two threads (one
+// parses, one interns the task ids), with the same result: ids, order, errors.
+inline constexpr int64_t kPipelinedMinBytes = 4 << 20;
 absl::StatusOr<Dataset> LoadDataset(const std::string& labels_path, const std::string& gold_path,
-                                    consensus::DuplicatePolicy duplicates);
+                                    consensus::DuplicatePolicy duplicates,
+                                    int64_t pipelined_min_bytes = kPipelinedMinBytes);
 
 // OK, or why a row of a label CSV cannot be used: an empty field, or an id or
 // label over the Kafka path's 256 bytes, worded as the service words it

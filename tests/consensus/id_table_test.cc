@@ -1,5 +1,6 @@
 #include "consensus/id_table.h"
 
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -116,6 +117,28 @@ TEST(IdTableTest, CopiesAndMovesKeepTheIds) {
   EXPECT_EQ(moved.Find("b"), 1);
   EXPECT_EQ(copy.Intern("d"), 3);
   EXPECT_EQ(moved.Intern("a"), 0);
+}
+
+// InternAll gives the ids of Intern one name at a time, across growth of the
+// table and with names repeated within and across calls.
+TEST(IdTableTest, InternAllGivesTheIdsOfInternInTurn) {
+  std::mt19937 rng(3);
+  IdTable one, all;
+  std::vector<std::string> storage;
+  for (int call = 0; call < 40; ++call) {
+    const size_t n = rng() % 3000;
+    storage.clear();
+    for (size_t i = 0; i < n; ++i) storage.push_back("id" + std::to_string(rng() % 50000));
+    std::vector<std::string_view> names(storage.begin(), storage.end());
+    std::vector<int32_t> ids(n, -7);
+    all.InternAll(names, ids.data());
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(ids[i], one.Intern(names[i])) << "call " << call << ", name " << i;
+  }
+  EXPECT_EQ(all.names(), one.names());
+  for (const std::string& name : one.names()) EXPECT_EQ(all.Find(name), one.Find(name));
+  EXPECT_EQ(all.Find("absent"), IdTable::kNotFound);
+  all.InternAll({}, nullptr);
+  EXPECT_EQ(all.size(), one.size());
 }
 
 TEST(SortedRankTest, RanksNamesBytewise) {

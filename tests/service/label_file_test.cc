@@ -1,8 +1,13 @@
 #include "service/label_file.h"
 
+#include <cstdint>
+#include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/service/temp_dir.h"
@@ -219,6 +224,129 @@ TEST(SharedDataTest, LoadsBluebirdsWithGold) {
   int gold = 0;
   for (int32_t g : d->matrix.gold) gold += g != consensus::kNoGold;
   EXPECT_EQ(gold, 108);
+}
+
+// The two-thread reader (files of at least pipelined_min_bytes) against the
+// one-thread reader on the same files: the same tables, the same matrix, the
+// same errors. Files of many batches (16,384 rows each), tasks grouped and not.
+class PipelinedLoadTest : public ::testing::Test {
+ protected:
+  static constexpr int64_t kAlways = 0;
+  static constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+
+  // rows answers: task ids in runs of `run` rows (run 0: scattered), a few
+  // quoted ids with commas and newlines, CRLF line ends.
+  static std::string MakeFile(int rows, int run, const std::string& header) {
+    std::mt19937 rng(5);
+    std::string text = header;
+    for (int i = 0; i < rows; ++i) {
+      const int task = run > 0 ? i / run : static_cast<int>(rng() % 9000);
+      const std::string name = i % 997 == 0 ? absl::StrCat("\"t,", task, "\n\"\"x\"") : absl::StrCat("t", task);
+      const char label[2] = {"abcde"[rng() % 5], 0};
+      absl::StrAppend(&text, name, ",w", rng() % 300, ",", label, i % 2 ? "\r\n" : "\n");
+    }
+    return text;
+  }
+  absl::StatusOr<Dataset> Load(const std::string& text, int64_t pipelined_min_bytes,
+                               DuplicatePolicy duplicates = DuplicatePolicy::kKeepAll) {
+    return LoadDataset(dir_.Write("labels.csv", text), "", duplicates, pipelined_min_bytes);
+  }
+  static void ExpectSame(const Dataset& a, const Dataset& b) {
+    EXPECT_EQ(a.tasks.names(), b.tasks.names());
+    EXPECT_EQ(a.workers.names(), b.workers.names());
+    EXPECT_EQ(a.classes.names(), b.classes.names());
+    EXPECT_EQ(a.rows, b.rows);
+    EXPECT_EQ(a.matrix.task_begin, b.matrix.task_begin);
+    EXPECT_EQ(a.matrix.worker, b.matrix.worker);
+    EXPECT_EQ(a.matrix.label, b.matrix.label);
+    EXPECT_EQ(a.matrix.class_rank, b.matrix.class_rank);
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(PipelinedLoadTest, GivesTheOneThreadResultForGroupedAndScatteredTasks) {
+  for (int run : {0, 1, 5, 40000}) {
+    for (const char* header : {"", "task,worker,label\n", "label,task,worker\n"}) {
+      SCOPED_TRACE(::testing::Message() << "run " << run << ", header '" << header << "'");
+      std::string text = MakeFile(70000, run, "");
+      if (std::string(header) == "label,task,worker\n") {
+        // The same answers with the columns in the header's order.
+        absl::StatusOr<Dataset> plain = Load(text, kNever);
+        ASSERT_TRUE(plain.ok()) << plain.status();
+        std::string moved = header;
+        for (int64_t t = 0; t < plain->matrix.num_tasks; ++t) {
+          for (int64_t a = plain->matrix.task_begin[t]; a < plain->matrix.task_begin[t + 1]; ++a) {
+            absl::StrAppend(&moved, plain->classes.Name(plain->matrix.label[a]), ",\"",
+                            absl::StrReplaceAll(plain->tasks.Name(static_cast<int32_t>(t)), {{"\"", "\"\""}}),
+                            "\",", plain->workers.Name(plain->matrix.worker[a]), "\n");
+          }
+        }
+        text = moved;
+      } else {
+        text = header + text;
+      }
+      absl::StatusOr<Dataset> one = Load(text, kNever);
+      absl::StatusOr<Dataset> two = Load(text, kAlways);
+      ASSERT_TRUE(one.ok()) << one.status();
+      ASSERT_TRUE(two.ok()) << two.status();
+      EXPECT_EQ(two->rows, 70000);
+      ExpectSame(*one, *two);
+    }
+  }
+}
+
+TEST_F(PipelinedLoadTest, KeepsTheLastAnswerAsTheOneThreadReaderDoes) {
+  const std::string text = MakeFile(50000, 0, "task,worker,label\n");
+  absl::StatusOr<Dataset> one = Load(text, kNever, DuplicatePolicy::kKeepLast);
+  absl::StatusOr<Dataset> two = Load(text, kAlways, DuplicatePolicy::kKeepLast);
+  ASSERT_TRUE(one.ok() && two.ok());
+  EXPECT_LT(two->matrix.num_answers(), 50000) << "the file has repeated (task, worker) pairs";
+  ExpectSame(*one, *two);
+}
+
+// An error several batches in stops the load with the one-thread reader's
+// message and line, and the reader's thread ends (no hang, no crash).
+TEST_F(PipelinedLoadTest, AnErrorDeepInTheFileIsReportedAtItsLine) {
+  const std::string good = MakeFile(60000, 5, "task,worker,label\n");
+  const std::string good_tail = MakeFile(20000, 5, "");
+  int64_t lines = 0;
+  for (char c : good) lines += c == '\n';
+  for (const std::string& bad : {std::string("t1,w1\n"), std::string("t1,,a\n"),
+                                 absl::StrCat("t1,w1,", std::string(300, 'x'), "\n")}) {
+    const std::string text = good + bad + good_tail;
+    absl::StatusOr<Dataset> one = Load(text, kNever);
+    absl::StatusOr<Dataset> two = Load(text, kAlways);
+    ASSERT_FALSE(one.ok());
+    ASSERT_FALSE(two.ok());
+    EXPECT_EQ(two.status(), one.status());
+    EXPECT_THAT(std::string(two.status().message()), HasSubstr(absl::StrCat("labels.csv:", lines + 1, ": ")));
+  }
+}
+
+TEST_F(PipelinedLoadTest, TheClassLimitIsTheSameErrorAtTheSameLine) {
+  std::string text = MakeFile(40000, 5, "");
+  for (int c = 0; c < 1100; ++c) absl::StrAppend(&text, "tx,w", c, ",class", c, "\n");
+  absl::StatusOr<Dataset> one = Load(text, kNever);
+  absl::StatusOr<Dataset> two = Load(text, kAlways);
+  ASSERT_FALSE(one.ok());
+  EXPECT_EQ(two.status(), one.status());
+  EXPECT_THAT(std::string(two.status().message()), HasSubstr("at most 1024 distinct labels"));
+}
+
+TEST_F(PipelinedLoadTest, AnUnterminatedQuoteIsTheSameError) {
+  const std::string text = MakeFile(40000, 3, "") + "\"t1,w1,a\n";
+  absl::StatusOr<Dataset> one = Load(text, kNever);
+  absl::StatusOr<Dataset> two = Load(text, kAlways);
+  ASSERT_FALSE(one.ok());
+  EXPECT_EQ(two.status(), one.status());
+}
+
+TEST_F(PipelinedLoadTest, ASmallFileStillLoadsOnTwoThreads) {
+  absl::StatusOr<Dataset> d = Load("t1,w1,a\nt1,w2,b\nt2,w1,a\n", kAlways);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_THAT(d->tasks.names(), ElementsAre("t1", "t2"));
+  EXPECT_EQ(d->matrix.num_answers(), 3);
 }
 
 TEST(SharedDataTest, Adult2RepeatedPairsCountOnceUnlessDuplicatesAll) {
