@@ -1,15 +1,21 @@
 #include "service/label_file.h"
 
 #include <cstdint>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "consensus/aggregate.h"
+#include "engine/consensus_record.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "service/result_csv.h"
 #include "tests/service/temp_dir.h"
 
 namespace consensusd::service {
@@ -347,6 +353,32 @@ TEST_F(PipelinedLoadTest, ASmallFileStillLoadsOnTwoThreads) {
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_THAT(d->tasks.names(), ElementsAre("t1", "t2"));
   EXPECT_EQ(d->matrix.num_answers(), 3);
+}
+
+// The labels CSV written on two threads (chunks of 16,384 rows, odd chunks
+// formatted by a second thread) has the bytes of one thread's rows, in task
+// order: about 70,000 tasks make five chunks, the last one short.
+TEST_F(PipelinedLoadTest, TheLabelsCsvWrittenInChunksHasTheBytesOfOneThread) {
+  for (bool posteriors : {false, true}) {
+    absl::StatusOr<Dataset> d = Load(MakeFile(140000, 2, "task,worker,label\n"), kAlways);
+    ASSERT_TRUE(d.ok()) << d.status();
+    ASSERT_GT(d->tasks.size(), 4 * 16384) << "five chunks, the last one short";
+    absl::StatusOr<consensus::Model> model = consensus::Aggregate(d->matrix, {});
+    ASSERT_TRUE(model.ok()) << model.status();
+    std::string want;
+    engine::AppendLabelsHeader(d->classes.names(), posteriors, want);
+    for (int32_t t = 0; t < d->tasks.size(); ++t) {
+      const std::span<const double> p = model->Posterior(t);
+      const int32_t label = model->label[t];
+      engine::AppendLabelsRow(d->tasks.Name(t), d->classes.Name(label), p[label], p, posteriors, want);
+    }
+    const std::string path = dir_.File("out.csv");
+    ASSERT_TRUE(WriteLabelsCsv(d->tasks, d->classes, *model, posteriors, path).ok());
+    std::ifstream in(path, std::ios::binary);
+    const std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(got.size(), want.size());
+    EXPECT_TRUE(got == want) << "posteriors " << posteriors;
+  }
 }
 
 TEST(SharedDataTest, Adult2RepeatedPairsCountOnceUnlessDuplicatesAll) {
