@@ -1,9 +1,12 @@
 #include "consumer/ingest_loop.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdlib>
 #include <limits>
 #include <thread>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "engine/consensus_record.h"
 #include "spdlog/spdlog.h"
@@ -84,6 +87,12 @@ absl::StatusOr<std::unique_ptr<IngestLoop>> IngestLoop::Create(
   if (!consumer.ok()) return consumer.status();
   loop->consumer_ = std::move(*consumer);
   rd_kafka_poll_set_consumer(loop->consumer_.get());
+  char value[32];
+  size_t size = sizeof value;
+  if (rd_kafka_conf_get(rd_kafka_conf(loop->consumer_.get()), "queued.min.messages", value, &size) ==
+      RD_KAFKA_CONF_OK) {
+    loop->fetch_gate_messages_ = std::max<int64_t>(1, std::strtoll(value, nullptr, 10));
+  }
   return loop;
 }
 
@@ -110,26 +119,48 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
   const auto interval = std::chrono::milliseconds(options_.commit_interval_ms);
   auto last_housekeeping = Clock::now();
   absl::Status status;
+  rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(consumer_.get());
+  std::array<rd_kafka_message_t*, kPollBatch> messages;
+  int64_t since_housekeeping = 0;
   while (!stop.load() && status.ok()) {
-    rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_.get(), 20);
-    if (message != nullptr) {
-      HandleMessage(*message);
-      rd_kafka_message_destroy(message);
+    // What is queued already, without waiting; else wait up to 20 ms for one.
+    ssize_t n = rd_kafka_consume_batch_queue(queue, 0, messages.data(), messages.size());
+    if (n > 0 && !fetch_gated_) {  // the queue held at least n + what is left
+      fetch_gated_ = n + static_cast<int64_t>(rd_kafka_queue_length(queue)) >= fetch_gate_messages_;
     }
+    if (n <= 0) {
+      if (fetch_gated_) WakeFetcher();
+      messages[0] = rd_kafka_consumer_poll(consumer_.get(), 20);
+      n = messages[0] != nullptr ? 1 : 0;
+    }
+    for (ssize_t i = 0; i < n; ++i) {
+      // After a failed commit nothing more is applied; the rest is dropped
+      // (its offsets are not stored: a restart reads it again).
+      if (status.ok()) HandleMessage(*messages[i]);
+      rd_kafka_message_destroy(messages[i]);
+      if (!rebalance_status_.ok()) status = rebalance_status_;
+      const int64_t pending = batch_.messages();
+      if (status.ok() && pending > 0) {
+        // Commit when full or when the oldest change is due (the clock is
+        // read every 256 messages).
+        bool due = pending >= options_.commit_max_messages;
+        if (!due && pending % 256 == 0) due = Clock::now() - first_pending_ >= interval;
+        if (due) status = Commit();
+      }
+    }
+    const bool idle = n == 0;
     if (all_brokers_down_.load(std::memory_order_relaxed) && all_brokers_down_.exchange(false)) {
       SetBrokerState(broker_health_.AllBrokersDown());
     }
     if (query_ends_) QueryRestoreEnds();  // of the partitions just assigned
     if (!rebalance_status_.ok()) status = rebalance_status_;
-    const int64_t pending = batch_.messages();
-    if (status.ok() && pending > 0) {
-      // Commit when idle, when full, or when the oldest change is due
-      // (the clock is read every 256 messages).
-      bool due = message == nullptr || pending >= options_.commit_max_messages;
-      if (!due && pending % 256 == 0) due = Clock::now() - first_pending_ >= interval;
-      if (due) status = Commit();
+    // Commit when idle, and when the oldest change is due.
+    if (status.ok() && batch_.messages() > 0 && (idle || Clock::now() - first_pending_ >= interval)) {
+      status = Commit();
     }
-    if (message == nullptr || batch_.messages() % 4096 == 0) {
+    since_housekeeping += n;
+    if (idle || since_housekeeping >= 4096) {
+      since_housekeeping = 0;
       const auto now = Clock::now();
       if (now - last_housekeeping >= std::chrono::seconds(1)) {
         last_housekeeping = now;
@@ -151,9 +182,10 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
         if (status.ok() && batch_.empty()) status = engine_.Commit(batch_).status();
       }
       publisher_.Poll();
-      if (message == nullptr) PumpOutputs(/*idle=*/true);  // what sweeps and admin calls changed, and retries
+      if (idle) PumpOutputs(/*idle=*/true);  // what sweeps and admin calls changed, and retries
     }
   }
+  rd_kafka_queue_destroy(queue);
   if (status.ok()) status = Commit();
   // Shutdown: what waits for room in the producer's queue (dead letters
   // included) gets a bounded time to be queued before the producer flushes.
@@ -172,8 +204,15 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
 }
 
 void IngestLoop::HandleMessage(const rd_kafka_message_t& m) {
+  // A batch is taken from librdkafka's queue before it is applied, and a
+  // rebalance served while it was taken (its callback runs inside the poll)
+  // can leave in it messages of a partition revoked since, or of one
+  // assigned again from its stored offset, which the fetcher then delivers
+  // once more. Neither may be applied: only the partitions owned now, and no
+  // offset below the next one expected.
   if (m.err) {
     if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (!Owns(m.partition)) return;
       // A fetch reached the end of the partition (m.offset is that end).
       if (m.offset >= 0) next_offset_[m.partition] = std::max(next_offset_[m.partition], m.offset);
       if (restoring_.ReachedEnd(m.partition)) MarkReady(m.partition, "reached its end");
@@ -181,11 +220,15 @@ void IngestLoop::HandleMessage(const rd_kafka_message_t& m) {
     }
     if (m.err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) SetBrokerState(broker_health_.AllBrokersDown());
     if (m.err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m.err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-      OffsetOutOfRange(m);
+      if (Owns(m.partition)) OffsetOutOfRange(m);
       return;
     }
     spdlog::warn("consumer: {}", rd_kafka_message_errstr(&m));
     return;
+  }
+  if (!Owns(m.partition)) return;
+  if (auto next = next_offset_.find(m.partition); next != next_offset_.end() && m.offset < next->second) {
+    return;  // delivered again after an assignment that started below it
   }
   if (broker_health_.state() != BrokerHealth::State::kUp) SetBrokerState(broker_health_.Answered());
   consumed_counter_->Increment();
@@ -444,6 +487,53 @@ void IngestLoop::OnError(rd_kafka_t*, int err, const char* reason, void* opaque)
   spdlog::log(level, "consumer: {}: {}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)), reason);
 }
 
+void IngestLoop::WakeFetcher() {
+  fetch_gated_ = false;
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= leaders_expire_) {  // which broker leads each partition, every 10 s at most
+    leaders_expire_ = now + std::chrono::seconds(10);
+    leader_of_.clear();
+    const rd_kafka_metadata_t* metadata = nullptr;
+    if (rd_kafka_metadata(consumer_.get(), 0, nullptr, &metadata, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int t = 0; t < metadata->topic_cnt; ++t) {
+        if (options_.topic != metadata->topics[t].topic) continue;
+        for (int i = 0; i < metadata->topics[t].partition_cnt; ++i) {
+          leader_of_[metadata->topics[t].partitions[i].id] = metadata->topics[t].partitions[i].leader;
+        }
+      }
+      rd_kafka_metadata_destroy(metadata);
+    }
+  }
+  // One request per leading broker that has a lagging partition: the broker
+  // thread that fetches the partitions it leads wakes to send it (and again
+  // for the answer). Nothing about the fetch changes, so a fetch in flight
+  // is not lost and nothing is read twice.
+  absl::InlinedVector<int32_t, 8> woken;  // broker ids
+  for (const int32_t p : assigned_) {
+    auto next = next_offset_.find(p);
+    int64_t low = -1, high = -1;
+    if (next == next_offset_.end() ||
+        rd_kafka_get_watermark_offsets(consumer_.get(), options_.topic.c_str(), p, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high <= next->second) {
+      continue;  // position unknown, or nothing more to fetch
+    }
+    auto leader = leader_of_.find(p);
+    const int32_t broker = leader == leader_of_.end() ? -1 - p : leader->second;  // unknown: each its own
+    if (std::find(woken.begin(), woken.end(), broker) != woken.end()) continue;
+    woken.push_back(broker);
+    rd_kafka_query_watermark_offsets(consumer_.get(), options_.topic.c_str(), p, &low, &high,
+                                     /*timeout_ms=*/100);
+  }
+  if (!woken.empty()) ++fetcher_wakeups_;
+}
+
+void IngestLoop::SetOwned(int32_t partition, bool owned) {
+  if (partition < 0) return;
+  if (static_cast<size_t>(partition) >= owned_.size()) owned_.resize(partition + 1, false);
+  owned_[partition] = owned;
+}
+
 void IngestLoop::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                              rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   static_cast<IngestLoop*>(opaque)->Rebalance(err, partitions);
@@ -485,6 +575,7 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
       if (std::find(assigned_.begin(), assigned_.end(), p.partition) == assigned_.end()) {
         assigned_.push_back(p.partition);
       }
+      SetOwned(p.partition, true);
       // Restoring until the consumer reaches the partition's end as it is now
       // (queried after the assignment, from the loop).
       restoring_.Assigned(p.partition, p.offset >= 0 ? p.offset : -1);
@@ -532,6 +623,7 @@ void IngestLoop::Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
   for (int i = 0; i < partitions->cnt; ++i) {
     const int32_t partition = partitions->elems[i].partition;
     assigned_.erase(std::remove(assigned_.begin(), assigned_.end(), partition), assigned_.end());
+    SetOwned(partition, false);
     next_offset_.erase(partition);
     dead_lettered_below_.erase(partition);
     restoring_.Revoked(partition);

@@ -68,6 +68,9 @@ class Service {
   int64_t answers_committed() const {
     return ingest_started_.load() && loop_ ? loop_->answers_committed() : 0;
   }
+  int64_t fetcher_wakeups() const {
+    return ingest_started_.load() && loop_ ? loop_->fetcher_wakeups() : 0;
+  }
 
  private:
   Service(const Config& config, bool replay_from_start);
