@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
 #include <limits>
 #include <thread>
 
@@ -87,12 +86,7 @@ absl::StatusOr<std::unique_ptr<IngestLoop>> IngestLoop::Create(
   if (!consumer.ok()) return consumer.status();
   loop->consumer_ = std::move(*consumer);
   rd_kafka_poll_set_consumer(loop->consumer_.get());
-  char value[32];
-  size_t size = sizeof value;
-  if (rd_kafka_conf_get(rd_kafka_conf(loop->consumer_.get()), "queued.min.messages", value, &size) ==
-      RD_KAFKA_CONF_OK) {
-    loop->fetch_gate_messages_ = std::max<int64_t>(1, std::strtoll(value, nullptr, 10));
-  }
+  loop->fetcher_waker_ = std::make_unique<FetcherWaker>(loop->consumer_.get(), options.topic);
   return loop;
 }
 
@@ -125,11 +119,11 @@ absl::Status IngestLoop::Run(const std::atomic<bool>& stop) {
   while (!stop.load() && status.ok()) {
     // What is queued already, without waiting; else wait up to 20 ms for one.
     ssize_t n = rd_kafka_consume_batch_queue(queue, 0, messages.data(), messages.size());
-    if (n > 0 && !fetch_gated_) {  // the queue held at least n + what is left
-      fetch_gated_ = n + static_cast<int64_t>(rd_kafka_queue_length(queue)) >= fetch_gate_messages_;
-    }
+    if (n > 0 && !fetcher_waker_->gated()) fetcher_waker_->Polled(n, rd_kafka_queue_length(queue));
     if (n <= 0) {
-      if (fetch_gated_) WakeFetcher();
+      // Drained: what was applied is committed before waiting for more.
+      if (status.ok() && batch_.messages() > 0) status = Commit();
+      if (fetcher_waker_->gated()) WakeFetcher();
       messages[0] = rd_kafka_consumer_poll(consumer_.get(), 20);
       n = messages[0] != nullptr ? 1 : 0;
     }
@@ -488,44 +482,18 @@ void IngestLoop::OnError(rd_kafka_t*, int err, const char* reason, void* opaque)
 }
 
 void IngestLoop::WakeFetcher() {
-  fetch_gated_ = false;
-  const auto now = std::chrono::steady_clock::now();
-  if (now >= leaders_expire_) {  // which broker leads each partition, every 10 s at most
-    leaders_expire_ = now + std::chrono::seconds(10);
-    leader_of_.clear();
-    const rd_kafka_metadata_t* metadata = nullptr;
-    if (rd_kafka_metadata(consumer_.get(), 0, nullptr, &metadata, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      for (int t = 0; t < metadata->topic_cnt; ++t) {
-        if (options_.topic != metadata->topics[t].topic) continue;
-        for (int i = 0; i < metadata->topics[t].partition_cnt; ++i) {
-          leader_of_[metadata->topics[t].partitions[i].id] = metadata->topics[t].partitions[i].leader;
-        }
-      }
-      rd_kafka_metadata_destroy(metadata);
-    }
-  }
-  // One request per leading broker that has a lagging partition: the broker
-  // thread that fetches the partitions it leads wakes to send it (and again
-  // for the answer). Nothing about the fetch changes, so a fetch in flight
-  // is not lost and nothing is read twice.
-  absl::InlinedVector<int32_t, 8> woken;  // broker ids
+  absl::InlinedVector<int32_t, 64> lagging;
   for (const int32_t p : assigned_) {
     auto next = next_offset_.find(p);
     int64_t low = -1, high = -1;
-    if (next == next_offset_.end() ||
-        rd_kafka_get_watermark_offsets(consumer_.get(), options_.topic.c_str(), p, &low, &high) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR ||
-        high <= next->second) {
-      continue;  // position unknown, or nothing more to fetch
+    if (next != next_offset_.end() &&
+        rd_kafka_get_watermark_offsets(consumer_.get(), options_.topic.c_str(), p, &low, &high) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        high > next->second) {
+      lagging.push_back(p);  // (the cached end, from the last fetch)
     }
-    auto leader = leader_of_.find(p);
-    const int32_t broker = leader == leader_of_.end() ? -1 - p : leader->second;  // unknown: each its own
-    if (std::find(woken.begin(), woken.end(), broker) != woken.end()) continue;
-    woken.push_back(broker);
-    rd_kafka_query_watermark_offsets(consumer_.get(), options_.topic.c_str(), p, &low, &high,
-                                     /*timeout_ms=*/100);
   }
-  if (!woken.empty()) ++fetcher_wakeups_;
+  fetcher_waker_->Wake(lagging);
 }
 
 void IngestLoop::SetOwned(int32_t partition, bool owned) {

@@ -46,6 +46,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "consumer/fetcher_waker.h"
 #include "consumer/kafka_client.h"
 #include "consumer/message_decoder.h"
 #include "consumer/output_publisher.h"
@@ -102,7 +103,7 @@ class IngestLoop {
   int64_t messages_consumed() const { return messages_consumed_.load(); }
   int64_t answers_committed() const { return answers_committed_.load(); }
   // Times the fetcher was woken after stopping at queued.min.messages (WakeFetcher).
-  int64_t fetcher_wakeups() const { return fetcher_wakeups_.load(); }
+  int64_t fetcher_wakeups() const { return fetcher_waker_->wakeups(); }
 
  private:
   class Applier;
@@ -136,16 +137,8 @@ class IngestLoop {
   // chunks for up to a few milliseconds.
   void PumpOutputs(bool idle = false);
   void SetPaused(bool paused);
-  // librdkafka 2.0 stops fetching while its queue holds queued.min.messages
-  // (fetch_gate_messages_) or more, and looks again only when its broker
-  // thread wakes: on network activity, an operation, or after a second. A
-  // loop that drains the queue faster than that would wait up to a second
-  // each time (single-answer messages: 140k answers/s instead of about
-  // 900k/s on the mock cluster). So once the queue was seen at the gate and
-  // is empty, the loop asks each broker that leads a lagging partition for
-  // that partition's watermarks (a blocking round trip): sending the request
-  // wakes the broker's thread, which then fetches again. A seek to the
-  // current position would wake it too, but it drops a fetch in flight.
+  // The queue was seen at librdkafka's fetch gate and is drained: wakes the
+  // brokers that lead the partitions with more to fetch (FetcherWaker).
   void WakeFetcher();
   // Whether `partition` is assigned to this instance now (assigned_, by index).
   bool Owns(int32_t partition) const {
@@ -172,11 +165,7 @@ class IngestLoop {
   // Assignment and positions (loop thread only).
   std::vector<int32_t> assigned_;
   std::vector<bool> owned_;  // by partition: in assigned_
-  int64_t fetch_gate_messages_ = 100000;  // queued.min.messages
-  bool fetch_gated_ = false;  // the queue was seen at the gate since the last wake
-  std::atomic<int64_t> fetcher_wakeups_{0};
-  absl::flat_hash_map<int32_t, int32_t> leader_of_;  // partition -> broker id (WakeFetcher)
-  std::chrono::steady_clock::time_point leaders_expire_;
+  std::unique_ptr<FetcherWaker> fetcher_waker_;
   absl::flat_hash_map<int32_t, int64_t> next_offset_;
   // On a replay: the stored offset per partition, below which rejections were
   // already dead-lettered.

@@ -44,6 +44,8 @@ absl::StatusOr<std::unique_ptr<WorkerStatsExchange>> WorkerStatsExchange::Create
   if (!handle.ok()) return handle.status();
   x->reader_ = std::move(*handle);
   rd_kafka_poll_set_consumer(x->reader_.get());
+  x->reader_queue_ = rd_kafka_queue_get_consumer(x->reader_.get());
+  x->waker_ = std::make_unique<FetcherWaker>(x->reader_.get(), options.topic);
   WorkerStatsExchange* self = x.get();
   // At most 20,000 records queued (librdkafka copies each): a publication
   // waits for the brokers rather than holding all its records at once.
@@ -68,6 +70,7 @@ WorkerStatsExchange::WorkerStatsExchange(const WorkerStatsOptions& options, engi
     : options_(options), engine_(engine), metrics_(metrics), current_at_ms_(SteadyMs()) {}
 
 WorkerStatsExchange::~WorkerStatsExchange() {
+  if (reader_queue_ != nullptr) rd_kafka_queue_destroy(reader_queue_);
   if (reader_ != nullptr) rd_kafka_consumer_close(reader_.get());
 }
 
@@ -100,11 +103,28 @@ void WorkerStatsExchange::Run(const std::atomic<bool>& stop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    for (int i = 0; i < 1000; ++i) {  // a bounded burst, then the clock again
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(reader_.get(), i == 0 ? 100 : 0);
+    int taken = 0;
+    for (; taken < 1000; ++taken) {  // a bounded burst, then the clock again
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(reader_.get(), taken == 0 ? 100 : 0);
       if (m == nullptr) break;
+      if (taken == 0) waker_->Polled(1, rd_kafka_queue_length(reader_queue_));
       Handle(*m);
       rd_kafka_message_destroy(m);
+    }
+    if (taken < 1000 && waker_->gated()) {
+      // Drained after the queue was at the fetch gate: wake the fetcher of
+      // the partitions with more to read (FetcherWaker).
+      std::vector<int32_t> lagging;
+      for (int32_t p = 0; p < static_cast<int32_t>(position_.size()); ++p) {
+        int64_t low = -1, high = -1;
+        if (position_[p] >= 0 &&
+            rd_kafka_get_watermark_offsets(reader_.get(), options_.topic.c_str(), p, &low, &high) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            high > position_[p]) {
+          lagging.push_back(p);
+        }
+      }
+      waker_->Wake(lagging);
     }
   }
   Publish(-1);

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "consumer/fetcher_waker.h"
 #include "consumer/kafka_client.h"
 #include "consumer/producer.h"
 #include "engine/engine.h"
@@ -57,6 +58,8 @@ class WorkerStatsExchange {
 
   // The topic has been read to its end at least once.
   bool caught_up() const { return caught_up_.load(); }
+  // Times the reader's fetcher was woken at librdkafka's fetch gate (FetcherWaker).
+  int64_t fetcher_wakeups() const { return waker_->wakeups(); }
   // Seconds since the topic was last read to its end (since start before that).
   double model_age_seconds() const;
 
@@ -74,6 +77,8 @@ class WorkerStatsExchange {
   engine::Engine& engine_;
   metrics::ServiceMetrics& metrics_;
   KafkaHandle reader_;
+  rd_kafka_queue_t* reader_queue_ = nullptr;  // its consumer queue
+  std::unique_ptr<FetcherWaker> waker_;
   std::unique_ptr<Producer> producer_;
 
   // Reader state (Run's thread only).

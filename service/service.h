@@ -71,6 +71,11 @@ class Service {
   int64_t fetcher_wakeups() const {
     return ingest_started_.load() && loop_ ? loop_->fetcher_wakeups() : 0;
   }
+  // The same for the worker-statistics reader.
+  int64_t stats_fetcher_wakeups() const {
+    const consumer::WorkerStatsExchange* x = exchange_view_.load();
+    return x != nullptr ? x->fetcher_wakeups() : 0;
+  }
 
  private:
   Service(const Config& config, bool replay_from_start);

@@ -10,6 +10,7 @@
 // by benchmarks, not tests.
 
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -25,6 +26,7 @@
 #include "service/service.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/in_process_config.h"
+#include "tests/integration/metrics_text.h"
 
 namespace consensusd::integration {
 namespace {
@@ -32,6 +34,36 @@ namespace {
 using service::Config;
 using service::EmbeddedKafka;
 using service::Service;
+
+// Publishes the answers of tasks [begin, end) of `d`, one per message, and
+// flushes every 250 messages (then calls `after_flush`): each partition gets
+// many message sets, and the mock broker returns one set per partition and
+// fetch, so reading them takes many fetches.
+void PublishAnswers(const std::string& brokers, const consensus::SyntheticData& d, int32_t begin,
+                    int32_t end, const std::function<void()>& after_flush) {
+  absl::StatusOr<std::unique_ptr<consumer::Producer>> producer =
+      consumer::Producer::Create({{"bootstrap.servers", brokers}, {"linger.ms", "5"}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  std::string value;
+  int64_t sent = 0;
+  for (int32_t t = begin; t < end; ++t) {
+    for (int64_t a = d.answers.task_begin[t]; a < d.answers.task_begin[t + 1]; ++a) {
+      const std::string task = absl::StrCat("t", t);
+      value.clear();
+      consumer::AppendLabelMessage({.project = "default",
+                                    .task = task,
+                                    .worker = absl::StrCat("w", d.answers.worker[a]),
+                                    .label = absl::StrCat("c", d.answers.label[a])},
+                                   value);
+      ASSERT_TRUE((*producer)->SendWaiting("labels", task, value).ok());
+      if (++sent % 250 == 0) {
+        ASSERT_TRUE((*producer)->Flush(30000).ok());
+        after_flush();
+      }
+    }
+  }
+  ASSERT_TRUE((*producer)->Flush(30000).ok());
+}
 
 TEST(FetchGateTest, ADrainedQueueWakesTheFetcherAndEveryAnswerIsAppliedOnce) {
   TempDir dir;
@@ -43,30 +75,7 @@ TEST(FetchGateTest, ADrainedQueueWakesTheFetcherAndEveryAnswerIsAppliedOnce) {
   // the service starts: a backlog, so the queue reaches the gate at once.
   const consensus::SyntheticData d = consensus::Synthesize(
       {.tasks = 2000, .workers = 30, .classes = 3, .answers_per_task = 5, .seed = 11});
-  {
-    absl::StatusOr<std::unique_ptr<consumer::Producer>> producer =
-        consumer::Producer::Create({{"bootstrap.servers", k.bootstraps()}, {"linger.ms", "5"}});
-    ASSERT_TRUE(producer.ok()) << producer.status();
-    std::string value;
-    int64_t sent = 0;
-    for (int32_t t = 0; t < d.answers.num_tasks; ++t) {
-      for (int64_t a = d.answers.task_begin[t]; a < d.answers.task_begin[t + 1]; ++a) {
-        const std::string task = absl::StrCat("t", t);
-        value.clear();
-        consumer::AppendLabelMessage({.project = "default",
-                                      .task = task,
-                                      .worker = absl::StrCat("w", d.answers.worker[a]),
-                                      .label = absl::StrCat("c", d.answers.label[a])},
-                                     value);
-        ASSERT_TRUE((*producer)->SendWaiting("labels", task, value).ok());
-        // Flushed every 250 messages: each partition holds many message
-        // sets, and the mock broker returns one set per partition and fetch,
-        // so the backlog takes many fetches.
-        if (++sent % 250 == 0) ASSERT_TRUE((*producer)->Flush(30000).ok());
-      }
-    }
-    ASSERT_TRUE((*producer)->Flush(30000).ok());
-  }
+  PublishAnswers(k.bootstraps(), d, 0, d.answers.num_tasks, [] {});
   const int64_t total = d.answers.num_answers();
   Config config = InProcessConfig(k, dir.File("state"), "gate");
   // A gate of 50 messages: every fetch response of the backlog (a set of
@@ -96,6 +105,52 @@ TEST(FetchGateTest, ADrainedQueueWakesTheFetcherAndEveryAnswerIsAppliedOnce) {
   }
   s.RequestStop();
   EXPECT_TRUE(s.Wait().ok());
+}
+
+// The worker-statistics reader (its own consumer, queued.min.messages 10,000
+// by default) is woken the same way: a second instance reads the statistics
+// that the first published in many small publications.
+TEST(FetchGateTest, TheWorkerStatisticsReaderIsWokenAndReadsEveryRecord) {
+  TempDir dir;
+  absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(1);
+  ASSERT_TRUE(kafka.ok()) << kafka.status();
+  EmbeddedKafka& k = **kafka;
+  ASSERT_TRUE(k.CreateServiceTopics("labels", 4).ok());
+  const consensus::SyntheticData d = consensus::Synthesize(
+      {.tasks = 1000, .workers = 400, .classes = 3, .answers_per_task = 5, .seed = 12});
+  double sent = 0;
+  {
+    // The first instance publishes its statistics every 50 ms while the
+    // answers arrive a few hundred at a time.
+    Config config = InProcessConfig(k, dir.File("state-a"), "gate-a");
+    config.kafka.worker_stats_interval_ms = 50;
+    absl::StatusOr<std::unique_ptr<Service>> a = Service::Start(config);
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_TRUE(WaitUntil([&] { return (*a)->ready(); }, seconds(60)));
+    PublishAnswers(k.bootstraps(), d, 0, d.answers.num_tasks,
+                   [] { std::this_thread::sleep_for(milliseconds(60)); });
+    ASSERT_TRUE(WaitUntil([&] { return (*a)->answers_committed() == d.answers.num_answers(); }, seconds(60)));
+    (*a)->RequestStop();
+    ASSERT_TRUE((*a)->Wait().ok());
+    sent = SumMetric(ParseMetrics((*a)->metrics().Render()), "consensusd_worker_stats_records_total",
+                     {{"direction", "sent"}});
+  }
+  ASSERT_GT(sent, 0);
+  Config config = InProcessConfig(k, dir.File("state-b"), "gate-b");
+  config.kafka.properties["queued.min.messages"] = "50";
+  absl::StatusOr<std::unique_ptr<Service>> b = Service::Start(config);
+  ASSERT_TRUE(b.ok()) << b.status();
+  auto received = [&] {
+    return SumMetric(ParseMetrics((*b)->metrics().Render()), "consensusd_worker_stats_records_total",
+                     {{"direction", "received"}});
+  };
+  // Every record of the first instance (and the second's own, as they come).
+  EXPECT_TRUE(WaitUntil([&] { return received() >= sent; }, seconds(60))) << received() << " of " << sent;
+  std::printf("%.0f worker-statistics records published; the reader's fetcher woken %lld times\n", sent,
+              static_cast<long long>((*b)->stats_fetcher_wakeups()));
+  EXPECT_GT((*b)->stats_fetcher_wakeups(), 0);
+  (*b)->RequestStop();
+  EXPECT_TRUE((*b)->Wait().ok());
 }
 
 }  // namespace
