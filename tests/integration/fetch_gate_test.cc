@@ -65,12 +65,21 @@ void PublishAnswers(const std::string& brokers, const consensus::SyntheticData& 
   ASSERT_TRUE((*producer)->Flush(30000).ok());
 }
 
+// One embedded broker with the service's topics, 4 partitions each.
+std::unique_ptr<EmbeddedKafka> StartKafka() {
+  absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(1);
+  EXPECT_TRUE(kafka.ok()) << kafka.status();
+  if (!kafka.ok()) return nullptr;
+  absl::Status topics = (*kafka)->CreateServiceTopics("labels", 4);
+  EXPECT_TRUE(topics.ok()) << topics;
+  return topics.ok() ? std::move(*kafka) : nullptr;
+}
+
 TEST(FetchGateTest, ADrainedQueueWakesTheFetcherAndEveryAnswerIsAppliedOnce) {
   TempDir dir;
-  absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(1);
-  ASSERT_TRUE(kafka.ok()) << kafka.status();
-  EmbeddedKafka& k = **kafka;
-  ASSERT_TRUE(k.CreateServiceTopics("labels", 4).ok());
+  std::unique_ptr<EmbeddedKafka> kafka = StartKafka();
+  ASSERT_NE(kafka, nullptr);
+  EmbeddedKafka& k = *kafka;
   // One answer per message, as platforms send them, all in the topic before
   // the service starts: a backlog, so the queue reaches the gate at once.
   const consensus::SyntheticData d = consensus::Synthesize(
@@ -112,10 +121,9 @@ TEST(FetchGateTest, ADrainedQueueWakesTheFetcherAndEveryAnswerIsAppliedOnce) {
 // that the first published in many small publications.
 TEST(FetchGateTest, TheWorkerStatisticsReaderIsWokenAndReadsEveryRecord) {
   TempDir dir;
-  absl::StatusOr<std::unique_ptr<EmbeddedKafka>> kafka = EmbeddedKafka::Start(1);
-  ASSERT_TRUE(kafka.ok()) << kafka.status();
-  EmbeddedKafka& k = **kafka;
-  ASSERT_TRUE(k.CreateServiceTopics("labels", 4).ok());
+  std::unique_ptr<EmbeddedKafka> kafka = StartKafka();
+  ASSERT_NE(kafka, nullptr);
+  EmbeddedKafka& k = *kafka;
   const consensus::SyntheticData d = consensus::Synthesize(
       {.tasks = 1000, .workers = 400, .classes = 3, .answers_per_task = 5, .seed = 12});
   double sent = 0;
