@@ -49,7 +49,6 @@ class FetcherWaker {
   // to fetch); clears gated(). Returns whether any request was sent.
   bool Wake(absl::Span<const int32_t> lagging);
 
-  int64_t gate_messages() const { return gate_messages_; }
   // Wake() calls that sent a request (any thread).
   int64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
 
