@@ -134,10 +134,9 @@ void Engine::CollectWorkerStats(const std::function<bool(std::vector<StatsRecord
       if (!parts.contains(record.partition)) continue;
       const std::span<const double> counts = live.View(e);
       const int64_t answers = live.answers(e);
+      const uint64_t fingerprint = StatsFingerprint(answers, counts, K);
       auto sent = project->exchange.sent.find(key);
-      if (sent != project->exchange.sent.end() && !StatsDiffer(sent->second, answers, counts, K)) {
-        continue;
-      }
+      if (sent != project->exchange.sent.end() && sent->second == fingerprint) continue;
       const int32_t w = static_cast<int32_t>(key & 0xffffffffu) - 1;
       record.has_worker = w >= 0;
       if (record.has_worker) {
@@ -154,11 +153,7 @@ void Engine::CollectWorkerStats(const std::function<bool(std::vector<StatsRecord
       r.key = WorkerStatsKey(options_.group, project->name,
                              record.has_worker ? &record.worker : nullptr, record.partition);
       AppendWorkerStatsJson(record, r.value);
-      PartitionStats& stored = project->exchange.sent[key];
-      stored.answers = answers;
-      stored.counts.assign(counts.begin(), counts.end());
-      stored.num_classes = K;
-      stored.resend = false;
+      project->exchange.sent[key] = fingerprint;
       if (records.size() >= chunk) {
         lock.unlock();
         const bool more = sink(records);
@@ -229,7 +224,7 @@ absl::Status Engine::ApplyWorkerStats(std::string_view value) {
   if (owned.contains(r.partition) && r.instance != options_.instance) {
     // Another instance wrote a partition this one owns (an old owner's last
     // record, or a previous run of this process): the topic holds that now.
-    x.sent[ExchangeKey(r.partition, worker)] = e;
+    x.sent[ExchangeKey(r.partition, worker)] = StatsFingerprint(e);
   }
   if (worker >= 0) {
     x.topic_workers[worker][r.partition] = std::move(e);
@@ -245,7 +240,7 @@ void Engine::RecomputeRemote(Project& project, int32_t worker,
   consensus::StreamingModel& m = project.model;
   const int32_t K = m.num_classes();
   const ProjectExchange& x = project.exchange;
-  const absl::btree_map<int32_t, PartitionStats>* entries = nullptr;
+  const PartitionStatsMap* entries = nullptr;
   if (worker < 0) {
     entries = &x.topic_classes;
   } else if (auto it = x.topic_workers.find(worker); it != x.topic_workers.end()) {
@@ -290,11 +285,11 @@ void Engine::OnOwnershipChange(int32_t assigned) {
       }
       for (const auto& [worker, entries] : x.topic_workers) {
         if (auto e = entries.find(assigned); e != entries.end()) {
-          x.sent[ExchangeKey(assigned, worker)] = e->second;
+          x.sent[ExchangeKey(assigned, worker)] = StatsFingerprint(e->second);
         }
       }
       if (auto e = x.topic_classes.find(assigned); e != x.topic_classes.end()) {
-        x.sent[ExchangeKey(assigned, -1)] = e->second;
+        x.sent[ExchangeKey(assigned, -1)] = StatsFingerprint(e->second);
       }
     }
     if (!project->model.has_remote() && x.topic_workers.empty() && x.topic_classes.empty()) continue;
@@ -308,7 +303,7 @@ void Engine::ResendWorkerStats() {
     std::lock_guard<std::mutex> lock(project->mu);
     // Marked, not erased: an entry whose live statistics are gone since must
     // still be sent (as zeros), or the topic would keep it for ever.
-    for (auto& [key, sent] : project->exchange.sent) sent.resend = true;
+    for (auto& [key, sent] : project->exchange.sent) sent = kResendFingerprint;
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "engine/consensus_record.h"
@@ -10,11 +11,6 @@
 namespace consensusd::engine {
 
 namespace {
-
-// Statistics are equal when every entry is within this relative distance:
-// far below what moves a label or an accuracy, far above rounding, and large
-// enough that the exchange settles (docs/scaling.md).
-constexpr double kRelativeTolerance = 1e-6;
 
 // Bounds on what a record may hold, so that one record (from a buggy or
 // hostile writer) can neither allocate more than a few MB nor overflow the
@@ -183,25 +179,50 @@ absl::Status DecodeWorkerStats(std::string_view value, WorkerStatsRecord* r) {
   return absl::OkStatus();
 }
 
-bool StatsDiffer(const PartitionStats& a, const PartitionStats& b) {
-  if (b.resend) return true;
-  return StatsDiffer(a, b.answers, b.counts, b.num_classes);
+PartitionStatsMap::const_iterator PartitionStatsMap::find(int32_t partition) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), partition,
+                             [](const Entry& e, int32_t p) { return e.first < p; });
+  return it != entries_.end() && it->first == partition ? it : entries_.end();
 }
 
-bool StatsDiffer(const PartitionStats& a, int64_t answers, std::span<const double> counts,
-                 int32_t num_classes) {
-  if (a.resend || a.answers != answers) return true;
-  const size_t n = std::max(a.counts.size(), counts.size());
-  for (size_t i = 0; i < n; ++i) {
-    // Entries past a shorter vector's end (fewer classes then) are 0; a
-    // layout change with the class count is rare and sent again anyway.
-    const double x = i < a.counts.size() ? a.counts[i] : 0.0;
-    const double y = i < counts.size() ? counts[i] : 0.0;
-    if (std::fabs(x - y) > kRelativeTolerance * (1.0 + std::max(std::fabs(x), std::fabs(y)))) {
-      return true;
-    }
+// GCC 12 warns, wrongly, that moving an InlinedVector's inline storage reads
+// it uninitialised.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+PartitionStats& PartitionStatsMap::operator[](int32_t partition) {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), partition,
+                             [](const Entry& e, int32_t p) { return e.first < p; });
+  if (it == entries_.end() || it->first != partition) {
+    it = entries_.emplace(it, std::piecewise_construct, std::forward_as_tuple(partition),
+                          std::forward_as_tuple());
   }
-  return a.num_classes != num_classes;
+  return it->second;
+}
+#pragma GCC diagnostic pop
+
+namespace {
+
+uint64_t Mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  h *= 0xff51afd7ed558ccdULL;
+  return h ^ (h >> 33);
+}
+
+}  // namespace
+
+uint64_t StatsFingerprint(int64_t answers, std::span<const double> counts, int32_t num_classes) {
+  uint64_t h = Mix(static_cast<uint64_t>(answers), static_cast<uint64_t>(num_classes));
+  for (const double x : counts) {
+    // The publishing threshold, a relative 1e-6, is far below what moves a
+    // label or an accuracy, far above rounding, and large enough that the
+    // exchange settles (docs/scaling.md). The step 2^(e - 20), where 2^e <= 1 + |x| < 2^(e + 1), is between 2^-21
+    // and 2^-20 of 1 + |x|: below the threshold, so a change beyond the
+    // threshold always moves the rounded value (or the exponent).
+    const int e = std::ilogb(1.0 + std::fabs(x));
+    const int64_t q = std::llround(std::ldexp(x, 20 - e));
+    h = Mix(Mix(h, static_cast<uint64_t>(e)), static_cast<uint64_t>(q));
+  }
+  return h == kResendFingerprint ? 1 : h;
 }
 
 void AddStats(const PartitionStats& entry, int32_t num_classes, bool matrix, double* sum) {

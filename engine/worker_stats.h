@@ -30,10 +30,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 
 namespace consensusd::engine {
@@ -66,12 +67,30 @@ struct PartitionStats {
   int64_t answers = 0;
   // K x K in the model's [l][k] layout for workers; K entries for class
   // counts; K is the model's class count when the entry was written (classes
-  // only grow, so a shorter entry maps onto the first classes).
-  std::vector<double> counts;
+  // only grow, so a shorter entry maps onto the first classes). Inline for
+  // K <= 2: a project holds one entry per worker and partition.
+  absl::InlinedVector<double, 4> counts;
   int32_t num_classes = 0;
-  // In `sent`: to be sent again whatever the live values (after a failed
-  // delivery); kept rather than erased so that what is gone is sent as zeros.
-  bool resend = false;
+};
+
+// One worker's (or the class counts') entries, by partition: a vector sorted
+// by partition, since a worker is in at most the P partitions (a btree_map
+// took about three times the memory per entry).
+class PartitionStatsMap {
+ public:
+  using Entry = std::pair<int32_t, PartitionStats>;
+  using const_iterator = std::vector<Entry>::const_iterator;
+
+  const_iterator begin() const { return entries_.begin(); }
+  const_iterator end() const { return entries_.end(); }
+  bool empty() const { return entries_.empty(); }
+  // The partition's entry, or end().
+  const_iterator find(int32_t partition) const;
+  // The partition's entry, added (empty) if missing.
+  PartitionStats& operator[](int32_t partition);
+
+ private:
+  std::vector<Entry> entries_;  // sorted by partition
 };
 
 // The exchange state of one project: what the topic says per partition, and
@@ -79,11 +98,14 @@ struct PartitionStats {
 // project's mutex.
 struct ProjectExchange {
   // worker id -> partition -> the topic's latest record.
-  absl::flat_hash_map<int32_t, absl::btree_map<int32_t, PartitionStats>> topic_workers;
-  absl::btree_map<int32_t, PartitionStats> topic_classes;  // partition -> class counts
-  // (partition << 32 | worker + 1) -> what this instance last sent (worker -1
-  // for class counts), or what another instance wrote under that key since.
-  absl::flat_hash_map<uint64_t, PartitionStats> sent;
+  absl::flat_hash_map<int32_t, PartitionStatsMap> topic_workers;
+  PartitionStatsMap topic_classes;  // partition -> class counts
+  // (partition << 32 | worker + 1) -> the StatsFingerprint of what this
+  // instance last sent (worker -1 for class counts), or of what another
+  // instance wrote under that key since; kResendFingerprint: to be sent again
+  // whatever the live values (after a failed delivery). A fingerprint, not
+  // the values: 8 bytes per worker and partition where a copy took about 100.
+  absl::flat_hash_map<uint64_t, uint64_t> sent;
 };
 
 inline uint64_t ExchangeKey(int32_t partition, int32_t worker) {
@@ -91,12 +113,17 @@ inline uint64_t ExchangeKey(int32_t partition, int32_t worker) {
          static_cast<uint32_t>(worker + 1);
 }
 
-// Whether two statistics differ by more than rounding: any entry by more than
-// a relative 1e-6, or the answer count; always when either is marked resend.
-bool StatsDiffer(const PartitionStats& a, const PartitionStats& b);
-// The same, against values not held in a PartitionStats (never marked resend).
-bool StatsDiffer(const PartitionStats& a, int64_t answers, std::span<const double> counts,
-                 int32_t num_classes);
+// A digest of statistics that decides whether they are sent again. Values
+// that differ by more than the publishing threshold (a relative 1e-6: each
+// entry is rounded to a step of at most 2^-20 (1 + |x|)), or in the answer
+// count or the class count, give different fingerprints (but for a hash
+// collision, 2^-64); values within it mostly give the same one, and else are
+// sent again, which costs a record. Never kResendFingerprint.
+inline constexpr uint64_t kResendFingerprint = 0;
+uint64_t StatsFingerprint(int64_t answers, std::span<const double> counts, int32_t num_classes);
+inline uint64_t StatsFingerprint(const PartitionStats& e) {
+  return StatsFingerprint(e.answers, e.counts, e.num_classes);
+}
 
 // Adds `entry` (written with entry.num_classes classes) to `sum` (K x K, or
 // K for class counts when `matrix` is false).

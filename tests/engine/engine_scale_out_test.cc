@@ -262,5 +262,52 @@ TEST(WorkerStatsTest, MalformedRecordsAreRejected) {
   }
 }
 
+TEST(WorkerStatsTest, AChangeBeyondTheThresholdChangesTheFingerprint) {
+  const std::vector<double> counts = {7.9, 0.1, 0.2, 3.8};
+  const uint64_t f = StatsFingerprint(12, counts, 2);
+  EXPECT_NE(f, kResendFingerprint);
+  EXPECT_EQ(StatsFingerprint(12, counts, 2), f);
+  EXPECT_NE(StatsFingerprint(13, counts, 2), f);  // the answer count
+  EXPECT_NE(StatsFingerprint(12, counts, 3), f);  // the class count
+  // Every entry, at every magnitude, moved by 1.01 times the threshold, a
+  // relative 1e-6 of (1 + |x|), either way.
+  for (double x : {0.0, 1e-9, 0.3, 1.0, 7.9, 1234.5, 3.3e7}) {
+    for (size_t i = 0; i < counts.size(); ++i) {
+      for (double sign : {-1.0, 1.0}) {
+        std::vector<double> moved = counts;
+        moved[i] = x;
+        const uint64_t base = StatsFingerprint(12, moved, 2);
+        moved[i] = x + sign * 1.01e-6 * (1.0 + std::fabs(x));
+        EXPECT_NE(StatsFingerprint(12, moved, 2), base) << "x " << x << " entry " << i;
+      }
+    }
+  }
+  // Rounding noise, far below the threshold, mostly keeps it (a value next to
+  // a step's edge may cross it: that record is only sent again).
+  int same = 0;
+  for (int i = 1; i <= 1000; ++i) {
+    std::vector<double> noisy = counts;
+    for (double& c : noisy) c *= 1.0 + 1e-12 * i;
+    same += StatsFingerprint(12, noisy, 2) == f;
+  }
+  EXPECT_GE(same, 990);
+}
+
+TEST(WorkerStatsTest, PartitionStatsMapKeepsPartitionsSorted) {
+  PartitionStatsMap m;
+  EXPECT_TRUE(m.empty());
+  EXPECT_EQ(m.find(3), m.end());
+  for (int32_t p : {7, 3, 11, 0, 3}) m[p].answers += p + 1;
+  std::vector<int32_t> order;
+  for (const auto& [p, e] : m) order.push_back(p);
+  EXPECT_EQ(order, (std::vector<int32_t>{0, 3, 7, 11}));
+  ASSERT_NE(m.find(3), m.end());
+  EXPECT_EQ(m.find(3)->second.answers, 8);  // written twice
+  EXPECT_EQ(m.find(5), m.end());
+  m[11].counts.assign({1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0});  // K = 3 leaves the inline storage
+  EXPECT_EQ(m.find(11)->second.counts[8], 9.0);
+  EXPECT_EQ(m.find(0)->second.answers, 1);
+}
+
 }  // namespace
 }  // namespace consensusd::engine
