@@ -22,7 +22,7 @@ size_t IdTable::Probe(std::string_view name, uint32_t hash) const {
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     const uint64_t slot = slots_[i];
     if (slot == 0) return i;
-    if (static_cast<uint32_t>(slot >> 32) == hash && names_[(slot & 0xFFFFFFFFu) - 1] == name) return i;
+    if (static_cast<uint32_t>(slot >> 32) == hash && Name(static_cast<int32_t>((slot & 0xFFFFFFFFu) - 1)) == name) return i;
   }
 }
 
@@ -39,7 +39,7 @@ void IdTable::Grow() {
 }
 
 int32_t IdTable::Intern(std::string_view name) {
-  if ((names_.size() + 1) * 4 > slots_.size() * 3) Grow();
+  if ((ends_.size() + 1) * 4 > slots_.size() * 3) Grow();
   return InternHashed(name, HashOf(name));
 }
 
@@ -47,7 +47,7 @@ void IdTable::InternAll(std::span<const std::string_view> names, int32_t* ids) {
   // Room for every name at once, so that no Grow() moves the slots between a
   // prefetch and its probe. (The table may grow sooner than one Intern() at a
   // time would grow it; the ids do not depend on its size.)
-  while ((names_.size() + names.size()) * 4 > slots_.size() * 3) Grow();
+  while ((ends_.size() + names.size()) * 4 > slots_.size() * 3) Grow();
   constexpr size_t kAhead = 8;
   hashes_.resize(names.size());
   for (size_t i = 0; i < names.size(); ++i) hashes_[i] = HashOf(names[i]);
@@ -63,8 +63,16 @@ int32_t IdTable::InternHashed(std::string_view name, uint32_t hash) {
   if (slots_[i] != 0) return static_cast<int32_t>((slots_[i] & 0xFFFFFFFFu) - 1);
   const int32_t id = size();
   slots_[i] = (static_cast<uint64_t>(hash) << 32) | static_cast<uint64_t>(id + 1);
-  names_.emplace_back(name);
+  bytes_.append(name);
+  ends_.push_back(bytes_.size());
   return id;
+}
+
+std::vector<std::string> IdTable::names() const {
+  std::vector<std::string> out;
+  out.reserve(ends_.size());
+  for (int32_t id = 0; id < size(); ++id) out.emplace_back(Name(id));
+  return out;
 }
 
 int32_t IdTable::Find(std::string_view name) const {

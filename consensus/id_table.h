@@ -3,7 +3,7 @@
 //
 //   IdTable workers;
 //   int32_t w = workers.Intern("ann-17");   // 0 the first time, the same id after
-//   workers.Name(w) == "ann-17";
+//   workers.Name(w) == "ann-17";  // a string_view into the table
 #ifndef CONSENSUSD_CONSENSUS_ID_TABLE_H_
 #define CONSENSUSD_CONSENSUS_ID_TABLE_H_
 
@@ -20,12 +20,14 @@ namespace consensusd::consensus {
 // Ids are assigned in first-seen order, 0, 1, 2, ... and never change.
 // Not thread-safe.
 //
-// How it works: names_[id] holds each name once. slots_ is an open-addressing
-// table (linear probing, at most 3/4 full) of (32-bit hash, id + 1) pairs, 0
-// meaning empty: a probe reads a name only when the hashes match, and growing
-// re-places the pairs by their stored hash without reading any name. A short
-// name costs about 32 + 11 bytes, where a hash map keyed by std::string held
-// every name twice (about 90 bytes): 20M task ids take 0.9 GB, not 2 GB.
+// How it works: bytes_ holds every name once, back to back, and ends_[id] is
+// where name id ends in it. slots_ is an open-addressing table (linear
+// probing, at most 3/4 full) of (32-bit hash, id + 1) pairs, 0 meaning empty:
+// a probe reads a name only when the hashes match, and growing re-places the
+// pairs by their stored hash without reading any name. A name costs its bytes
+// plus 8, plus 11 to 21 for its slot: a std::string per name took 32 bytes
+// however short the name (and a heap block more past 15 characters, as a
+// UUID is), and a hash map keyed by std::string held every name twice.
 class IdTable {
  public:
   static constexpr int32_t kNotFound = -1;
@@ -38,10 +40,14 @@ class IdTable {
   void InternAll(std::span<const std::string_view> names, int32_t* ids);
   // Returns the id of `name`, or kNotFound.
   int32_t Find(std::string_view name) const;
-  // REQUIRES: 0 <= id < size().
-  const std::string& Name(int32_t id) const { return names_[id]; }
-  int32_t size() const { return static_cast<int32_t>(names_.size()); }
-  const std::vector<std::string>& names() const { return names_; }
+  // REQUIRES: 0 <= id < size(). Valid until the next Intern*.
+  std::string_view Name(int32_t id) const {
+    const uint64_t begin = id == 0 ? 0 : ends_[id - 1];
+    return std::string_view(bytes_.data() + begin, ends_[id] - begin);
+  }
+  int32_t size() const { return static_cast<int32_t>(ends_.size()); }
+  // Every name, by id (a copy).
+  std::vector<std::string> names() const;
 
  private:
   // The slot of `name`, whose hash is `hash`: the one holding its id, or the
@@ -51,7 +57,8 @@ class IdTable {
   int32_t InternHashed(std::string_view name, uint32_t hash);
   void Grow();
 
-  std::vector<std::string> names_;  // names_[id]
+  std::string bytes_;            // the names, back to back
+  std::vector<uint64_t> ends_;   // ends_[id]: the end of name id in bytes_
   std::vector<uint64_t> slots_;     // hash << 32 | (id + 1), or 0; size 0 or a power of two
   std::vector<uint32_t> hashes_;    // InternAll's scratch
 };

@@ -380,7 +380,7 @@ absl::Status Engine::Revoke(int32_t partition) {
     }
     if (!tasks.empty()) project->model.DropTasks(tasks);
     for (int32_t t = 0; t < project->votes.tasks().size(); ++t) {
-      if (project->votes.TaskPartition(t) == partition) project->vote_sent.erase(project->votes.tasks().Name(t));
+      if (project->votes.TaskPartition(t) == partition) project->vote_sent.erase(std::string(project->votes.tasks().Name(t)));
     }
     project->votes.DropPartition(partition);
   }

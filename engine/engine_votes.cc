@@ -110,7 +110,7 @@ LeaderboardView LiveLeaderboard(const Project& project) {
   constexpr double kInf = std::numeric_limits<double>::infinity();
   for (int32_t id = 0; id < votes.items().size(); ++id) {
     if (live.FitItem(id) >= 0 || live.ItemVotes(id) <= 0) continue;
-    v.items.push_back({.item = votes.items().Name(id), .score = live.Score(id), .low = -kInf, .high = kInf,
+    v.items.push_back({.item = std::string(votes.items().Name(id)), .score = live.Score(id), .low = -kInf, .high = kInf,
                        .rank = 1, .tied_group = 0, .votes = live.ItemVotes(id)});
     v.updated_since_sweep = true;
   }
@@ -164,8 +164,8 @@ std::optional<EngineRejection> Engine::ApplyOtherKind(IngestBatch& batch, Projec
     if (votes.TaskItems(task, &a, &b) && !((a == left && b == right) || (a == right && b == left))) {
       return EngineRejection{
           RejectReason::kItemMismatch,
-          absl::StrCat("task '", Str(e.task), "' compares '", votes.items().Name(a), "' and '",
-                       votes.items().Name(b), "', not '", Str(e.left), "' and '", Str(e.right),
+          absl::StrCat("task '", Str(e.task), "' compares '", Str(votes.items().Name(a)), "' and '",
+                       Str(votes.items().Name(b)), "', not '", Str(e.left), "' and '", Str(e.right),
                        "': send another comparison under another task id")};
     }
     const VoteSet::Vote vote{.worker = votes.InternWorker(e.worker), .left = left, .right = right,
@@ -293,7 +293,7 @@ void Engine::OnVoteDelivered(const OutputRecord::Ticket& ticket, bool delivered)
     }
     return;
   }
-  const std::string& name = project.votes.tasks().Name(ticket.task);
+  const std::string name(project.votes.tasks().Name(ticket.task));
   if (delivered) {  // stored by the next Commit (TakeConfirmed), restored as vote_sent
     project.vote_confirmed[name] = ticket.confidence;
     return;
@@ -420,7 +420,7 @@ absl::StatusOr<RatersView> Engine::Raters(std::string_view name) const {
     for (int32_t w = 0; w < votes.workers().size(); ++w) {
       if (!votes.Excluded(w)) continue;
       const int64_t n = votes.CountVotesOf(w);
-      if (n > 0) excluded.push_back({.worker = votes.workers().Name(w), .votes = n, .excluded = true});
+      if (n > 0) excluded.push_back({.worker = std::string(votes.workers().Name(w)), .votes = n, .excluded = true});
     }
     std::sort(excluded.begin(), excluded.end(),
               [](const RaterRow& a, const RaterRow& b) { return a.worker < b.worker; });

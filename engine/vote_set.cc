@@ -131,7 +131,7 @@ consensus::Comparisons VoteSet::CanonicalComparisons(CanonicalNames* names) cons
       const int32_t r = raters.Intern(workers_.Name(v.worker));
       if (task < 0) {
         task = c.AddTask(a, b);
-        names->tasks.push_back(tasks_.Name(t));
+        names->tasks.emplace_back(tasks_.Name(t));
       }
       c.AddVote(task, r, a, v.outcome);
     }
@@ -150,7 +150,7 @@ consensus::Ratings VoteSet::CanonicalRatings(CanonicalNames* names) const {
   names->items.clear();
   for (const int32_t t : SortedTasks()) {
     const int32_t task = static_cast<int32_t>(names->tasks.size());
-    names->tasks.push_back(tasks_.Name(t));
+    names->tasks.emplace_back(tasks_.Name(t));
     for (const Vote& v : SortedVotes(t)) r.Add(task, raters.Intern(workers_.Name(v.worker)), v.rating);
   }
   r.num_tasks = static_cast<int32_t>(names->tasks.size());

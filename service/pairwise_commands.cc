@@ -34,7 +34,7 @@ void PrintSummary(const PairwiseAggregateFlags& f, const PairwiseDataset& d,
   std::printf("%-5s %-24s %9s %21s %8s\n", "rank", "item", "score", "95% interval", "votes");
   for (int i = 0; i < std::min<int>(kLeaderboardLines, static_cast<int>(m.order.size())); ++i) {
     const int32_t item = m.order[i];
-    std::printf("%-5d %-24s %9.4f [%9.4f, %9.4f] %8lld\n", m.rank[item], d.items.Name(item).c_str(),
+    std::printf("%-5d %-24s %9.4f [%9.4f, %9.4f] %8lld\n", m.rank[item], std::string(d.items.Name(item)).c_str(),
                 m.score[item], m.score_low[item], m.score_high[item],
                 static_cast<long long>(m.item_votes[item]));
   }

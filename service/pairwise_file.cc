@@ -91,7 +91,7 @@ absl::StatusOr<PairwiseDataset> LoadComparisons(const std::string& path) {
         const int32_t l = d.comparisons.left[t], rr = d.comparisons.right[t];
         if (!((l == a && rr == b) || (l == b && rr == a))) {
           return error(absl::StrCat("task '", View(task), "' compares '", View(left), "' and '", View(right),
-                                    "' here but '", d.items.Name(l), "' and '", d.items.Name(rr), "' before"));
+                                    "' here but '", View(d.items.Name(l)), "' and '", View(d.items.Name(rr)), "' before"));
         }
       }
     } else {
@@ -178,7 +178,7 @@ double ScoreSpearman(const PairwiseDataset& d, const consensus::PairwiseModel& m
                      const absl::flat_hash_map<std::string, double>& truth, int64_t* compared) {
   std::vector<double> ours, theirs;
   for (int32_t i = 0; i < d.items.size(); ++i) {
-    auto it = truth.find(d.items.Name(i));
+    auto it = truth.find(std::string(d.items.Name(i)));
     if (it == truth.end()) continue;
     ours.push_back(m.score[i]);
     theirs.push_back(it->second);

@@ -283,9 +283,10 @@ TEST_F(PipelinedLoadTest, GivesTheOneThreadResultForGroupedAndScatteredTasks) {
         std::string moved = header;
         for (int64_t t = 0; t < plain->matrix.num_tasks; ++t) {
           for (int64_t a = plain->matrix.task_begin[t]; a < plain->matrix.task_begin[t + 1]; ++a) {
-            absl::StrAppend(&moved, plain->classes.Name(plain->matrix.label[a]), ",\"",
-                            absl::StrReplaceAll(plain->tasks.Name(static_cast<int32_t>(t)), {{"\"", "\"\""}}),
-                            "\",", plain->workers.Name(plain->matrix.worker[a]), "\n");
+            absl::StrAppend(&moved, std::string(plain->classes.Name(plain->matrix.label[a])), ",\"",
+                            absl::StrReplaceAll(std::string(plain->tasks.Name(static_cast<int32_t>(t))),
+                                                {{"\"", "\"\""}}),
+                            "\",", std::string(plain->workers.Name(plain->matrix.worker[a])), "\n");
           }
         }
         text = moved;

@@ -31,11 +31,12 @@ Named ByName(const Dataset& d) {
   for (int32_t t = 0; t < d.matrix.num_tasks; ++t) {
     std::vector<std::string> answers;
     for (int64_t a = d.matrix.task_begin[t]; a < d.matrix.task_begin[t + 1]; ++a) {
-      answers.push_back(d.workers.Name(d.matrix.worker[a]) + "=" + d.classes.Name(d.matrix.label[a]));
+      answers.push_back(std::string(d.workers.Name(d.matrix.worker[a])) + "=" +
+                        std::string(d.classes.Name(d.matrix.label[a])));
     }
     n.answers.push_back(answers);
     const int32_t g = d.matrix.gold.empty() ? consensus::kNoGold : d.matrix.gold[t];
-    n.gold.push_back(g == consensus::kNoGold ? "" : d.classes.Name(g));
+    n.gold.emplace_back(g == consensus::kNoGold ? "" : d.classes.Name(g));
   }
   return n;
 }
