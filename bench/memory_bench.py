@@ -4,8 +4,11 @@ set after it has applied N answers, one per task (N tasks, W workers, K=2),
 from the embedded Kafka (mock-kafka), with the background sweep off so that
 what is measured is the state held, not a sweep's scratch.
 
-Prints VmRSS and VmHWM of serve once every answer is applied, and RSS per
-answer. The baseline is serve's RSS with an empty state (before produce).
+Prints VmRSS of serve once every answer is applied and it has settled (the
+last of samples every 5 s over --settle seconds: the worker statistics are
+published and read back after the answers, which moves RSS for a while), the
+largest sample, VmHWM, and RSS per answer. The baseline is serve's RSS with an
+empty state (before produce).
 
 usage: memory_bench.py CONSENSUSD_BINARY [--answers N] [--workers W]
 """
@@ -27,6 +30,7 @@ def main():
     ap.add_argument("--workers", type=int, default=100_000)
     ap.add_argument("--partitions", type=int, default=16)
     ap.add_argument("--summary", default="", help="appends a name<TAB>value line to this file")
+    ap.add_argument("--settle", type=float, default=30, help="seconds of RSS samples after the last answer")
     ap.add_argument("--hold", type=float, default=0, help="seconds to keep serve running after, to inspect it")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="memory_bench-")
@@ -46,12 +50,16 @@ def main():
             if time.time() > deadline:
                 sys.exit("serve did not apply every answer in time")
             time.sleep(1)
-        time.sleep(5)  # outputs delivered, the state written
-        rss, hwm = memory_mib(serve.proc.pid), memory_mib(serve.proc.pid, "VmHWM")
+        samples = []
+        for _ in range(max(1, round(args.settle / 5))):
+            time.sleep(5)  # outputs delivered, the state written, statistics exchanged
+            samples.append(memory_mib(serve.proc.pid))
+        rss, hwm = samples[-1], memory_mib(serve.proc.pid, "VmHWM")
         n = args.answers
-        print(f"answers {n}, workers {args.workers}: RSS empty {empty:.0f} MiB, full {rss:.0f} MiB, "
-              f"peak {hwm:.0f} MiB; {rss * 2**20 / n:.0f} bytes/answer "
-              f"({(rss - empty) * 2**20 / n:.0f} above the empty process)", flush=True)
+        print(f"answers {n}, workers {args.workers}: RSS empty {empty:.0f} MiB, settled {rss:.0f} MiB "
+              f"(samples {' '.join(f'{s:.0f}' for s in samples)}), peak {hwm:.0f} MiB; "
+              f"{rss * 2**20 / n:.0f} bytes/answer ({(rss - empty) * 2**20 / n:.0f} above the empty process)",
+              flush=True)
         if args.summary:
             with open(args.summary, "a") as f:
                 f.write(f"serve holding {n:,} answers ({args.workers:,} workers): RSS\t"

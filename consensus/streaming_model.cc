@@ -34,7 +34,7 @@ int32_t StreamingModel::InternTask(std::string_view name) {
     answers_.AddTask();
     gold_.push_back(kNoGold);
     posterior_.insert(posterior_.end(), K_, K_ > 0 ? 1.0 / K_ : 0.0);
-    task_version_.push_back(0);
+    task_epoch_.push_back(0);
   }
   return id;
 }
@@ -279,7 +279,8 @@ void StreamingModel::UpdateTask(int32_t task, Change change) {
   change();
   EStep(task);
   Contribute(task, +1.0);
-  task_version_[task] = ++version_;
+  ++version_;
+  task_epoch_[task] = sweep_epoch_;
 }
 
 bool StreamingModel::PutAnswer(int32_t task, int32_t worker, int32_t label) {
@@ -346,14 +347,15 @@ void StreamingModel::DropTasks(std::span<const int32_t> tasks) {
       std::fill(posterior_.begin() + static_cast<size_t>(t) * K_,
                 posterior_.begin() + static_cast<size_t>(t + 1) * K_, 1.0 / K_);
     }
-    task_version_[t] = ++version_;
+    ++version_;
+    task_epoch_[t] = sweep_epoch_;
   }
   RecountFromPosteriors();
 }
 
 void StreamingModel::SetGold(int32_t task, int32_t label) {
   if (gold_[task] == label) return;
-  UpdateTask(task, [&] { gold_[task] = label; });
+  UpdateTask(task, [&] { gold_[task] = static_cast<int16_t>(label); });
 }
 
 bool StreamingModel::MarkExcluded(int32_t worker, bool excluded) {
@@ -388,7 +390,7 @@ AnswerMatrix StreamingModel::Snapshot() const {
     }
     m.task_begin[t + 1] = static_cast<int64_t>(m.worker.size());
   }
-  m.gold = gold_;
+  m.gold.assign(gold_.begin(), gold_.end());
   m.class_rank = class_rank_;
   return m;
 }
@@ -398,6 +400,7 @@ SweepInput StreamingModel::PrepareSweep() const {
   input.answers = Snapshot();
   input.context.excluded = excluded_;
   input.version = version_;
+  input.epoch = ++sweep_epoch_;
   if (has_remote_) {
     input.context.extra_counts = remote_counts_;
     input.context.extra_class_counts = remote_class_counts_;
@@ -415,7 +418,7 @@ void StreamingModel::InstallSweep(const SweepInput& input, const Model& fitted) 
   const int32_t swept_k = fitted.num_classes;
   std::vector<int32_t> changed;
   for (int32_t t = 0; t < num_tasks(); ++t) {
-    if (t >= input.answers.num_tasks || task_version_[t] > input.version || swept_k == 0) {
+    if (t >= input.answers.num_tasks || task_epoch_[t] >= input.epoch || swept_k == 0) {
       if (K_ > 0 && t >= input.answers.num_tasks) {
         std::fill(posterior_.begin() + static_cast<size_t>(t) * K_,
                   posterior_.begin() + static_cast<size_t>(t + 1) * K_, 1.0 / K_);

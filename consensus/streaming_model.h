@@ -38,7 +38,7 @@
 // lock) fits, InstallSweep() (locked) installs the result and re-applies the
 // tasks that changed in between. Everything is held in memory: with the
 // answers in AnswerStore's slots, a project of one answer per task takes about
-// 128 bytes per answer together with the engine's per-task arrays
+// 100 bytes per answer together with the engine's per-task arrays
 // (engine_tests' ProjectMemoryTest, docs/benchmarks.md).
 #ifndef CONSENSUSD_CONSENSUS_STREAMING_MODEL_H_
 #define CONSENSUSD_CONSENSUS_STREAMING_MODEL_H_
@@ -71,6 +71,7 @@ struct SweepInput {
   AnswerMatrix answers;
   FitContext context;    // exclusions, remote statistics, warm start
   uint64_t version = 0;  // the model's update counter when the copy was taken
+  uint32_t epoch = 0;    // the model's sweep epoch it opened (tasks changed since carry it)
 };
 
 class StreamingModel {
@@ -120,7 +121,7 @@ class StreamingModel {
   // Bulk loading (restoring state): stores without updating any statistics.
   // REQUIRES: a full sweep after the last Load* call and before any other use.
   void LoadAnswer(int32_t task, int32_t worker, int32_t label);
-  void LoadGold(int32_t task, int32_t label) { gold_[task] = label; }
+  void LoadGold(int32_t task, int32_t label) { gold_[task] = static_cast<int16_t>(label); }
   void LoadExcluded(int32_t worker) { excluded_[worker] = true; }
 
   // Full EM sweep over the current state, in three steps (see above).
@@ -209,9 +210,11 @@ class StreamingModel {
   std::vector<int32_t> class_rank_;
   // Per task.
   AnswerStore answers_;
-  std::vector<int32_t> gold_;
+  std::vector<int16_t> gold_;  // (classes stop at 1024: config.h)
   std::vector<double> posterior_;       // num_tasks x K
-  std::vector<uint64_t> task_version_;  // version_ at the task's last change
+  // sweep_epoch_ at the task's last change: a task changed while a sweep
+  // ran carries the epoch its PrepareSweep opened (4 bytes, not a version's 8).
+  std::vector<uint32_t> task_epoch_;
   // Per worker.
   std::vector<double> counts_;  // num_workers x K x K, [w][l][k]
   std::vector<int64_t> worker_answers_;
@@ -232,6 +235,7 @@ class StreamingModel {
   WorkerLikelihoodFn likelihood_ = nullptr;
   int64_t num_answers_ = 0;
   uint64_t version_ = 0;
+  mutable uint32_t sweep_epoch_ = 0;  // PrepareSweep calls
   int last_sweep_iterations_ = 0;
   double last_sweep_log_likelihood_ = 0;
 };

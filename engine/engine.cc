@@ -487,8 +487,8 @@ bool Engine::CollectOutputs(size_t max_records, OutputBatch* out) {
         review_record.ticket.topic = OutputRecord::Topic::kReview;
       }
       if (changed) {
-        project->sent_label[task] = label;
-        project->sent_confidence[task] = confidence;
+        project->sent_label[task] = static_cast<int16_t>(label);
+        project->sent_confidence[task] = static_cast<float>(confidence);
       }
       project->sent_review[task] = review;
     }
@@ -515,8 +515,8 @@ void Engine::OnDelivered(const OutputRecord::Ticket& ticket, bool delivered) {
     return;
   }
   if (consensus) {
-    project.acked_label[task] = ticket.label;
-    project.acked_confidence[task] = ticket.confidence;
+    project.acked_label[task] = static_cast<int16_t>(ticket.label);
+    project.acked_confidence[task] = static_cast<float>(ticket.confidence);
   } else if (project.sent_review[task]) {  // (a late report for a task that left review is moot)
     project.acked_review[task] = 1;
   }

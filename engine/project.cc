@@ -23,10 +23,10 @@ void Project::Touch(int32_t task, int32_t partition) {
   if (task_partition.size() < n) {
     task_partition.resize(n, -1);
     sent_label.resize(n, -1);
-    sent_confidence.resize(n, 0.0);
+    sent_confidence.resize(n, 0.0f);
     sent_review.resize(n, 0);
     acked_label.resize(n, -1);
-    acked_confidence.resize(n, 0.0);
+    acked_confidence.resize(n, 0.0f);
     acked_review.resize(n, 0);
     acked_flag.resize(n, 0);
     dirty.resize(n, 0);

@@ -97,14 +97,16 @@ struct Project {
   std::vector<int32_t> task_partition;
 
   // What was last handed to the producer per task (label -1: nothing). A
-  // failed delivery resets it, so that the task is sent again.
-  std::vector<int32_t> sent_label;
-  std::vector<double> sent_confidence;
+  // failed delivery resets it, so that the task is sent again. Narrow types,
+  // as these are per task: class ids stop at 1024 (config.h), and a
+  // confidence is only compared with output.min_change.
+  std::vector<int16_t> sent_label;
+  std::vector<float> sent_confidence;
   std::vector<bool> sent_review;
   // What Kafka confirmed per task (what is stored, and restored into sent_*):
   // the consensus record and whether the review record stands.
-  std::vector<int32_t> acked_label;
-  std::vector<double> acked_confidence;
+  std::vector<int16_t> acked_label;
+  std::vector<float> acked_confidence;
   std::vector<bool> acked_review;
   // Tasks whose acked_* changed since they were last stored (deduplicated).
   std::vector<int32_t> acked_changed;

@@ -26,6 +26,8 @@ constexpr char kMetaColumnFamily[] = "meta";
 constexpr size_t kBulkReadahead = 8 << 20;
 // The meta column family holds a few keys per partition.
 constexpr size_t kMetaWriteBuffer = 4 << 20;
+// What a cleared StateBatch keeps of its buffer at most.
+constexpr size_t kKeepCapacity = 4 << 20;
 // An iterator over the mutable vector memtable copies and sorts all of it, for
 // every scan: loading 64 partitions after a rebalance (4 scans each) sorted a
 // 1M-entry memtable 256 times, 0.6 s per partition. Above this many entries a
@@ -250,7 +252,14 @@ void StateBatch::SetOffset(std::string_view topic, int32_t partition, int64_t ne
 }
 
 void StateBatch::Clear() {
-  inputs_.Clear();
+  // A batch that once grew large (the confirmations of every task after a
+  // backlog, about 16 bytes per task) gives its buffer back rather than
+  // keeping it for the process's life; an ordinary batch keeps it.
+  if (inputs_.Data().capacity() > kKeepCapacity) {
+    inputs_ = rocksdb::WriteBatch();
+  } else {
+    inputs_.Clear();
+  }
   offsets_.clear();
 }
 
