@@ -327,6 +327,9 @@ void Engine::SetPartitionReady(int32_t partition, bool ready) {
     for (int32_t t = 0; t < static_cast<int32_t>(project->task_partition.size()); ++t) {
       if (project->task_partition[t] == partition) project->Touch(t, -1);
     }
+    // Its live statistics are complete now: the topic's copy of them is not
+    // kept while the project has no remote statistics (CopyLiveToTopic).
+    if (!project->model.has_remote()) project->exchange.ErasePartition(partition);
     if (project->vote_report != nullptr) {  // pairwise and rating: check every fitted task
       project->vote_pending.resize(project->vote_report->names.tasks.size());
       for (size_t t = 0; t < project->vote_pending.size(); ++t) project->vote_pending[t] = static_cast<int32_t>(t);
@@ -357,11 +360,11 @@ std::vector<OwnedPartition> Engine::OwnedPartitions() const {
 }
 
 absl::Status Engine::Revoke(int32_t partition) {
-  bool was_loaded;
+  bool was_loaded, was_ready;
   {
     std::lock_guard<std::mutex> lock(partitions_mu_);
     owned_.erase(partition);
-    ready_.erase(partition);
+    was_ready = ready_.erase(partition) > 0;
     was_loaded = loaded_.erase(partition) > 0;
   }
   if (!was_loaded) return absl::OkStatus();
@@ -371,6 +374,9 @@ absl::Status Engine::Revoke(int32_t partition) {
   // each). What this instance sent for them is stale once another one publishes.
   for (Project* project : projects_.List()) {
     std::lock_guard<std::mutex> project_lock(project->mu);
+    // Its statistics turn remote: they are what this instance published
+    // (before_revoke), and a project without remote statistics kept no copy.
+    if (was_ready && !project->model.has_remote()) CopyLiveToTopic(*project, {partition});
     std::vector<int32_t> tasks;
     for (int32_t t = 0; t < static_cast<int32_t>(project->task_partition.size()); ++t) {
       if (project->task_partition[t] != partition) continue;

@@ -246,6 +246,10 @@ class Engine {
   // partition this instance does not own are added into its worker model.
   // Records of other groups are ignored. InvalidArgument if malformed.
   absl::Status ApplyWorkerStats(std::string_view value);
+  // The topic's worker-statistics records held in memory, over every project
+  // (none of a project's own caught-up partitions while it has no remote
+  // statistics: the live model holds them).
+  int64_t TopicStatsHeld() const;
   // Forgets what was sent, so that the next collection sends everything of
   // the owned partitions again (after a failed delivery).
   void ResendWorkerStats();
@@ -376,6 +380,20 @@ class Engine {
   // The partitions whose answers the models hold (loaded_): the topic's
   // records of every other partition are remote statistics.
   absl::flat_hash_set<int32_t> LocalSet() const;
+  // The loaded partitions that have caught up.
+  absl::flat_hash_set<int32_t> ReadyLocalSet() const;
+  // REQUIRES: project.mu held. Stores the live statistics of `parts` as the
+  // topic's records of them. A project without remote statistics keeps no
+  // copy of the records of its own caught-up partitions (its live model holds
+  // the same values, to within the publishing threshold); it needs one when
+  // such a partition turns remote (revoked) and, for the views, once it has
+  // remote statistics (docs/scaling.md).
+  void CopyLiveToTopic(Project& project, const absl::flat_hash_set<int32_t>& parts);
+  // REQUIRES: project.mu held. CopyLiveToTopic of its caught-up partitions
+  // if the project has no remote statistics yet and is about to get them:
+  // `remote` (a record of a partition not in `local` is being added), or
+  // `local` leaves some of the topic's records remote.
+  void BeforeFirstRemote(Project& project, const absl::flat_hash_set<int32_t>& local, bool remote);
 
   storage::StateStore& store_;
   ProjectSet projects_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -199,6 +200,22 @@ PartitionStats& PartitionStatsMap::operator[](int32_t partition) {
   return it->second;
 }
 #pragma GCC diagnostic pop
+
+void PartitionStatsMap::erase(int32_t partition) {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), partition,
+                             [](const Entry& e, int32_t p) { return e.first < p; });
+  if (it != entries_.end() && it->first == partition) entries_.erase(it);
+}
+
+void ProjectExchange::ErasePartition(int32_t partition) {
+  topic_classes.erase(partition);
+  for (auto it = topic_workers.begin(); it != topic_workers.end();) {
+    auto next = std::next(it);
+    it->second.erase(partition);
+    if (it->second.empty()) topic_workers.erase(it);
+    it = next;
+  }
+}
 
 namespace {
 

@@ -88,6 +88,7 @@ class PartitionStatsMap {
   const_iterator find(int32_t partition) const;
   // The partition's entry, added (empty) if missing.
   PartitionStats& operator[](int32_t partition);
+  void erase(int32_t partition);
 
  private:
   std::vector<Entry> entries_;  // sorted by partition
@@ -106,6 +107,9 @@ struct ProjectExchange {
   // whatever the live values (after a failed delivery). A fingerprint, not
   // the values: 8 bytes per worker and partition where a copy took about 100.
   absl::flat_hash_map<uint64_t, uint64_t> sent;
+
+  // Drops the topic's records of the partition (sent stays).
+  void ErasePartition(int32_t partition);
 };
 
 inline uint64_t ExchangeKey(int32_t partition, int32_t worker) {

@@ -246,15 +246,22 @@ TEST_F(EnginePartitionsTest, ReleasedPartitionComesBackWhenAssigned) {
   EXPECT_TRUE(HasGold("t1"));
 }
 
-TEST_F(EnginePartitionsTest, RevokedWorkerAnswersNoLongerCountInTheirStatistics) {
+// A revoked partition's tasks leave the model, and its worker statistics
+// count on as remote ones: what this instance published for it when it was
+// revoked, which is what the topic holds and what the new owner rebuilds.
+TEST_F(EnginePartitionsTest, RevokedAnswersLeaveTheModelAndCountAsThePartitionsPublishedStatistics) {
   Assign(0);
   Assign(1);
   FeedThreePartitions();
   Sweep();
   ASSERT_EQ(engine_->Worker(kProject, "w1")->answers, 2);
+  const double accuracy = engine_->Worker(kProject, "w1")->accuracy;
   ASSERT_TRUE(engine_->Revoke(1).ok());
+  EXPECT_EQ(AnswersOf("t1"), 0u);  // the task is gone from the model
+  EXPECT_EQ(AnswersOf("t0"), 2u);
   Sweep();
-  EXPECT_EQ(engine_->Worker(kProject, "w1")->answers, 1);
+  EXPECT_EQ(engine_->Worker(kProject, "w1")->answers, 2);  // one here, one remote
+  EXPECT_NEAR(engine_->Worker(kProject, "w1")->accuracy, accuracy, 1e-9);
 }
 
 // Regression (fixed): stored answers are keyed by the partition of the message

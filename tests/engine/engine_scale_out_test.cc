@@ -163,7 +163,9 @@ TEST_P(ScaleOutTest, ThreeInstancesAgreeWithEachOtherAndWithOne) {
   // some data sets that takes longer than the rounds given here, and the
   // instances must agree anyway (they show the topic's sums).
   const int rounds = Exchange({three[0].get(), three[1].get(), three[2].get()}, 60);
-
+  // Each holds the topic's records of every partition, its own included:
+  // what it shows is computed from them.
+  for (auto& i : three) EXPECT_GT(i->engine().TopicStatsHeld(), static_cast<int64_t>(kPartitions));
   // Every instance has the same worker model, with every worker.
   const std::map<std::string, double> reference = Accuracies(single.engine());
   std::vector<std::map<std::string, double>> accuracies;
@@ -219,6 +221,8 @@ TEST(WorkerStatsTest, ReadingBackOwnRecordsChangesNothing) {
     ASSERT_TRUE(single.engine().ApplyWorkerStats(r.value).ok());
     ASSERT_TRUE(single.engine().ApplyWorkerStats(foreign).ok());
   }
+  // The live model holds what the records say: no copy is kept.
+  EXPECT_EQ(single.engine().TopicStatsHeld(), 0);
   ASSERT_TRUE(single.engine().SweepAll(true).ok());
   EXPECT_EQ(LabelsOf(single.engine()), labels);
   EXPECT_EQ(Accuracies(single.engine()), accuracies);  // exactly: no remote statistics
