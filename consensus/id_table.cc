@@ -22,7 +22,10 @@ size_t IdTable::Probe(std::string_view name, uint32_t hash) const {
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     const uint64_t slot = slots_[i];
     if (slot == 0) return i;
-    if (static_cast<uint32_t>(slot >> 32) == hash && Name(static_cast<int32_t>((slot & 0xFFFFFFFFu) - 1)) == name) return i;
+    if (static_cast<uint32_t>(slot >> 32) == hash &&
+        Name(static_cast<int32_t>((slot & 0xFFFFFFFFu) - 1)) == name) {
+      return i;
+    }
   }
 }
 

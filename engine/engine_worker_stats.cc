@@ -80,7 +80,8 @@ void SumLive(const Project& project, const absl::flat_hash_set<int32_t>& parts, 
   const consensus::StreamingModel& m = project.model;
   const int32_t K = m.num_classes();
   for (int32_t t = 0; t < m.num_tasks(); ++t) {
-    const int32_t p = t < static_cast<int32_t>(project.task_partition.size()) ? project.task_partition[t] : -1;
+    const int32_t p =
+        t < static_cast<int32_t>(project.task_partition.size()) ? project.task_partition[t] : -1;
     if (p < 0 || !parts.contains(p)) continue;
     const auto answers = m.Answers(t);
     for (const consensus::TaskAnswer& a : answers) ++live->answers(live->Entry(p, a.worker));

@@ -232,9 +232,10 @@ uint64_t StatsFingerprint(int64_t answers, std::span<const double> counts, int32
   for (const double x : counts) {
     // The publishing threshold, a relative 1e-6, is far below what moves a
     // label or an accuracy, far above rounding, and large enough that the
-    // exchange settles (docs/scaling.md). The step 2^(e - 20), where 2^e <= 1 + |x| < 2^(e + 1), is between 2^-21
-    // and 2^-20 of 1 + |x|: below the threshold, so a change beyond the
-    // threshold always moves the rounded value (or the exponent).
+    // exchange settles (docs/scaling.md). The step 2^(e - 20), where
+    // 2^e <= 1 + |x| < 2^(e + 1), is between 2^-21 and 2^-20 of 1 + |x|:
+    // below the threshold, so a change beyond the threshold always moves the
+    // rounded value (or the exponent).
     const int e = std::ilogb(1.0 + std::fabs(x));
     const int64_t q = std::llround(std::ldexp(x, 20 - e));
     h = Mix(Mix(h, static_cast<uint64_t>(e)), static_cast<uint64_t>(q));
