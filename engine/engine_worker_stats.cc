@@ -295,10 +295,8 @@ int64_t Engine::TopicStatsHeld() const {
   for (Project* project : projects_.List()) {
     std::lock_guard<std::mutex> lock(project->mu);
     const ProjectExchange& x = project->exchange;
-    n += static_cast<int64_t>(std::distance(x.topic_classes.begin(), x.topic_classes.end()));
-    for (const auto& [worker, entries] : x.topic_workers) {
-      n += static_cast<int64_t>(std::distance(entries.begin(), entries.end()));
-    }
+    n += static_cast<int64_t>(x.topic_classes.size());
+    for (const auto& [worker, entries] : x.topic_workers) n += static_cast<int64_t>(entries.size());
   }
   return n;
 }

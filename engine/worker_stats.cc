@@ -180,9 +180,19 @@ absl::Status DecodeWorkerStats(std::string_view value, WorkerStatsRecord* r) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The first entry of `entries` (sorted by partition) not below `partition`.
+template <typename Entries>
+auto LowerBound(Entries& entries, int32_t partition) {
+  return std::lower_bound(entries.begin(), entries.end(), partition,
+                          [](const auto& e, int32_t p) { return e.first < p; });
+}
+
+}  // namespace
+
 PartitionStatsMap::const_iterator PartitionStatsMap::find(int32_t partition) const {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), partition,
-                             [](const Entry& e, int32_t p) { return e.first < p; });
+  auto it = LowerBound(entries_, partition);
   return it != entries_.end() && it->first == partition ? it : entries_.end();
 }
 
@@ -191,8 +201,7 @@ PartitionStatsMap::const_iterator PartitionStatsMap::find(int32_t partition) con
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 PartitionStats& PartitionStatsMap::operator[](int32_t partition) {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), partition,
-                             [](const Entry& e, int32_t p) { return e.first < p; });
+  auto it = LowerBound(entries_, partition);
   if (it == entries_.end() || it->first != partition) {
     it = entries_.emplace(it, std::piecewise_construct, std::forward_as_tuple(partition),
                           std::forward_as_tuple());
@@ -202,8 +211,7 @@ PartitionStats& PartitionStatsMap::operator[](int32_t partition) {
 #pragma GCC diagnostic pop
 
 void PartitionStatsMap::erase(int32_t partition) {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), partition,
-                             [](const Entry& e, int32_t p) { return e.first < p; });
+  auto it = LowerBound(entries_, partition);
   if (it != entries_.end() && it->first == partition) entries_.erase(it);
 }
 

@@ -84,6 +84,7 @@ class PartitionStatsMap {
   const_iterator begin() const { return entries_.begin(); }
   const_iterator end() const { return entries_.end(); }
   bool empty() const { return entries_.empty(); }
+  size_t size() const { return entries_.size(); }
   // The partition's entry, or end().
   const_iterator find(int32_t partition) const;
   // The partition's entry, added (empty) if missing.
