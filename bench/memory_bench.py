@@ -10,7 +10,7 @@ published and read back after the answers, which moves RSS for a while), the
 largest sample, VmHWM, and RSS per answer. The baseline is serve's RSS with an
 empty state (before produce).
 
-usage: memory_bench.py CONSENSUSD_BINARY [--answers N] [--workers W]
+usage: memory_bench.py CONSENSUSD_BINARY [--answers N] [--workers W] [--set KEY=VALUE ...]
 """
 import argparse
 import os
@@ -31,6 +31,8 @@ def main():
     ap.add_argument("--partitions", type=int, default=16)
     ap.add_argument("--summary", default="", help="appends a name<TAB>value line to this file")
     ap.add_argument("--settle", type=float, default=30, help="seconds of RSS samples after the last answer")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a configuration setting for serve (repeatable), to compare settings")
     ap.add_argument("--hold", type=float, default=0, help="seconds to keep serve running after, to inspect it")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="memory_bench-")
@@ -40,7 +42,8 @@ def main():
         subprocess.run([args.binary, "synth", "--tasks", str(args.answers), "--workers", str(args.workers),
                         "--classes", "2", "--answers-per-task", "1", "--seed", "5", "--out", f"{work}/data"],
                        check=True, stdout=subprocess.DEVNULL)
-        serve = Serve(args.binary, kafka.brokers, "mem", f"{work}/state")
+        serve = Serve(args.binary, kafka.brokers, "mem", f"{work}/state",
+                      extra=[a for kv in args.set for a in ("--set", kv)])
         time.sleep(2)
         empty = memory_mib(serve.proc.pid)
         subprocess.run([args.binary, "produce", "--brokers", kafka.brokers, "--topic", "mem", "--batch", "500",

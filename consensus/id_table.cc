@@ -1,6 +1,8 @@
 #include "consensus/id_table.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <numeric>
 #include <utility>
 
@@ -64,10 +66,19 @@ void IdTable::InternAll(std::span<const std::string_view> names, int32_t* ids) {
 int32_t IdTable::InternHashed(std::string_view name, uint32_t hash) {
   const size_t i = Probe(name, hash);
   if (slots_[i] != 0) return static_cast<int32_t>((slots_[i] & 0xFFFFFFFFu) - 1);
+  if (name.size() > kMaxNameBytes) {
+    std::fprintf(stderr, "IdTable: a name of %zu bytes (the limit is %zu)\n", name.size(), kMaxNameBytes);
+    std::abort();
+  }
   const int32_t id = size();
   slots_[i] = (static_cast<uint64_t>(hash) << 32) | static_cast<uint64_t>(id + 1);
-  bytes_.append(name);
-  ends_.push_back(bytes_.size());
+  if ((id & kBlockMask) == 0) {
+    if (!blocks_.empty()) blocks_.back().shrink_to_fit();
+    blocks_.emplace_back();
+  }
+  std::string& block = blocks_.back();
+  block.append(name);
+  ends_.push_back(static_cast<uint32_t>(block.size()));
   return id;
 }
 

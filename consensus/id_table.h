@@ -20,19 +20,27 @@ namespace consensusd::consensus {
 // Ids are assigned in first-seen order, 0, 1, 2, ... and never change.
 // Not thread-safe.
 //
-// How it works: bytes_ holds every name once, back to back, and ends_[id] is
-// where name id ends in it. slots_ is an open-addressing table (linear
+// How it works: the names of each block of 65,536 ids are held back to back
+// in that block's buffer, blocks_[id >> 16], and ends_[id] is where name id
+// ends in it: 32-bit, which names of at most 64 KiB keep below 4 GiB (every
+// input limits an id to 256 bytes). A full block gives back its spare
+// capacity, so only the last one has any, and no growth copies more than
+// one block's names. slots_ is an open-addressing table (linear
 // probing, at most 3/4 full) of (32-bit hash, id + 1) pairs, 0 meaning empty:
 // a probe reads a name only when the hashes match, and growing re-places the
 // pairs by their stored hash without reading any name. A name costs its bytes
-// plus 8, plus 11 to 21 for its slot: a std::string per name took 32 bytes
+// plus 4, plus 11 to 21 for its slot: a std::string per name took 32 bytes
 // however short the name (and a heap block more past 15 characters, as a
 // UUID is), and a hash map keyed by std::string held every name twice.
 class IdTable {
  public:
   static constexpr int32_t kNotFound = -1;
 
+  // The longest name a table takes.
+  static constexpr size_t kMaxNameBytes = (size_t{1} << 16) - 1;
+
   // Returns the id of `name`, assigning the next id if it is new.
+  // REQUIRES: name.size() <= kMaxNameBytes (checked: aborts).
   int32_t Intern(std::string_view name);
   // ids[i] = Intern(names[i]) for each i in order (the same ids), faster for
   // a table much larger than the cache: the names are hashed first and each
@@ -42,8 +50,9 @@ class IdTable {
   int32_t Find(std::string_view name) const;
   // REQUIRES: 0 <= id < size(). Valid until the next Intern*.
   std::string_view Name(int32_t id) const {
-    const uint64_t begin = id == 0 ? 0 : ends_[id - 1];
-    return std::string_view(bytes_.data() + begin, ends_[id] - begin);
+    const uint32_t begin = (id & kBlockMask) == 0 ? 0 : ends_[id - 1];
+    return std::string_view(blocks_[static_cast<uint32_t>(id) >> kBlockBits].data() + begin,
+                            ends_[id] - begin);
   }
   int32_t size() const { return static_cast<int32_t>(ends_.size()); }
   // Every name, by id (a copy).
@@ -57,8 +66,11 @@ class IdTable {
   int32_t InternHashed(std::string_view name, uint32_t hash);
   void Grow();
 
-  std::string bytes_;            // the names, back to back
-  std::vector<uint64_t> ends_;   // ends_[id]: the end of name id in bytes_
+  static constexpr int kBlockBits = 16;
+  static constexpr int32_t kBlockMask = (1 << kBlockBits) - 1;
+
+  std::vector<std::string> blocks_;  // blocks_[b]: the names of ids b << 16 ..., back to back
+  std::vector<uint32_t> ends_;       // ends_[id]: the end of name id in its block
   std::vector<uint64_t> slots_;     // hash << 32 | (id + 1), or 0; size 0 or a power of two
   std::vector<uint32_t> hashes_;    // InternAll's scratch
 };

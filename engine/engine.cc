@@ -199,11 +199,12 @@ void Engine::TakeConfirmed(storage::StateBatch& batch) {
       project->acked_flag[task] = 0;
       const int32_t partition = project->task_partition[task];
       if (partition < 0) continue;
+      const Project::Acked acked = project->AckedOf(task);
       batch.PutPublished(partition, project->name, project->model.tasks().Name(task),
-                         {project->acked_label[task], project->acked_confidence[task],
-                          project->acked_review[task] != 0});
+                         {acked.label, acked.confidence, project->acked_review[task] != 0});
     }
     project->acked_changed.clear();
+    project->ReleaseWorkLists();
     for (const auto& [name, value] : project->vote_confirmed) {
       const int32_t partition = project->votes.TaskPartition(project->votes.tasks().Find(name));
       if (partition < 0) continue;
@@ -381,7 +382,7 @@ absl::Status Engine::Revoke(int32_t partition) {
     for (int32_t t = 0; t < static_cast<int32_t>(project->task_partition.size()); ++t) {
       if (project->task_partition[t] != partition) continue;
       tasks.push_back(t);
-      project->sent_label[t] = project->acked_label[t] = -1;
+      project->ForgetSent(t);
       project->sent_review[t] = project->acked_review[t] = 0;
     }
     if (!tasks.empty()) project->model.DropTasks(tasks);
@@ -493,13 +494,13 @@ bool Engine::CollectOutputs(size_t max_records, OutputBatch* out) {
         review_record.ticket.topic = OutputRecord::Topic::kReview;
       }
       if (changed) {
-        project->sent_label[task] = static_cast<int16_t>(label);
-        project->sent_confidence[task] = static_cast<float>(confidence);
+        project->SetSent(task, static_cast<int16_t>(label), static_cast<float>(confidence));
       }
       project->sent_review[task] = review;
     }
     project->dirty_tasks.erase(project->dirty_tasks.begin(), project->dirty_tasks.begin() + done);
     if (!project->dirty_tasks.empty()) return true;
+    project->ReleaseWorkLists();
   }
   return false;
 }
@@ -513,7 +514,7 @@ void Engine::OnDelivered(const OutputRecord::Ticket& ticket, bool delivered) {
   if (!delivered) {
     // Send again whatever the task holds then.
     if (consensus) {
-      project.sent_label[task] = -1;
+      project.SetSent(task, -1, project.sent_confidence[task]);
     } else {
       project.sent_review[task] = 0;
     }
@@ -521,8 +522,7 @@ void Engine::OnDelivered(const OutputRecord::Ticket& ticket, bool delivered) {
     return;
   }
   if (consensus) {
-    project.acked_label[task] = static_cast<int16_t>(ticket.label);
-    project.acked_confidence[task] = static_cast<float>(ticket.confidence);
+    project.SetAcked(task, {static_cast<int16_t>(ticket.label), static_cast<float>(ticket.confidence)});
   } else if (project.sent_review[task]) {  // (a late report for a task that left review is moot)
     project.acked_review[task] = 1;
   }

@@ -25,8 +25,6 @@ void Project::Touch(int32_t task, int32_t partition) {
     sent_label.resize(n, -1);
     sent_confidence.resize(n, 0.0f);
     sent_review.resize(n, 0);
-    acked_label.resize(n, -1);
-    acked_confidence.resize(n, 0.0f);
     acked_review.resize(n, 0);
     acked_flag.resize(n, 0);
     dirty.resize(n, 0);
@@ -40,6 +38,39 @@ void Project::Touch(int32_t task, int32_t partition) {
 
 void Project::TouchAll() {
   for (int32_t t = 0; t < model.num_tasks(); ++t) Touch(t, -1);
+}
+
+Project::Acked Project::AckedOf(int32_t task) const {
+  const auto it = acked_differs.find(task);
+  return it != acked_differs.end() ? it->second : Acked{sent_label[task], sent_confidence[task]};
+}
+
+void Project::SetSent(int32_t task, int16_t label, float confidence) {
+  const Acked acked = AckedOf(task);
+  sent_label[task] = label;
+  sent_confidence[task] = confidence;
+  SetAcked(task, acked);
+}
+
+void Project::SetAcked(int32_t task, Acked acked) {
+  if (acked.label == sent_label[task] && acked.confidence == sent_confidence[task]) {
+    acked_differs.erase(task);
+  } else {
+    acked_differs[task] = acked;
+  }
+}
+
+void Project::ForgetSent(int32_t task) {
+  sent_label[task] = -1;
+  acked_differs.erase(task);
+}
+
+void Project::ReleaseWorkLists() {
+  constexpr size_t kKeep = size_t{1} << 16;
+  if (dirty_tasks.empty() && dirty_tasks.capacity() > kKeep) std::vector<int32_t>().swap(dirty_tasks);
+  if (acked_changed.empty() && acked_changed.capacity() > kKeep) std::vector<int32_t>().swap(acked_changed);
+  // (after a flood of changes the table would keep its buckets)
+  if (acked_differs.empty() && acked_differs.bucket_count() > kKeep) acked_differs = {};
 }
 
 void Project::ApplyVoteChange(int32_t task, const VoteSet::Vote* removed, const VoteSet::Vote* added) {

@@ -104,9 +104,15 @@ struct Project {
   std::vector<float> sent_confidence;
   std::vector<bool> sent_review;
   // What Kafka confirmed per task (what is stored, and restored into sent_*):
-  // the consensus record and whether the review record stands.
-  std::vector<int16_t> acked_label;
-  std::vector<float> acked_confidence;
+  // the consensus record (AckedOf) and whether the review record stands.
+  // Once delivered, a task's confirmed record is the one sent, so the
+  // confirmed label and confidence are kept only for the tasks where they
+  // differ (a record in flight, or a failed one): 6 bytes per task less.
+  struct Acked {
+    int16_t label = -1;
+    float confidence = 0.0f;
+  };
+  absl::flat_hash_map<int32_t, Acked> acked_differs;
   std::vector<bool> acked_review;
   // Tasks whose acked_* changed since they were last stored (deduplicated).
   std::vector<int32_t> acked_changed;
@@ -161,6 +167,20 @@ struct Project {
   void Touch(int32_t task, int32_t partition);
   // REQUIRES: mu held. Marks every task dirty (after a sweep or a restore).
   void TouchAll();
+  // REQUIRES: mu held, task touched. The consensus record Kafka last
+  // confirmed for the task (label -1: none).
+  Acked AckedOf(int32_t task) const;
+  // REQUIRES: mu held, task touched. What was handed to the producer (label
+  // -1: nothing, to be sent again); the confirmed record stays.
+  void SetSent(int32_t task, int16_t label, float confidence);
+  // REQUIRES: mu held, task touched. What Kafka confirmed.
+  void SetAcked(int32_t task, Acked acked);
+  // REQUIRES: mu held, task touched. Nothing sent or confirmed (the task's
+  // partition left), keeping the last confidence.
+  void ForgetSent(int32_t task);
+  // REQUIRES: mu held. Gives back the capacity of the per-task work lists
+  // when they are empty after a backlog (2M tasks held 8 MB each).
+  void ReleaseWorkLists();
   // REQUIRES: mu held. A pairwise or rating task's vote of one worker went
   // from `removed` to `added` (null: none): updates `live` at once (O(1)).
   void ApplyVoteChange(int32_t task, const VoteSet::Vote* removed, const VoteSet::Vote* added);

@@ -161,8 +161,9 @@ absl::Status RestoreState(const storage::StateStore& store, ProjectSet& projects
       const int32_t task = p.model.tasks().Find(r.task);
       if (task < 0 || r.value.class_id >= p.model.num_classes()) return;
       p.Touch(task, r.partition);
-      p.sent_label[task] = p.acked_label[task] = static_cast<int16_t>(r.value.class_id);
-      p.sent_confidence[task] = p.acked_confidence[task] = static_cast<float>(r.value.confidence);
+      p.sent_label[task] = static_cast<int16_t>(r.value.class_id);  // (and so the acked one)
+      p.sent_confidence[task] = static_cast<float>(r.value.confidence);
+      p.acked_differs.erase(task);
       p.sent_review[task] = p.acked_review[task] = r.value.review;
     });
   }

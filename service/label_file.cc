@@ -19,11 +19,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "consumer/message_decoder.h"
+#include "consensus/id_table.h"
 #include "engine/label_event.h"
 #include "engine/reject_reason.h"
 #include "service/csv.h"
 
 namespace consensusd::service {
+
+// Every id a file or a message carries fits an IdTable.
+static_assert(consumer::kMaxIdBytes <= consensus::IdTable::kMaxNameBytes);
 
 namespace {
 

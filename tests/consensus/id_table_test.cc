@@ -108,6 +108,27 @@ TEST(IdTableTest, KeepsEveryIdThroughManyGrowths) {
   EXPECT_EQ(t.Name(12345), "task-12345");
 }
 
+// The ends are stored per block of 65,536 ids: names on either side of a
+// block's first id, and names up to the limit, read back whole.
+TEST(IdTableTest, NamesAcrossBlocksAndOfTheLongestSizeReadBack) {
+  IdTable t;
+  std::vector<std::string> names;
+  for (int i = 0; i < 3 * 65536 + 7; ++i) {
+    names.push_back(i % 50000 == 0 ? std::string(IdTable::kMaxNameBytes, static_cast<char>('a' + i % 26))
+                                   : "n" + std::to_string(i));
+    ASSERT_EQ(t.Intern(names.back()), i);
+  }
+  for (int i = 0; i < static_cast<int>(names.size()); ++i) {
+    ASSERT_EQ(t.Name(i), names[i]) << i;
+    ASSERT_EQ(t.Find(names[i]), i) << i;
+  }
+}
+
+TEST(IdTableDeathTest, ANameOverTheLimitAborts) {
+  IdTable t;
+  EXPECT_DEATH(t.Intern(std::string(IdTable::kMaxNameBytes + 1, 'x')), "the limit is");
+}
+
 TEST(IdTableTest, CopiesAndMovesKeepTheIds) {
   IdTable t;
   for (const char* n : {"a", "b", "c"}) t.Intern(n);

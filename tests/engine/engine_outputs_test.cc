@@ -311,6 +311,68 @@ TEST_F(EngineOutputsTest, RestartSendsOnlyWhatChangedSinceItWasConfirmed) {
   EXPECT_THAT(Keys(CollectAll()), ElementsAre("p/t1"));
 }
 
+// The confirmed record is kept apart from the sent one only while they
+// differ (Project::acked_differs): two records of a task in flight, confirmed
+// in either order, store the one confirmed last.
+TEST_F(EngineOutputsTest, TheRecordConfirmedLastIsStoredWhenTwoAreInFlight) {
+  for (const bool older_confirmed_last : {false, true}) {
+    SCOPED_TRACE(older_confirmed_last ? "older confirmed last" : "newer confirmed last");
+    Restart();
+    Assign(0);
+    const std::string task = older_confirmed_last ? "late" : "in-order";
+    Answer(task, "w1", "a");
+    Commit();
+    Sweep();
+    const std::vector<OutputRecord> older = CollectAll();
+    ASSERT_THAT(Keys(older), ElementsAre("p/" + task));
+    for (const char* w : {"w2", "w3"}) Answer(task, w, "b");
+    Commit();
+    Sweep();
+    const std::vector<OutputRecord> newer = CollectAll();
+    ASSERT_THAT(Keys(newer), ElementsAre("p/" + task));
+    if (older_confirmed_last) {
+      Deliver(newer);
+      Deliver(older);
+    } else {
+      Deliver(older);
+      Deliver(newer);
+    }
+    ASSERT_TRUE(engine_->PersistPublished().ok());
+    Restart();
+    Assign(0);
+    if (older_confirmed_last) {
+      EXPECT_THAT(Keys(CollectAll()), Contains("p/" + task)) << "stored: the older label";
+    } else {
+      EXPECT_THAT(Keys(CollectAll()), Not(Contains("p/" + task)));
+    }
+  }
+}
+
+// A failed delivery after a confirmed one: the confirmed record stays stored.
+TEST_F(EngineOutputsTest, AFailedNewerRecordKeepsTheOlderConfirmation) {
+  Assign(0);
+  Answer("t1", "w1", "a");
+  Commit();
+  Sweep();
+  Deliver(CollectAll());
+  for (const char* w : {"w2", "w3"}) Answer("t1", w, "b");
+  Commit();
+  Sweep();
+  Deliver(CollectAll(), /*delivered=*/false);
+  for (const char* w : {"w2", "w3"}) Retract("t1", w);
+  Commit();
+  Sweep();
+  // Back to the confirmed label: sent again (the failure asked for it), and
+  // once that is confirmed a restart sends nothing.
+  const std::vector<OutputRecord> again = CollectAll();
+  EXPECT_THAT(Keys(again), ElementsAre("p/t1"));
+  Deliver(again);
+  ASSERT_TRUE(engine_->PersistPublished().ok());
+  Restart();
+  Assign(0);
+  EXPECT_THAT(CollectAll(), IsEmpty());
+}
+
 TEST_F(EngineOutputsTest, TasksOfAnUnassignedPartitionWaitForItsAssignment) {
   Assign(0);
   Answer("t0", "w1", "a", /*partition=*/0);
