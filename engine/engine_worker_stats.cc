@@ -164,11 +164,9 @@ void Engine::CollectWorkerStats(const std::function<bool(std::vector<StatsRecord
     LiveStats live(K);
     SumLive(*project, parts, &live);
     // What is gone since (a worker's last answer there retracted) is sent as zeros.
-    for (const auto& [key, sent] : project->exchange.sent) {
-      const int32_t p = static_cast<int32_t>(key >> 32);
-      const int32_t w = static_cast<int32_t>(key & 0xffffffffu) - 1;
-      if (parts.contains(p) && !live.Contains(key)) live.Entry(p, w);
-    }
+    project->exchange.sent.ForEach([&](int32_t p, int32_t w) {
+      if (parts.contains(p) && !live.Contains(ExchangeKey(p, w))) live.Entry(p, w);
+    });
     record.project = project->name;
     record.classes.clear();
     for (int32_t k = 0; k < K; ++k) record.classes.emplace_back(m.classes().Name(k));
@@ -183,9 +181,8 @@ void Engine::CollectWorkerStats(const std::function<bool(std::vector<StatsRecord
       const std::span<const double> counts = live.View(e);
       const int64_t answers = live.answers(e);
       const uint64_t fingerprint = StatsFingerprint(answers, counts, K);
-      auto sent = project->exchange.sent.find(key);
-      if (sent != project->exchange.sent.end() && sent->second == fingerprint) continue;
       const int32_t w = static_cast<int32_t>(key & 0xffffffffu) - 1;
+      if (project->exchange.sent.Find(record.partition, w) == fingerprint) continue;
       record.has_worker = w >= 0;
       if (record.has_worker) {
         record.worker = m.workers().Name(w);
@@ -201,7 +198,7 @@ void Engine::CollectWorkerStats(const std::function<bool(std::vector<StatsRecord
       r.key = WorkerStatsKey(options_.group, project->name,
                              record.has_worker ? &record.worker : nullptr, record.partition);
       AppendWorkerStatsJson(record, r.value);
-      project->exchange.sent[key] = fingerprint;
+      project->exchange.sent.Set(record.partition, w, fingerprint);
       if (records.size() >= chunk) {
         lock.unlock();
         const bool more = sink(records);
@@ -272,7 +269,7 @@ absl::Status Engine::ApplyWorkerStats(std::string_view value) {
   if (owned.contains(r.partition) && r.instance != options_.instance) {
     // Another instance wrote a partition this one owns (an old owner's last
     // record, or a previous run of this process): the topic holds that now.
-    x.sent[ExchangeKey(r.partition, worker)] = StatsFingerprint(e);
+    x.sent.Set(r.partition, worker, StatsFingerprint(e));
   }
   if (owned.contains(r.partition) && !m.has_remote() && PartitionReady(r.partition)) {
     // The live model holds what this record says (or what answers it); no
@@ -339,23 +336,17 @@ void Engine::OnOwnershipChange(int32_t assigned) {
     ProjectExchange& x = project->exchange;
     // What was sent for partitions no longer here is of no use (and would
     // grow with every partition ever held).
-    absl::erase_if(x.sent, [&](const auto& e) {
-      return !owned.contains(static_cast<int32_t>(e.first >> 32));
-    });
+    x.sent.KeepPartitions([&](int32_t partition) { return owned.contains(partition); });
     if (assigned >= 0) {
       // Compare what this instance will send for it with what the topic holds.
-      for (auto it = x.sent.begin(); it != x.sent.end();) {
-        auto next = std::next(it);
-        if (static_cast<int32_t>(it->first >> 32) == assigned) x.sent.erase(it);
-        it = next;
-      }
+      x.sent.ErasePartition(assigned);
       for (const auto& [worker, entries] : x.topic_workers) {
         if (auto e = entries.find(assigned); e != entries.end()) {
-          x.sent[ExchangeKey(assigned, worker)] = StatsFingerprint(e->second);
+          x.sent.Set(assigned, worker, StatsFingerprint(e->second));
         }
       }
       if (auto e = x.topic_classes.find(assigned); e != x.topic_classes.end()) {
-        x.sent[ExchangeKey(assigned, -1)] = StatsFingerprint(e->second);
+        x.sent.Set(assigned, -1, StatsFingerprint(e->second));
       }
     }
     if (!project->model.has_remote() && x.topic_workers.empty() && x.topic_classes.empty()) continue;
@@ -370,7 +361,7 @@ void Engine::ResendWorkerStats() {
     std::lock_guard<std::mutex> lock(project->mu);
     // Marked, not erased: an entry whose live statistics are gone since must
     // still be sent (as zeros), or the topic would keep it for ever.
-    for (auto& [key, sent] : project->exchange.sent) sent = kResendFingerprint;
+    project->exchange.sent.MarkAllForResend();
   }
 }
 

@@ -235,6 +235,84 @@ uint64_t Mix(uint64_t h, uint64_t v) {
 
 }  // namespace
 
+SentFingerprints::Partition* SentFingerprints::Get(int32_t partition) {
+  for (Partition& p : partitions_) {
+    if (p.partition == partition) return &p;
+  }
+  return nullptr;
+}
+
+const SentFingerprints::Partition* SentFingerprints::Get(int32_t partition) const {
+  for (const Partition& p : partitions_) {
+    if (p.partition == partition) return &p;
+  }
+  return nullptr;
+}
+
+std::optional<uint64_t> SentFingerprints::Find(int32_t partition, int32_t worker) const {
+  const Partition* p = Get(partition);
+  if (p == nullptr) return std::nullopt;
+  uint64_t value = kNone;
+  const size_t i = static_cast<size_t>(worker) + 1;
+  if (!p->dense.empty()) {
+    if (i < p->dense.size()) value = p->dense[i];
+  } else if (auto it = p->sparse.find(worker); it != p->sparse.end()) {
+    value = it->second;
+  }
+  if (value == kNone) return std::nullopt;
+  return value == kResend ? kResendFingerprint : value;
+}
+
+void SentFingerprints::Set(int32_t partition, int32_t worker, uint64_t fingerprint) {
+  const uint64_t value = fingerprint == kResendFingerprint ? kResend : fingerprint;
+  Partition* p = Get(partition);
+  if (p == nullptr) {
+    p = &partitions_.emplace_back();
+    p->partition = partition;
+  }
+  const size_t i = static_cast<size_t>(worker) + 1;
+  if (p->dense.empty()) {
+    auto [it, fresh] = p->sparse.try_emplace(worker, value);
+    if (!fresh) {
+      it->second = value;
+      return;
+    }
+    ++p->count;
+    p->ids = std::max(p->ids, i + 1);
+    // An array pays once more than a quarter of the worker ids seen here
+    // have an entry: 8 bytes per id against about 34 per entry.
+    if (p->count < 64 || p->count * 4 < p->ids) return;
+    p->dense.assign(p->ids, kNone);
+    for (const auto& [w, v] : p->sparse) p->dense[static_cast<size_t>(w) + 1] = v;
+    p->sparse = {};
+    return;
+  }
+  // (an eighth more at a time: resize writes every new entry, so spare
+  // room is resident memory)
+  if (i >= p->dense.size()) p->dense.resize(std::max(i + 1, p->dense.size() + p->dense.size() / 8), kNone);
+  if (p->dense[i] == kNone) ++p->count;
+  p->dense[i] = value;
+}
+
+void SentFingerprints::ErasePartition(int32_t partition) {
+  std::erase_if(partitions_, [&](const Partition& p) { return p.partition == partition; });
+}
+
+void SentFingerprints::MarkAllForResend() {
+  for (Partition& p : partitions_) {
+    for (auto& [w, value] : p.sparse) value = kResend;
+    for (uint64_t& value : p.dense) {
+      if (value != kNone) value = kResend;
+    }
+  }
+}
+
+size_t SentFingerprints::size() const {
+  size_t n = 0;
+  for (const Partition& p : partitions_) n += p.count;
+  return n;
+}
+
 uint64_t StatsFingerprint(int64_t answers, std::span<const double> counts, int32_t num_classes) {
   uint64_t h = Mix(static_cast<uint64_t>(answers), static_cast<uint64_t>(num_classes));
   for (const double x : counts) {
@@ -248,7 +326,7 @@ uint64_t StatsFingerprint(int64_t answers, std::span<const double> counts, int32
     const int64_t q = std::llround(std::ldexp(x, 20 - e));
     h = Mix(Mix(h, static_cast<uint64_t>(e)), static_cast<uint64_t>(q));
   }
-  return h == kResendFingerprint ? 1 : h;
+  return h <= 1 ? h + 2 : h;  // (SentFingerprints stores 0 and 1 for itself)
 }
 
 void AddStats(const PartitionStats& entry, int32_t num_classes, bool matrix, double* sum) {

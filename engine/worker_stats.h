@@ -26,7 +26,9 @@
 #ifndef CONSENSUSD_ENGINE_WORKER_STATS_H_
 #define CONSENSUSD_ENGINE_WORKER_STATS_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -95,6 +97,66 @@ class PartitionStatsMap {
   std::vector<Entry> entries_;  // sorted by partition
 };
 
+// Per (partition, worker) (worker -1 for class counts) the StatsFingerprint
+// of what was last sent, or kResendFingerprint: to be sent again whatever the
+// live values (after a failed delivery). A fingerprint, not the values: 8
+// bytes where a copy took about 100.
+//
+// How it works: per partition, while few of the workers have an entry, a hash
+// map from worker to fingerprint (about 17 bytes per slot at a load of 7/16
+// to 7/8); once an entry is held for more than a quarter of the worker ids
+// seen there, an array indexed by worker id + 1 (8 bytes per worker, 0 meaning
+// nothing sent). Workers answer across partitions (the tasks are spread by
+// their keys), so the array is the usual form: at 100k workers over 16
+// partitions, 1.15M entries took 35 MB in one hash map, 13 MB as arrays.
+class SentFingerprints {
+ public:
+  // The fingerprint sent, or nullopt if nothing was.
+  std::optional<uint64_t> Find(int32_t partition, int32_t worker) const;
+  void Set(int32_t partition, int32_t worker, uint64_t fingerprint);
+  // Forgets what was sent for the partition.
+  void ErasePartition(int32_t partition);
+  // Forgets what was sent for every partition that `keep` returns false for.
+  template <typename Keep>
+  void KeepPartitions(Keep&& keep) {
+    std::erase_if(partitions_, [&](const Partition& p) { return !keep(p.partition); });
+  }
+  // Every entry to be sent again (kResendFingerprint).
+  void MarkAllForResend();
+  // Calls fn(partition, worker) for each entry.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const Partition& p : partitions_) {
+      if (p.dense.empty()) {
+        for (const auto& [w, value] : p.sparse) fn(p.partition, w);
+      } else {
+        for (size_t i = 0; i < p.dense.size(); ++i) {
+          if (p.dense[i] != kNone) fn(p.partition, static_cast<int32_t>(i) - 1);
+        }
+      }
+    }
+  }
+  // Entries held.
+  size_t size() const;
+
+ private:
+  // Stored values: kNone (nothing sent), kResend, or a fingerprint (which
+  // StatsFingerprint never makes 0 or 1).
+  static constexpr uint64_t kNone = 0;
+  static constexpr uint64_t kResend = 1;
+  struct Partition {
+    int32_t partition = 0;
+    size_t count = 0;                              // entries held
+    size_t ids = 0;                                 // the largest worker id + 2 held (sparse)
+    absl::flat_hash_map<int32_t, uint64_t> sparse;  // worker -> value, while dense is empty
+    std::vector<uint64_t> dense;                    // [worker + 1] -> value
+  };
+  Partition* Get(int32_t partition);
+  const Partition* Get(int32_t partition) const;
+
+  std::vector<Partition> partitions_;  // in no order: few per instance
+};
+
 // The exchange state of one project: what the topic says per partition, and
 // what this instance last sent for the partitions it owns. Guarded by the
 // project's mutex.
@@ -102,12 +164,9 @@ struct ProjectExchange {
   // worker id -> partition -> the topic's latest record.
   absl::flat_hash_map<int32_t, PartitionStatsMap> topic_workers;
   PartitionStatsMap topic_classes;  // partition -> class counts
-  // (partition << 32 | worker + 1) -> the StatsFingerprint of what this
-  // instance last sent (worker -1 for class counts), or of what another
-  // instance wrote under that key since; kResendFingerprint: to be sent again
-  // whatever the live values (after a failed delivery). A fingerprint, not
-  // the values: 8 bytes per worker and partition where a copy took about 100.
-  absl::flat_hash_map<uint64_t, uint64_t> sent;
+  // What this instance last sent per partition and worker, or what another
+  // instance wrote under that key since.
+  SentFingerprints sent;
 
   // Drops the topic's records of the partition (sent stays).
   void ErasePartition(int32_t partition);
@@ -123,7 +182,7 @@ inline uint64_t ExchangeKey(int32_t partition, int32_t worker) {
 // entry is rounded to a step of at most 2^-20 (1 + |x|)), or in the answer
 // count or the class count, give different fingerprints (but for a hash
 // collision, 2^-64); values within it mostly give the same one, and else are
-// sent again, which costs a record. Never kResendFingerprint.
+// sent again, which costs a record. Never kResendFingerprint, never 1.
 inline constexpr uint64_t kResendFingerprint = 0;
 uint64_t StatsFingerprint(int64_t answers, std::span<const double> counts, int32_t num_classes);
 inline uint64_t StatsFingerprint(const PartitionStats& e) {

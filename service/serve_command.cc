@@ -51,6 +51,9 @@ int RunService(const Config& config, std::string_view command, bool replay_from_
       (*service)->RequestStop();
     }
     if (const auto now = std::chrono::steady_clock::now(); now >= next_trim) {
+      // Memtables untouched for a whole interval go to disk first, so that
+      // the trim gets their memory back too.
+      (*service)->FlushStateIfIdle();
       malloc_trim(0);
       next_trim = now + kTrimInterval;
     }

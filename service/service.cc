@@ -78,6 +78,10 @@ Service::~Service() {
   }
 }
 
+void Service::FlushStateIfIdle() {
+  if (store_ != nullptr && store_->FlushIfIdle()) spdlog::debug("state store idle: memtables flushed");
+}
+
 void Service::RequestStop() {
   {
     std::lock_guard<std::mutex> lock(stop_mu_);

@@ -59,6 +59,10 @@ class Service {
   bool ready() const { return Readiness().ready; }
   const std::string& http_address() const { return http_->address(); }
   engine::Engine& engine() { return *engine_; }
+  // Flushes the state store's memtables when nothing was written since the
+  // previous call (StateStore::FlushIfIdle); for the main thread's periodic
+  // housekeeping, one caller.
+  void FlushStateIfIdle();
   metrics::ServiceMetrics& metrics() { return metrics_; }
   // (HTTP threads call these from the start: loop_ is read only once
   // ingest_started_ says it is set.)

@@ -557,6 +557,27 @@ void StateStore::FlushLargeMemtable() const {
   db_->Flush(rocksdb::FlushOptions(), {inputs_, meta_}).PermitUncheckedError();
 }
 
+bool StateStore::FlushIfIdle() {
+  const uint64_t sequence = db_->GetLatestSequenceNumber();
+  const bool idle = sequence == idle_check_sequence_;
+  idle_check_sequence_ = sequence;
+  if (!idle) return false;
+  uint64_t memtables = 0;
+  for (rocksdb::ColumnFamilyHandle* cf : {inputs_, meta_}) {
+    uint64_t entries = 0;
+    if (db_->GetIntProperty(cf, rocksdb::DB::Properties::kNumEntriesActiveMemTable, &entries)) {
+      memtables += entries;
+    }
+  }
+  if (memtables == 0) return false;
+  rocksdb::FlushOptions flush;
+  flush.wait = false;
+  // A failed flush (a full disk) leaves the memtables as they were; the next
+  // commit reports the disk.
+  db_->Flush(flush, {inputs_, meta_}).PermitUncheckedError();
+  return true;
+}
+
 absl::Status StateStore::Flush() {
   return FromRocksDb(db_->Flush(rocksdb::FlushOptions(), {inputs_, meta_}),
                      absl::StrCat("flushing the state store at ", dir_));

@@ -203,6 +203,12 @@ class StateStore {
   uint64_t ApproximateBytes() const;
   // Writes the memtables to SST files and waits for it.
   absl::Status Flush();
+  // Starts writing the memtables to SST files (without waiting) if they hold
+  // anything and nothing was written since the previous call; returns whether
+  // it did. Called periodically, an idle service gives the memtables' memory
+  // back (up to state.write_buffer_mb per column family, twice while one
+  // flushes) and a restart has no log to replay. One caller at a time.
+  bool FlushIfIdle();
 
   const std::string& dir() const { return dir_; }
 
@@ -218,6 +224,7 @@ class StateStore {
 
   const std::string dir_;
   const StoreOptions options_;
+  uint64_t idle_check_sequence_ = 0;  // FlushIfIdle's last look at the sequence number
   std::unique_ptr<rocksdb::DB> db_;
   // Column family handles, destroyed before db_ is closed.
   rocksdb::ColumnFamilyHandle* inputs_ = nullptr;  // the default column family

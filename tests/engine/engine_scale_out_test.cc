@@ -313,5 +313,59 @@ TEST(WorkerStatsTest, PartitionStatsMapKeepsPartitionsSorted) {
   EXPECT_EQ(m.find(0)->second.answers, 1);
 }
 
+// SentFingerprints against a std::map doing the same, through both forms of
+// a partition (a hash map while sparse, an array once a quarter of the worker
+// ids have an entry), resends, and erased partitions.
+TEST(WorkerStatsTest, SentFingerprintsActsAsAMapInBothForms) {
+  SentFingerprints sent;
+  std::map<std::pair<int32_t, int32_t>, uint64_t> model;
+  auto check = [&] {
+    ASSERT_EQ(sent.size(), model.size());
+    std::map<std::pair<int32_t, int32_t>, int> seen;
+    sent.ForEach([&](int32_t p, int32_t w) { ++seen[{p, w}]; });
+    ASSERT_EQ(seen.size(), model.size());
+    for (const auto& [key, value] : model) {
+      ASSERT_EQ(seen[key], 1) << key.first << "/" << key.second;
+      ASSERT_EQ(sent.Find(key.first, key.second), value) << key.first << "/" << key.second;
+    }
+  };
+  uint64_t next = 100;
+  // Partition 0 sparse (every 50th worker id of 20,000), partition 1 dense
+  // (every other id), partition 2 only class counts; a few ids rewritten.
+  for (int32_t w = 0; w < 20000; w += 50) model[{0, w}] = next++;
+  for (int32_t w = 1; w < 20000; w += 2) model[{1, w}] = next++;
+  model[{2, -1}] = next++;
+  model[{1, -1}] = next++;
+  for (const auto& [key, value] : model) sent.Set(key.first, key.second, value);
+  for (int32_t w = 1; w < 200; w += 2) sent.Set(1, w, model[{1, w}] = next++);
+  check();
+  EXPECT_EQ(sent.Find(0, 1), std::nullopt);
+  EXPECT_EQ(sent.Find(1, 2), std::nullopt);
+  EXPECT_EQ(sent.Find(1, 50000), std::nullopt);  // past the array
+  EXPECT_EQ(sent.Find(3, 1), std::nullopt);
+  sent.Set(1, 50000, model[{1, 50000}] = next++);  // grows the array
+  sent.Set(0, 7, model[{0, 7}] = kResendFingerprint);
+  check();
+  sent.MarkAllForResend();
+  for (auto& [key, value] : model) value = kResendFingerprint;
+  check();
+  sent.ErasePartition(1);
+  std::erase_if(model, [](const auto& e) { return e.first.first == 1; });
+  check();
+  sent.KeepPartitions([](int32_t p) { return p != 2; });
+  std::erase_if(model, [](const auto& e) { return e.first.first == 2; });
+  check();
+  EXPECT_EQ(sent.size(), 400u + 1u);
+}
+
+TEST(WorkerStatsTest, AFingerprintIsNeverZeroOrOne) {
+  // (SentFingerprints stores those for "nothing" and "resend".)
+  for (int64_t answers = 0; answers < 100000; ++answers) {
+    const double counts[1] = {static_cast<double>(answers % 7)};
+    const uint64_t f = StatsFingerprint(answers, counts, 1);
+    ASSERT_GT(f, 1u) << answers;
+  }
+}
+
 }  // namespace
 }  // namespace consensusd::engine

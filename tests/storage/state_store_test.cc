@@ -126,6 +126,30 @@ TEST_F(StateStoreTest, CommitClearsTheBatch) {
   EXPECT_EQ(batch_.Count(), 0u);
 }
 
+// The memtables go to disk only after a whole interval without a write, and
+// what they held reads back the same after.
+TEST_F(StateStoreTest, FlushIfIdleFlushesOnlyAfterAnIntervalWithoutWrites) {
+  EXPECT_FALSE(store_->FlushIfIdle()) << "nothing held";
+  batch_.PutAnswer(0, "p", "t1", "w1", "cat");
+  batch_.SetOffset("in", 0, 1);
+  Commit();
+  EXPECT_FALSE(store_->FlushIfIdle()) << "a write since the last look";
+  const uint64_t before = store_->ApproximateBytes();
+  EXPECT_TRUE(store_->FlushIfIdle());
+  EXPECT_FALSE(store_->FlushIfIdle()) << "the memtables are empty now";
+  ASSERT_TRUE(store_->Flush().ok());  // (waits for the flush started above)
+  EXPECT_GT(store_->ApproximateBytes(), 0u);
+  EXPECT_NE(store_->ApproximateBytes(), before) << "the memtable became a file";
+  batch_.PutAnswer(0, "p", "t2", "w1", "dog");
+  Commit();
+  EXPECT_FALSE(store_->FlushIfIdle());
+  EXPECT_TRUE(store_->FlushIfIdle());
+  EXPECT_THAT(Answers(), ElementsAre(Answer{0, "p", "t1", "w1", "cat"}, Answer{0, "p", "t2", "w1", "dog"}));
+  EXPECT_EQ(OffsetOf("in", 0), 1);
+  Reopen();
+  EXPECT_THAT(Answers(), ElementsAre(Answer{0, "p", "t1", "w1", "cat"}, Answer{0, "p", "t2", "w1", "dog"}));
+}
+
 TEST_F(StateStoreTest, EmptyCommitChangesNothing) {
   Commit();
   EXPECT_THAT(Answers(), IsEmpty());
