@@ -5,9 +5,11 @@ from the embedded Kafka (mock-kafka), with the background sweep off so that
 what is measured is the state held, not a sweep's scratch.
 
 Prints VmRSS of serve once every answer is applied and it has settled (the
-last of samples every 5 s over --settle seconds: the worker statistics are
-published and read back after the answers, which moves RSS for a while), the
-largest sample, VmHWM, and RSS per answer. The baseline is serve's RSS with an
+last of samples every 5 s over --settle seconds: the outputs are delivered and
+the worker statistics published and read back after the answers, and the
+memtable, up to state.write_buffer_mb, is flushed only once nothing has been
+written for 10 s; on this shape that happens 30 to 35 s after the last answer,
+so the default is 60 s), the samples, VmHWM, and RSS per answer. The baseline is serve's RSS with an
 empty state (before produce).
 
 usage: memory_bench.py CONSENSUSD_BINARY [--answers N] [--workers W] [--set KEY=VALUE ...]
@@ -30,7 +32,7 @@ def main():
     ap.add_argument("--workers", type=int, default=100_000)
     ap.add_argument("--partitions", type=int, default=16)
     ap.add_argument("--summary", default="", help="appends a name<TAB>value line to this file")
-    ap.add_argument("--settle", type=float, default=30, help="seconds of RSS samples after the last answer")
+    ap.add_argument("--settle", type=float, default=60, help="seconds of RSS samples after the last answer")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a configuration setting for serve (repeatable), to compare settings")
     ap.add_argument("--hold", type=float, default=0, help="seconds to keep serve running after, to inspect it")

@@ -32,7 +32,7 @@ int32_t StreamingModel::InternTask(std::string_view name) {
   const int32_t id = tasks_.Intern(name);
   if (id == before) {
     answers_.AddTask();
-    gold_.push_back(kNoGold);
+    has_gold_.push_back(false);
     posterior_.insert(posterior_.end(), K_, K_ > 0 ? 1.0 / K_ : 0.0);
     task_epoch_.push_back(0);
   }
@@ -112,7 +112,7 @@ void StreamingModel::GrowClasses(int32_t new_k) {
 }
 
 bool StreamingModel::Active(int32_t task) const {
-  if (gold_[task] != kNoGold) return true;
+  if (has_gold_[task]) return true;
   for (const TaskAnswer& a : answers_.Of(task)) {
     if (!excluded_[a.worker]) return true;
   }
@@ -123,7 +123,7 @@ bool StreamingModel::Counted(int32_t task) const {
   if (K_ == 0 || !Active(task)) return false;
   int64_t counted = 0;
   for (const TaskAnswer& a : answers_.Of(task)) counted += excluded_[a.worker] ? 0 : 1;
-  return !PredictedOnly(options_.fit, counted, gold_[task] != kNoGold);
+  return !PredictedOnly(options_.fit, counted, has_gold_[task]);
 }
 
 WorkerModel StreamingModel::ModelOf(int32_t worker) const {
@@ -220,9 +220,9 @@ void StreamingModel::EStepFor(int32_t task) {
   const int K = kK == Eigen::Dynamic ? K_ : kK;  // a constant where known: unrolled loops
   double* p = posterior_.data() + static_cast<size_t>(task) * K;
   MutRow posterior(p, K);
-  if (gold_[task] != kNoGold) {
+  if (has_gold_[task]) {
     posterior.setZero();
-    p[gold_[task]] = 1.0;
+    p[Gold(task)] = 1.0;
     return;
   }
   // In probability space (no logs on the hot path): P(k) prod_a P(l_a | k),
@@ -342,7 +342,7 @@ void StreamingModel::DropTasks(std::span<const int32_t> tasks) {
     for (const TaskAnswer& a : answers_.Of(t)) --worker_answers_[a.worker];
     num_answers_ -= static_cast<int64_t>(answers_.Of(t).size());
     answers_.Clear(t);
-    gold_[t] = kNoGold;
+    StoreGold(t, kNoGold);
     if (K_ > 0) {
       std::fill(posterior_.begin() + static_cast<size_t>(t) * K_,
                 posterior_.begin() + static_cast<size_t>(t + 1) * K_, 1.0 / K_);
@@ -353,9 +353,23 @@ void StreamingModel::DropTasks(std::span<const int32_t> tasks) {
   RecountFromPosteriors();
 }
 
+int32_t StreamingModel::Gold(int32_t task) const {
+  if (!has_gold_[task]) return kNoGold;
+  return gold_.find(task)->second;
+}
+
+void StreamingModel::StoreGold(int32_t task, int32_t label) {
+  has_gold_[task] = label != kNoGold;
+  if (label == kNoGold) {
+    gold_.erase(task);
+  } else {
+    gold_[task] = static_cast<int16_t>(label);
+  }
+}
+
 void StreamingModel::SetGold(int32_t task, int32_t label) {
-  if (gold_[task] == label) return;
-  UpdateTask(task, [&] { gold_[task] = static_cast<int16_t>(label); });
+  if (Gold(task) == label) return;
+  UpdateTask(task, [&] { StoreGold(task, label); });
 }
 
 bool StreamingModel::MarkExcluded(int32_t worker, bool excluded) {
@@ -390,7 +404,8 @@ AnswerMatrix StreamingModel::Snapshot() const {
     }
     m.task_begin[t + 1] = static_cast<int64_t>(m.worker.size());
   }
-  m.gold.assign(gold_.begin(), gold_.end());
+  m.gold.assign(static_cast<size_t>(num_tasks()), kNoGold);
+  for (const auto& [task, label] : gold_) m.gold[task] = label;
   m.class_rank = class_rank_;
   return m;
 }

@@ -49,6 +49,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "consensus/aggregate.h"
@@ -121,7 +122,7 @@ class StreamingModel {
   // Bulk loading (restoring state): stores without updating any statistics.
   // REQUIRES: a full sweep after the last Load* call and before any other use.
   void LoadAnswer(int32_t task, int32_t worker, int32_t label);
-  void LoadGold(int32_t task, int32_t label) { gold_[task] = static_cast<int16_t>(label); }
+  void LoadGold(int32_t task, int32_t label) { StoreGold(task, label); }
   void LoadExcluded(int32_t worker) { excluded_[worker] = true; }
 
   // Full EM sweep over the current state, in three steps (see above).
@@ -142,7 +143,7 @@ class StreamingModel {
   int32_t Label(int32_t task) const;
   double Confidence(int32_t task) const;
   std::span<const TaskAnswer> Answers(int32_t task) const { return answers_.Of(task); }
-  int32_t Gold(int32_t task) const { return gold_[task]; }
+  int32_t Gold(int32_t task) const;  // kNoGold if none
   bool Excluded(int32_t worker) const { return excluded_[worker]; }
   // Answers the worker has stored (excluded or not).
   int64_t WorkerAnswers(int32_t worker) const { return worker_answers_[worker]; }
@@ -201,6 +202,8 @@ class StreamingModel {
   void ParameterPopulation(double* out) const;
   void EnsureRemote();
   void RecountFromPosteriors();
+  // Sets or (kNoGold) clears the task's gold, without updating statistics.
+  void StoreGold(int32_t task, int32_t label);
 
   static constexpr int kMaxStackClasses = 64;
 
@@ -210,7 +213,10 @@ class StreamingModel {
   std::vector<int32_t> class_rank_;
   // Per task.
   AnswerStore answers_;
-  std::vector<int16_t> gold_;  // (classes stop at 1024: config.h)
+  // Gold labels: few tasks have one, so a bit per task and a map of those
+  // that do (classes stop at 1024: config.h).
+  std::vector<bool> has_gold_;
+  absl::flat_hash_map<int32_t, int16_t> gold_;
   std::vector<double> posterior_;       // num_tasks x K
   // sweep_epoch_ at the task's last change: a task changed while a sweep
   // ran carries the epoch its PrepareSweep opened (4 bytes, not a version's 8).

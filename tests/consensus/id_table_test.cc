@@ -108,6 +108,22 @@ TEST(IdTableTest, KeepsEveryIdThroughManyGrowths) {
   EXPECT_EQ(t.Name(12345), "task-12345");
 }
 
+// Absent names probe past full groups and stop at the first free slot; at
+// every size between growths (the table up to 7/8 full), none is found and
+// every present one is.
+TEST(IdTableTest, AbsentNamesAreNotFoundAtEveryLoad) {
+  IdTable t;
+  for (int i = 0; i < 30000; ++i) {
+    ASSERT_EQ(t.Intern("w" + std::to_string(i)), i);
+    if (i % 997 == 0) {
+      for (int j = 0; j <= i; j += 7) ASSERT_EQ(t.Find("w" + std::to_string(j)), j);
+      for (int j = 0; j < 2000; ++j) {
+        ASSERT_EQ(t.Find("absent-" + std::to_string(j)), IdTable::kNotFound);
+      }
+    }
+  }
+}
+
 // The ends are stored per block of 65,536 ids: names on either side of a
 // block's first id, and names up to the limit, read back whole.
 TEST(IdTableTest, NamesAcrossBlocksAndOfTheLongestSizeReadBack) {

@@ -377,6 +377,37 @@ TEST(StreamingModel, GoldClampsThePosteriorAtOnce) {
   EXPECT_DOUBLE_EQ(m.Confidence(t), 1.0);
 }
 
+// Gold is held for the few tasks that have it: set, changed, cleared,
+// dropped, and in the snapshot, for those tasks only.
+TEST(StreamingModel, GoldIsKeptPerTaskThroughSetClearAndDrop) {
+  StreamingModel m(StreamingOptions{});
+  Feed(m, {{"a", "w1", "x"}, {"b", "w1", "y"}, {"c", "w2", "x"}, {"d", "w2", "y"}});
+  const int32_t x = m.classes().Find("x"), y = m.classes().Find("y");
+  const int32_t a = m.tasks().Find("a"), b = m.tasks().Find("b"), c = m.tasks().Find("c");
+  const int32_t d = m.tasks().Find("d");
+  m.SetGold(a, y);
+  m.SetGold(b, x);
+  m.SetGold(c, y);
+  m.SetGold(b, y);        // changed
+  m.SetGold(c, kNoGold);  // cleared
+  EXPECT_EQ(m.Gold(a), y);
+  EXPECT_EQ(m.Gold(b), y);
+  EXPECT_EQ(m.Gold(c), kNoGold);
+  EXPECT_EQ(m.Gold(d), kNoGold);
+  EXPECT_EQ(m.Label(b), y);
+  const int32_t drop[] = {a};
+  m.DropTasks(drop);
+  EXPECT_EQ(m.Gold(a), kNoGold);
+  const AnswerMatrix snapshot = m.Snapshot();
+  ASSERT_EQ(snapshot.gold.size(), 4u);
+  EXPECT_EQ(snapshot.gold[a], kNoGold);
+  EXPECT_EQ(snapshot.gold[b], y);
+  EXPECT_EQ(snapshot.gold[c], kNoGold);
+  EXPECT_EQ(snapshot.gold[d], kNoGold);
+  m.LoadGold(d, x);
+  EXPECT_EQ(m.Gold(d), x);
+}
+
 TEST(StreamingModel, ExcludedWorkerStopsCountingAndIncludeRestores) {
   StreamingModel m(StreamingOptions{});
   Feed(m, SyntheticAnswers({.tasks = 500, .workers = 20, .classes = 2, .answers_per_task = 3, .seed = 2}));

@@ -29,7 +29,7 @@ std::string Name(const char* prefix, int64_t i) {
   return buf;
 }
 
-TEST(ProjectMemoryTest, TwoMillionSingleAnswerTasksTakeUnder90BytesPerAnswer) {
+TEST(ProjectMemoryTest, TwoMillionSingleAnswerTasksTakeUnder80BytesPerAnswer) {
   if (kSanitized) GTEST_SKIP() << "a sanitizer's allocator does not report mallinfo2";
   constexpr int64_t kTasks = 2'000'000;
   constexpr int64_t kWorkers = 100'000;
@@ -47,7 +47,7 @@ TEST(ProjectMemoryTest, TwoMillionSingleAnswerTasksTakeUnder90BytesPerAnswer) {
   std::printf("live state: %.1f bytes per answer (%lld tasks, %lld workers, 1 answer each)\n",
               per_answer, static_cast<long long>(kTasks), static_cast<long long>(kWorkers));
   EXPECT_EQ(model.num_answers(), kTasks);
-  EXPECT_LT(per_answer, 90.0);
+  EXPECT_LT(per_answer, 80.0);
 }
 
 }  // namespace
