@@ -85,11 +85,18 @@ def throughput(args, work, brokers, topic, per_message, partitions):
     produce_s = time.time() - t
     messages = (args.answers + per_message - 1) // per_message
 
-    t = time.time()
-    kcat = subprocess.run(["kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q"],
-                          stdout=subprocess.PIPE, check=True)
-    kcat_s = time.time() - t
-    kcat_lines = kcat.stdout.count(b"\n")
+    # kcat -C: the fastest of three reads. Its wall time is mostly waiting on
+    # fetches (0.3 s of CPU for 1M messages), and in some hours a single read
+    # took 1.5 to 4.6 s where it usually takes 1: the best of three is the
+    # bar that is hardest to reach.
+    kcat_s, kcat_lines = None, 0
+    for _ in range(3):
+        t = time.time()
+        kcat = subprocess.run(["kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q"],
+                              stdout=subprocess.PIPE, check=True)
+        elapsed = time.time() - t
+        if kcat_s is None or elapsed < kcat_s:
+            kcat_s, kcat_lines = elapsed, kcat.stdout.count(b"\n")
 
     # kcat -G: from its first message to its last (the group join is not counted).
     proc = subprocess.Popen(["kcat", "-b", brokers, "-G", f"kcat-{topic}", "-o", "beginning", "-e", "-q", topic],
@@ -128,7 +135,7 @@ def throughput(args, work, brokers, topic, per_message, partitions):
     kcat_rate = args.answers / kcat_s
     print(f"answers: {args.answers:,} as {messages:,} messages of {per_message} answer(s), {partitions} partitions, lz4")
     print(f"  produce: {produce_s:.2f}s")
-    print(f"  kcat -C (simple consumer, no group): {kcat_s:.2f}s for {kcat_lines:,} lines "
+    print(f"  kcat -C (simple consumer, no group), best of 3: {kcat_s:.2f}s for {kcat_lines:,} lines "
           f"-> {kcat_rate:,.0f} answers/s")
     print(f"  kcat -G (group consumer), first to last message: {group_s:.2f}s "
           f"-> {args.answers / group_s:,.0f} answers/s")
