@@ -56,7 +56,7 @@ inline constexpr double kDefaultPrior = 0.01;
 inline constexpr double kDefaultDiagonalPrior = 1.0;
 
 struct AggregateOptions {
-  Method method = Method::kDawidSkene;
+  Method method = Method::kHierarchical;
   double prior = kDefaultPrior;
   double diagonal_prior = kDefaultDiagonalPrior;  // ignored when prior == 0
   // EM stops when the objective (log-likelihood plus log-prior) per answer

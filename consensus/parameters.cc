@@ -138,15 +138,18 @@ double MaceLogConfusion(const double* c, int32_t K, double* log_pi, bool with_te
 }
 
 // Hierarchical Dawid-Skene: the pseudo-counts b_kl = s m_kl of row k, from the
-// population row m_k = (N_.k + c) / (N_k + K c), into b (K entries). Their sum is s.
+// population row m_k = (N_.k + c + d [l == k]) / (N_k + K c + d), into b (K
+// entries). Their sum is s.
 void HierarchicalRow(const double* population, int32_t K, int k, double* b) {
   const double c = kHierarchicalPopulationPrior;
+  const double d = kHierarchicalPopulationDiagonal;
   const double s = K * kHierarchicalStrengthPerClass;
   double total = K * c;
   for (int l = 0; l < K; ++l) total += population == nullptr ? 0.0 : std::max(population[l * K + k], 0.0);
+  total += d;
   for (int l = 0; l < K; ++l) {
     const double n = population == nullptr ? 0.0 : std::max(population[l * K + k], 0.0);
-    b[l] = s * (n + c) / total;
+    b[l] = s * (n + c + (l == k ? d : 0.0)) / total;
   }
 }
 
@@ -318,34 +321,44 @@ struct LikelihoodKernel {
   }
 
   // Hierarchical Dawid-Skene: P(label | k) = (c[label][k] + b_k,label) / sum_l (c[l][k] + b_kl),
-  // b_kl = s (N_lk + c) / (N_k + K c) as HierarchicalRow, for every k at once.
-  // Without a population N is 0. total and col: K-array scratch.
+  // b_kl = s (N_lk + c + d [l == k]) / (N_k + K c + d) as HierarchicalRow, for
+  // every k at once. Without a population N is 0. total, col and m: K-array scratch.
   template <typename Scratch>
   static void Hierarchical(const double* c, int32_t K, const double* population, int32_t label,
-                           double* likelihood, Scratch& total, Scratch& col) {
+                           double* likelihood, Scratch& total, Scratch& col, Scratch& m) {
     const double prior = kHierarchicalPopulationPrior;
+    const double d = kHierarchicalPopulationDiagonal;
     const double s = K * kHierarchicalStrengthPerClass;
-    total.setConstant(K * prior);
-    col.setZero();
     auto counts = [&](int l) { return Row(c + static_cast<size_t>(l) * K, K).max(0.0); };
-    if (population == nullptr) {
-      // N = 0: (s * (0 + c)) / total, the same bits as s * c / total.
-      for (int l = 0; l < K; ++l) col += counts(l) + s * prior / total;
-      MutRow(likelihood, K) = (counts(label) + s * prior / total) / col;
-      return;
+    // m = N_l. + c, plus d at class l: the scalar (n + c) + (d or 0), bit for bit.
+    auto pooled = [&](int l) {
+      if (population == nullptr) {
+        m.setConstant(prior);  // 0 + c is c exactly
+      } else {
+        m = Row(population + static_cast<size_t>(l) * K, K).max(0.0) + prior;
+      }
+      m(l) += d;
+    };
+    total.setConstant(K * prior);
+    if (population != nullptr) {
+      for (int l = 0; l < K; ++l) total += Row(population + static_cast<size_t>(l) * K, K).max(0.0);
     }
-    auto pop = [&](int l) { return Row(population + static_cast<size_t>(l) * K, K).max(0.0); };
-    for (int l = 0; l < K; ++l) total += pop(l);
-    for (int l = 0; l < K; ++l) col += counts(l) + s * (pop(l) + prior) / total;
-    MutRow(likelihood, K) = (counts(label) + s * (pop(label) + prior) / total) / col;
+    total += d;
+    col.setZero();
+    for (int l = 0; l < K; ++l) {
+      pooled(l);
+      col += counts(l) + s * m / total;
+    }
+    pooled(label);
+    MutRow(likelihood, K) = (counts(label) + s * m / total) / col;
   }
 
   template <typename Scratch>
   static void RunWith(const double* c, int32_t K, const WorkerPrior& prior, WorkerModel model,
-                      int32_t label, double* likelihood, Scratch& x, Scratch& y) {
+                      int32_t label, double* likelihood, Scratch& x, Scratch& y, Scratch& z) {
     if (model == WorkerModel::kHierarchical) {
       // One population row per class: O(K^2), as ds.
-      return Hierarchical(c, K, prior.population, label, likelihood, x, y);
+      return Hierarchical(c, K, prior.population, label, likelihood, x, y, z);
     }
     const double a = prior.pseudo_count;
     const double diag = a + prior.diagonal;
@@ -363,20 +376,20 @@ struct LikelihoodKernel {
     }
     if constexpr (kK != Eigen::Dynamic) {
       // Fixed-size arrays, the loops unrolled: the scratch can stay in registers.
-      ClassArray<kK> x, y;
-      RunWith(c, K, prior, model, label, likelihood, x, y);
+      ClassArray<kK> x, y, z;
+      RunWith(c, K, prior, model, label, likelihood, x, y, z);
     } else {
       // Scratch on the stack up to 64 classes, on the heap beyond.
       constexpr int kStack = 64;
-      double stack[2 * kStack];
+      double stack[3 * kStack];
       std::vector<double> heap;
       double* scratch = stack;
       if (K > kStack) {
-        heap.resize(2 * static_cast<size_t>(K));
+        heap.resize(3 * static_cast<size_t>(K));
         scratch = heap.data();
       }
-      MutRow x(scratch, K), y(scratch + K, K);
-      RunWith(c, K, prior, model, label, likelihood, x, y);
+      MutRow x(scratch, K), y(scratch + K, K), z(scratch + 2 * K, K);
+      RunWith(c, K, prior, model, label, likelihood, x, y, z);
     }
   }
 };

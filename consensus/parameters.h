@@ -41,12 +41,19 @@ inline constexpr int kMaceInnerSteps = 10;
 // The class prior of both Bayesian models: symmetric Dirichlet(1).
 inline constexpr double kVariationalClassPrior = 1.0;
 // kHierarchical: each confusion row k ~ Dirichlet(1 + s m_k) in the MAP sense
-// of kConfusion, centred on the population's row m_k with s = K pseudo-answers:
-// with an uninformative population (m_k uniform) this is Laplace's Dirichlet(1)
-// per cell, so the only thing the hierarchy adds is where the mass sits. The
-// population row itself is the pooled counts under a Dirichlet(1) hyperprior.
+// of kConfusion, centred on the population's row m_k with s = K pseudo-answers
+// (the mass of Laplace's Dirichlet(1) per cell), so the only thing the
+// hierarchy adds is where the mass sits. The population row itself is the
+// pooled counts under the hyperprior Dirichlet(1 + [l == k]): one pseudo-answer
+// per cell and one more on the true class, ds's belief that a worker does
+// better than chance (kDefaultDiagonalPrior), held by the crowd instead of by
+// each worker. It decides only where the crowd has no answers yet (a lone
+// answer of a new project's first worker is then its task's label, not a tie),
+// and breaks the symmetry between class permutations there; thousands of
+// pooled answers outweigh it.
 inline constexpr double kHierarchicalStrengthPerClass = 1.0;
 inline constexpr double kHierarchicalPopulationPrior = 1.0;
+inline constexpr double kHierarchicalPopulationDiagonal = 1.0;
 
 // Dirichlet pseudo-counts on each row of a worker's confusion matrix: `a` on
 // every cell plus `diagonal` on the cell of the true class.
@@ -79,7 +86,8 @@ struct WorkerPrior {
 // posteriors come from kMaceInnerSteps EM steps that split each diagonal
 // count into spam and not spam. Returns -KL of those posteriors.
 // kHierarchical (hierarchical Dawid-Skene, after Paun et al. 2018): with N the
-// population counts, m_kl = (N_lk + c) / (N_k + K c), c = kHierarchicalPopulationPrior,
+// population counts, m_kl = (N_lk + c + d [l == k]) / (N_k + K c + d),
+// c = kHierarchicalPopulationPrior, d = kHierarchicalPopulationDiagonal,
 // and b_kl = s m_kl, s = K kHierarchicalStrengthPerClass:
 //   P(l | k) = (counts[l][k] + b_kl) / (sum_l' counts[l'][k] + s);
 // returns sum_{k,l} b_kl log(P(l | k) / m_kl): kConfusion's term measured from

@@ -200,7 +200,7 @@ void StreamingModel::ContributeFor(int32_t task, double sign) {
   for (const TaskAnswer& a : answers_.Of(task)) {
     MutRow(counts_.data() + (static_cast<size_t>(a.worker) * K + a.label) * K, K) += sign * p;
   }
-  if (!population_.empty()) [[unlikely]] {
+  if (!population_.empty()) {
     for (const TaskAnswer& a : answers_.Of(task)) {
       if (excluded_[a.worker]) continue;
       MutRow(population_.data() + static_cast<size_t>(a.label) * K, K) += sign * p;
@@ -230,7 +230,7 @@ void StreamingModel::EStepFor(int32_t task) {
   double population_stack[16 * 16];
   std::vector<double> population_heap;
   double* population = nullptr;
-  if (!population_.empty()) [[unlikely]] {
+  if (!population_.empty()) {
     population = population_stack;
     if (K > 16) {
       population_heap.resize(static_cast<size_t>(K) * K);

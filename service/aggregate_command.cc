@@ -37,7 +37,7 @@ constexpr consensus::Method kAllMethods[] = {
 
 struct AggregateFlags {
   std::string labels, gold, truth;
-  std::string method = "ds";
+  std::string method = "hds";
   // Each row is a judgement (docs/configuration.md, "Repeated answers").
   std::string repeats = "count";
   std::string tie_break = "prior";

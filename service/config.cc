@@ -191,7 +191,7 @@ absl::Status Config::Validate() const {
 
 consensus::AggregateOptions Config::FitOptions() const {
   // Validate() admits only the EM methods, so ParseMethod cannot fail here.
-  return {.method = consensus::ParseMethod(model.method).value_or(consensus::Method::kDawidSkene),
+  return {.method = consensus::ParseMethod(model.method).value_or(consensus::Method::kHierarchical),
           .prior = model.prior, .diagonal_prior = model.diagonal_prior, .tol = model.tol,
           .max_iter = model.max_iter, .threads = model.threads,
           .onecoin_below = model.onecoin_below};

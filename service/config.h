@@ -79,7 +79,7 @@ struct Config {
     size_t block_cache_mb = 64;
   } state;
   struct Model {
-    std::string method = "ds";  // ds | onecoin | vbds | mace | hds (mv and wawa are batch-only)
+    std::string method = "hds";  // ds | onecoin | vbds | mace | hds (mv and wawa are batch-only)
     double prior = consensus::kDefaultPrior;
     double diagonal_prior = consensus::kDefaultDiagonalPrior;
     double tol = consensus::AggregateOptions{}.tol;

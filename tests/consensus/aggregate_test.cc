@@ -813,11 +813,12 @@ TEST_P(ExclusionTest, ExcludedWorkerConfusionIsStillEstimated) {
   const Model m = Fit(BuildMatrix(s), Options(GetParam(), /*prior=*/0), {false, false, false, true});
   if (GetParam() == Method::kHierarchical) {
     // hds keeps its population prior (2 pseudo-answers per row, the included
-    // workers' 7/8 on the diagonal with the Laplace hyperprior): the swap
-    // matrix shrunk towards the population, (0 + 2 * 7/8) / (2 + 2) = 0.4375.
-    EXPECT_NEAR(Confusion(m, 3, kA, kA), 0.4375, 1e-3);  // posteriors short of one-hot
-    EXPECT_NEAR(Confusion(m, 3, kA, kB), 0.5625, 1e-3);
-    EXPECT_NEAR(Confusion(m, 3, kB, kB), 0.4375, 1e-3);
+    // workers' (6 + 2) / (6 + 3) = 8/9 on the diagonal with the hyperprior
+    // Dirichlet(1 + [l == k])): the swap matrix shrunk towards the
+    // population, (0 + 2 * 8/9) / (2 + 2) = 4/9.
+    EXPECT_NEAR(Confusion(m, 3, kA, kA), 4.0 / 9, 1e-3);  // posteriors short of one-hot
+    EXPECT_NEAR(Confusion(m, 3, kA, kB), 5.0 / 9, 1e-3);
+    EXPECT_NEAR(Confusion(m, 3, kB, kB), 4.0 / 9, 1e-3);
     for (int32_t t = 0; t < 4; ++t) EXPECT_EQ(m.label[t], t % 2);
     return;
   }

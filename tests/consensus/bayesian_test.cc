@@ -122,12 +122,13 @@ TEST(BayesianTest, HierarchicalRowIsShrunkTowardsThePopulationRow) {
   const double counts[4] = {1, 0, 0, 0};
   double log_pi[4];
   WorkerLogConfusion(counts, 2, {.population = population}, WorkerModel::kHierarchical, log_pi);
-  // m_0 = (81, 21) / 102, s = K = 2 pseudo-answers: P(0 | 0) = (1 + 2 * 81/102) / (1 + 2).
-  EXPECT_NEAR(std::exp(log_pi[0 * 2 + 0]), (1 + 2 * 81.0 / 102) / 3, 1e-12);
-  EXPECT_NEAR(std::exp(log_pi[1 * 2 + 0]), (2 * 21.0 / 102) / 3, 1e-12);
-  // No answer on class 1: the row is the population's, (11, 91) / 102.
-  EXPECT_NEAR(std::exp(log_pi[0 * 2 + 1]), 11.0 / 102, 1e-12);
-  EXPECT_NEAR(std::exp(log_pi[1 * 2 + 1]), 91.0 / 102, 1e-12);
+  // m_0 = (80 + 1 + 1, 20 + 1) / 103 (the hyperprior's 1 per cell and 1 more
+  // on the diagonal), s = K = 2 pseudo-answers: P(0 | 0) = (1 + 2 * 82/103) / (1 + 2).
+  EXPECT_NEAR(std::exp(log_pi[0 * 2 + 0]), (1 + 2 * 82.0 / 103) / 3, 1e-12);
+  EXPECT_NEAR(std::exp(log_pi[1 * 2 + 0]), (2 * 21.0 / 103) / 3, 1e-12);
+  // No answer on class 1: the row is the population's, (11, 92) / 103.
+  EXPECT_NEAR(std::exp(log_pi[0 * 2 + 1]), 11.0 / 103, 1e-12);
+  EXPECT_NEAR(std::exp(log_pi[1 * 2 + 1]), 92.0 / 103, 1e-12);
   // The one-row form used by the streaming E-step agrees.
   double likelihood[2];
   WorkerLikelihood(counts, 2, {.population = population}, WorkerModel::kHierarchical, 0, likelihood);
@@ -135,21 +136,35 @@ TEST(BayesianTest, HierarchicalRowIsShrunkTowardsThePopulationRow) {
   EXPECT_NEAR(likelihood[1], std::exp(log_pi[1]), 1e-12);
 }
 
-TEST(BayesianTest, HierarchicalWithoutPopulationIsLaplaceSmoothing) {
+// With no pooled answers yet the population is the hyperprior's mean,
+// m_kl = (1 + [l == k]) / (K + 1): better than chance, so that a new
+// project's first answers are read as evidence for their labels.
+TEST(BayesianTest, HierarchicalWithoutPopulationLeansToTheDiagonal) {
   const double counts[9] = {5, 1, 0, 2, 3, 0, 0, 0, 4};  // [l][k], K = 3
   double log_pi[9];
   const double term = WorkerLogConfusion(counts, 3, {}, WorkerModel::kHierarchical, log_pi);
-  // Dirichlet(1) per cell: P(l | k) = (n_lk + 1) / (n_k + 3).
-  EXPECT_NEAR(std::exp(log_pi[0 * 3 + 0]), 6.0 / 10, 1e-12);
-  EXPECT_NEAR(std::exp(log_pi[1 * 3 + 0]), 3.0 / 10, 1e-12);
-  EXPECT_NEAR(std::exp(log_pi[2 * 3 + 2]), 5.0 / 7, 1e-12);
+  // s = 3 pseudo-answers per row at m: 1.5 on the diagonal, 0.75 elsewhere.
+  EXPECT_NEAR(std::exp(log_pi[0 * 3 + 0]), 6.5 / 10, 1e-12);
+  EXPECT_NEAR(std::exp(log_pi[1 * 3 + 0]), 2.75 / 10, 1e-12);
+  EXPECT_NEAR(std::exp(log_pi[2 * 3 + 2]), 5.5 / 7, 1e-12);
   double expected = 0;
-  for (double v : log_pi) expected += v - std::log(1.0 / 3);  // b = 1 on every cell, m = 1/3
+  for (int l = 0; l < 3; ++l) {
+    for (int k = 0; k < 3; ++k) {
+      const double m = l == k ? 0.5 : 0.25;
+      expected += 3 * m * (log_pi[l * 3 + k] - std::log(m));
+    }
+  }
   EXPECT_NEAR(term, expected, 1e-12);
   EXPECT_LT(term, 0);
-  // A worker without answers is the population: its term is 0.
+  // A worker without answers is the population: its term is 0, and its
+  // answer makes the class it names the likeliest.
   const double none[9] = {};
   EXPECT_NEAR(WorkerLogConfusion(none, 3, {}, WorkerModel::kHierarchical, log_pi), 0.0, 1e-12);
+  double likelihood[3];
+  WorkerLikelihood(none, 3, {}, WorkerModel::kHierarchical, 2, likelihood);
+  EXPECT_NEAR(likelihood[2], 0.5, 1e-12);
+  EXPECT_NEAR(likelihood[0], 0.25, 1e-12);
+  EXPECT_NEAR(likelihood[1], 0.25, 1e-12);
 }
 
 TEST(BayesianTest, HierarchicalIgnoresTheUsersPseudoCounts) {
@@ -330,6 +345,29 @@ TEST(BayesianTest, DefaultIsWithinATenthOfAPointOfBayesOptimal) {
   }
   std::cout << " (default " << MethodName(methods[0]) << ")\n";
   EXPECT_GE(accuracy[0], optimal - 0.001) << "default " << MethodName(methods[0]);
+}
+
+// Issue 11: the shape `consensusd synth` draws by default, few answers per
+// worker (20,000 tasks x 5 answers over 2,000 workers: 50 each on average, 10
+// for the least busy). Every plug-in method is far from the Bayes-optimal
+// accuracy here (1 to 2 points: K x K matrices from tens of answers); what
+// the choice of default needs is that reading a light worker as a member of
+// the crowd (hds) beats reading it as an expert (ds's diagonal prior). The
+// margin asserted is about a third of the one measured (docs/accuracy.md).
+TEST(BayesianTest, DefaultBeatsDawidSkeneWhereWorkersAreSparse) {
+  constexpr int kSeeds = 3;
+  double optimal = 0, by_default = 0, ds = 0;
+  for (int seed = 1; seed <= kSeeds; ++seed) {
+    const SyntheticData d = Synthesize({.tasks = 20000, .workers = 2000, .classes = 4,
+                                        .answers_per_task = 5, .seed = static_cast<uint64_t>(seed)});
+    optimal += BayesOptimal(d) / kSeeds;
+    by_default += AccuracyOf(*Aggregate(d.answers, AggregateOptions{}), d.truth) / kSeeds;
+    ds += AccuracyOf(*Aggregate(d.answers, {.method = Method::kDawidSkene}), d.truth) / kSeeds;
+  }
+  std::cout << "[ measured ] Bayes-optimal " << optimal << ", default ("
+            << MethodName(AggregateOptions{}.method) << ") " << by_default << ", ds " << ds << "\n";
+  EXPECT_GE(by_default, ds + 0.001);
+  EXPECT_LT(by_default, optimal);
 }
 
 }  // namespace

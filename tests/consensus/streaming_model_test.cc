@@ -152,7 +152,9 @@ TEST(StreamingModel, HierarchicalPopulationFollowsEveryUpdate) {
   ASSERT_TRUE(m.MarkExcluded(w, false));
   ExpectPopulationIsARecount(m, "inclusion");
   // Other methods keep no population.
-  StreamingModel ds(StreamingOptions{});
+  StreamingOptions ds_options;
+  ds_options.fit.method = Method::kDawidSkene;
+  StreamingModel ds(ds_options);
   Feed(ds, SyntheticAnswers({.tasks = 10, .workers = 3, .classes = 2, .answers_per_task = 2, .seed = 1}));
   EXPECT_TRUE(ds.PopulationCounts().empty());
 }

@@ -29,12 +29,14 @@ constexpr double kEps = std::numeric_limits<double>::epsilon();
 // The scalar WorkerLikelihood for ds, one-coin and hds, as it was written.
 void HierarchicalRow(const double* population, int32_t K, int k, double* b) {
   const double c = kHierarchicalPopulationPrior;
+  const double d = kHierarchicalPopulationDiagonal;
   const double s = K * kHierarchicalStrengthPerClass;
   double total = K * c;
   for (int l = 0; l < K; ++l) total += population == nullptr ? 0.0 : std::max(population[l * K + k], 0.0);
+  total += d;
   for (int l = 0; l < K; ++l) {
     const double n = population == nullptr ? 0.0 : std::max(population[l * K + k], 0.0);
-    b[l] = s * (n + c) / total;
+    b[l] = s * (n + c + (l == k ? d : 0.0)) / total;
   }
 }
 

@@ -94,9 +94,12 @@ TEST_F(EngineExclusionTest, ExcludedWorkersAnswersStopCounting) {
   const std::vector<std::pair<std::string, double>> prior =
       engine_->ProjectDetail(kProject)->class_priors;
   ASSERT_EQ(posterior.size(), prior.size());
+  // The task's E-step ran during the sweep; the class priors moved on by
+  // the sweep's tolerance after it (hds: the population follows the
+  // exclusion), far less than one counted answer would move it.
   for (size_t k = 0; k < prior.size(); ++k) {
     EXPECT_EQ(posterior[k].first, prior[k].first);
-    EXPECT_NEAR(posterior[k].second, prior[k].second, 1e-9) << prior[k].first;
+    EXPECT_NEAR(posterior[k].second, prior[k].second, 1e-6) << prior[k].first;
   }
 }
 

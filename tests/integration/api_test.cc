@@ -520,7 +520,7 @@ TEST_F(ApiTest, ProjectViewReportsPriorsLastSweepAndAlpha) {
     const json p = GetJson("/v1/projects/" + name);
     ASSERT_TRUE(p.is_object());
     EXPECT_EQ(p.at("project"), name);
-    EXPECT_EQ(p.at("method"), "ds");
+    EXPECT_EQ(p.at("method"), "hds");
     EXPECT_EQ(Strings(p.at("classes")), data.Classes());
     EXPECT_EQ(Keys(p.at("class_priors")), data.Classes());
     EXPECT_NEAR(Sum(p.at("class_priors")), 1.0, 1e-9);

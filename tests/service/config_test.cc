@@ -78,7 +78,7 @@ TEST_F(ConfigTest, DefaultsMatchSpec) {
   EXPECT_EQ(config->http.max_body_bytes, size_t{1} << 20);
   EXPECT_EQ(config->metrics.per_worker_limit, 500);
   EXPECT_EQ(config->output.min_change, 0.01);
-  EXPECT_EQ(config->model.method, "ds");
+  EXPECT_EQ(config->model.method, "hds");
   EXPECT_EQ(config->model.sweep_interval_s, 10);
   EXPECT_EQ(config->project_defaults.max_classes, 64);
   EXPECT_THAT(config->project_defaults.classes, IsEmpty());
