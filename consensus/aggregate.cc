@@ -124,11 +124,17 @@ class EmFit {
       // so the objective is not EM's: it may rise and fall while the
       // population drifts (by a few 1e-4 per answer). Once the population
       // stands still, what remains is EM under a fixed prior, so hds has
-      // converged when both the objective and the pooled counts settle, each
-      // by less than tol per answer.
+      // converged when the objective changes by less than tol per answer
+      // either way and the pooled counts by less than sqrt(tol) per answer:
+      // near a fixed point the objective moves with the square of a
+      // parameter's step, so sqrt(tol) is the step that tol stands for (the
+      // usual pairing of a function and a parameter tolerance). Held to tol
+      // itself, the counts kept hds iterating twice as long as ds on large
+      // inputs: 57 sweeps against 25 on 10M answers, which moved 861 of 2M
+      // labels (0.04%) and the accuracy by one task.
       const double change = (objective - previous) * scale;
       const bool settled = UsesPopulation(o_)
-                               ? std::abs(change) < o_.tol && population_shift_ * scale < o_.tol
+                               ? std::abs(change) < o_.tol && population_shift_ * scale < std::sqrt(o_.tol)
                                : change < o_.tol;
       if (settled) {
         model.converged = true;
