@@ -261,7 +261,12 @@ TEST_F(EnginePartitionsTest, RevokedAnswersLeaveTheModelAndCountAsThePartitionsP
   EXPECT_EQ(AnswersOf("t0"), 2u);
   Sweep();
   EXPECT_EQ(engine_->Worker(kProject, "w1")->answers, 2);  // one here, one remote
-  EXPECT_NEAR(engine_->Worker(kProject, "w1")->accuracy, accuracy, 1e-9);
+  // The same counts, local plus remote, give the same estimate to within
+  // the sweeps' tolerance: under the default hds each sweep also refits the
+  // pooled counts and stops once they move by less than its tolerance, so
+  // two sweeps agree to about 1e-7 here, not to the last bit as under ds (a
+  // lost remote answer would move the accuracy by about 0.1).
+  EXPECT_NEAR(engine_->Worker(kProject, "w1")->accuracy, accuracy, 1e-6);
 }
 
 // Regression (fixed): stored answers are keyed by the partition of the message
