@@ -326,7 +326,7 @@ the issue names on held-out sets (sparse workers, spammers).
 - `ds` stays available (`--method ds`, `model.method: ds`) with its priors;
   `--method ds --prior 0` is crowd-kit's maximum-likelihood `DawidSkene`.
 - Choosing per data set by gold is not allowed. A label-free choice per
-  project (by the evidence, or by the likelihood of held-out answers) was
+  project (by the evidence of the workers' counts) was
   tried for `hds`'s strength and dropped (below).
 
 What is not met (issue 11 stays open): on synthetic data the default is
