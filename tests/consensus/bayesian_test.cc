@@ -357,7 +357,7 @@ TEST(BayesianTest, DefaultIsWithinATenthOfAPointOfBayesOptimal) {
 // accuracy here (1 to 2 points: K x K matrices from tens of answers); what
 // the choice of default needs is that reading a light worker as a member of
 // the crowd (hds) beats reading it as an expert (ds's diagonal prior). The
-// margin asserted is about a third of the one measured (docs/accuracy.md).
+// margin asserted is a quarter of the one measured (docs/accuracy.md).
 TEST(BayesianTest, DefaultBeatsDawidSkeneWhereWorkersAreSparse) {
   constexpr int kSeeds = 3;
   double optimal = 0, by_default = 0, ds = 0;
