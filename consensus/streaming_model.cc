@@ -164,6 +164,25 @@ void StreamingModel::EnsureRemote() {
   if (UsesPopulation(options_.fit)) remote_population_.assign(static_cast<size_t>(K_) * K_, 0.0);
 }
 
+bool StreamingModel::ClearRemote() {
+  if (!has_remote_) return false;
+  const auto nonzero = [](double v) { return v != 0.0; };
+  if (std::any_of(remote_counts_.begin(), remote_counts_.end(), nonzero) ||
+      std::any_of(remote_class_counts_.begin(), remote_class_counts_.end(), nonzero) ||
+      std::any_of(remote_answers_.begin(), remote_answers_.end(), [](int64_t n) { return n != 0; })) {
+    return false;
+  }
+  // remote_population_ is their sum: zero up to the rounding of
+  // SetRemoteWorker's differences, which goes with it.
+  has_remote_ = false;
+  std::vector<double>().swap(remote_counts_);
+  std::vector<int64_t>().swap(remote_answers_);
+  std::vector<double>().swap(remote_class_counts_);
+  std::vector<double>().swap(remote_population_);
+  ++version_;
+  return true;
+}
+
 void StreamingModel::SetRemoteWorker(int32_t worker, std::span<const double> counts,
                                      int64_t answers) {
   EnsureRemote();

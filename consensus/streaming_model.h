@@ -118,6 +118,12 @@ class StreamingModel {
   void SetRemoteWorker(int32_t worker, std::span<const double> counts, int64_t answers);
   void SetRemoteClassCounts(std::span<const double> class_counts);
   bool has_remote() const { return has_remote_; }
+  // Drops the remote statistics and frees their memory (a num_workers x K x K
+  // table) once they are all zero: every partition is local again, as when a
+  // group shrinks to one instance. Parameters are then the local counts'
+  // alone, as before the first Set*Remote* call. Returns whether it dropped
+  // them; false (nothing changed) while any remote count or answer is held.
+  bool ClearRemote();
 
   // Bulk loading (restoring state): stores without updating any statistics.
   // REQUIRES: a full sweep after the last Load* call and before any other use.
@@ -229,7 +235,8 @@ class StreamingModel {
   std::vector<double> class_counts_;
   // hds only (else empty): the sum of counts_ over included workers, K x K [l][k].
   std::vector<double> population_;
-  // Remote statistics (empty until the first Set*Remote* call).
+  // Remote statistics (empty until the first Set*Remote* call, and again
+  // after ClearRemote).
   bool has_remote_ = false;
   std::vector<double> remote_counts_;  // num_workers x K x K
   std::vector<int64_t> remote_answers_;

@@ -394,6 +394,13 @@ class Engine {
   // `remote` (a record of a partition not in `local` is being added), or
   // `local` leaves some of the topic's records remote.
   void BeforeFirstRemote(Project& project, const absl::flat_hash_set<int32_t>& local, bool remote);
+  // REQUIRES: project.mu held. The reverse of BeforeFirstRemote: once no
+  // record the project holds is of a partition outside `local` (the group
+  // shrank to this instance), drops the model's remote statistics
+  // (StreamingModel::ClearRemote) and the copies of the caught-up
+  // partitions' records, so that a project that had remote statistics holds
+  // what one that never had them does.
+  void AfterLastRemote(Project& project, const absl::flat_hash_set<int32_t>& local);
 
   storage::StateStore& store_;
   ProjectSet projects_;

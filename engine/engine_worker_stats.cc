@@ -130,6 +130,24 @@ void Engine::BeforeFirstRemote(Project& project, const absl::flat_hash_set<int32
   CopyLiveToTopic(project, parts);
 }
 
+void Engine::AfterLastRemote(Project& project, const absl::flat_hash_set<int32_t>& local) {
+  if (!project.model.has_remote()) return;
+  ProjectExchange& x = project.exchange;
+  for (const auto& [p, e] : x.topic_classes) {
+    if (!local.contains(p)) return;
+  }
+  for (const auto& [worker, entries] : x.topic_workers) {
+    for (const auto& [p, e] : entries) {
+      if (!local.contains(p)) return;
+    }
+  }
+  // RecomputeRemote has set every remote statistic to zero.
+  if (!project.model.ClearRemote()) return;
+  // The records of partitions still restoring stay, as without remote
+  // statistics: MarkReady drops them once the live model holds the same.
+  for (const int32_t p : ReadyLocalSet()) x.ErasePartition(p);
+}
+
 void Engine::CollectWorkerStats(const std::function<bool(std::vector<StatsRecord>&)>& sink,
                                 int32_t partition, size_t chunk) {
   chunk = std::max<size_t>(chunk, 1);
@@ -353,6 +371,7 @@ void Engine::OnOwnershipChange(int32_t assigned) {
     BeforeFirstRemote(*project, owned, /*remote=*/false);
     for (const auto& [worker, entries] : x.topic_workers) RecomputeRemote(*project, worker, owned);
     RecomputeRemote(*project, -1, owned);
+    AfterLastRemote(*project, owned);
   }
 }
 

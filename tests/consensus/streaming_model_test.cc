@@ -179,6 +179,48 @@ TEST(StreamingModel, HierarchicalPopulationHoldsTheLatestRemoteCounts) {
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(m.PopulationCounts()[i], local[i], 1e-9) << i;
 }
 
+// When every partition is local again the remote statistics go, and the
+// model is the one that never had any.
+TEST(StreamingModel, RemoteStatisticsAreDroppedOnlyOnceAllZero) {
+  StreamingOptions options;
+  options.fit.method = Method::kHierarchical;
+  const std::vector<Named> answers =
+      SyntheticAnswers({.tasks = 200, .workers = 8, .classes = 2, .answers_per_task = 3, .seed = 4});
+  StreamingModel never(options), m(options);
+  Feed(never, answers);
+  Feed(m, answers);
+  EXPECT_FALSE(m.ClearRemote());  // nothing to drop
+  const int32_t w = m.InternWorker("w1");
+  m.SetRemoteWorker(w, std::vector<double>{4, 1, 0, 3}, 8);
+  m.SetRemoteClassCounts(std::vector<double>{5, 3});
+  ASSERT_TRUE(m.has_remote());
+  ASSERT_TRUE(Sweep(m).ok());
+  EXPECT_GT(MaxPosteriorDifference(m, never), 1e-6);  // the remote answers count
+  // Held while anything remote is not zero.
+  m.SetRemoteWorker(w, std::vector<double>{0, 0, 0, 0}, 0);
+  EXPECT_FALSE(m.ClearRemote());
+  EXPECT_TRUE(m.has_remote());
+  m.SetRemoteClassCounts(std::vector<double>{0, 0});
+  const uint64_t version = m.version();
+  EXPECT_TRUE(m.ClearRemote());
+  EXPECT_FALSE(m.has_remote());
+  EXPECT_GT(m.version(), version);  // a sweep follows
+  EXPECT_EQ(m.RemoteAnswers(w), 0);
+  ASSERT_TRUE(Sweep(m).ok());
+  ASSERT_TRUE(Sweep(never).ok());
+  EXPECT_LT(MaxPosteriorDifference(m, never), 1e-9);
+  EXPECT_EQ(m.PopulationCounts(), never.PopulationCounts());
+  // New workers and classes after the drop need no remote rows.
+  m.SetAnswer(m.InternTask("new"), m.InternWorker("new-worker"), *m.InternClass("c9"));
+  EXPECT_FALSE(m.has_remote());
+  ASSERT_TRUE(Sweep(m).ok());
+  // And remote statistics can come back.
+  m.SetRemoteWorker(w, std::vector<double>(9, 1.0), 9);
+  EXPECT_TRUE(m.has_remote());
+  EXPECT_EQ(m.RemoteAnswers(w), 9);
+  ASSERT_TRUE(Sweep(m).ok());
+}
+
 TEST(StreamingModel, IncrementalUpdatesAloneBeatMajorityVote) {
   std::vector<int32_t> truth;
   const std::vector<Named> answers =

@@ -81,6 +81,12 @@ class Instance {
     engine_->EndMessage(batch_, partition, ++offsets_[partition], -1);
   }
 
+  // Takes over a partition (restoring until SetPartitionReady).
+  void Take(int32_t partition) {
+    EXPECT_TRUE(engine_->Assign(partition).ok());
+    partitions_.push_back(partition);
+  }
+
   Engine& engine() { return *engine_; }
   IngestBatch& batch() { return batch_; }
 
@@ -230,6 +236,55 @@ TEST(WorkerStatsTest, ReadingBackOwnRecordsChangesNothing) {
   records.clear();
   single.engine().CollectWorkerStats(&records);
   EXPECT_EQ(records.size(), 0u);
+}
+
+// A group that shrinks to one instance: the survivor takes over the other's
+// partitions and reads their answers again. Then it holds what an instance
+// that owned everything from the start holds: no remote statistics (a table
+// as large as the model's own) and no copy of the topic's records.
+TEST(WorkerStatsTest, TheLastInstanceLeftDropsItsRemoteStatistics) {
+  const std::vector<Row> rows = ReadLabels("dog");
+  std::vector<int32_t> all, even, odd;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    all.push_back(p);
+    (p % 2 == 0 ? even : odd).push_back(p);
+  }
+  Instance single("single", all), a("a", even), b("b", odd);
+  for (const Row& row : rows) {
+    const int32_t p = PartitionOf(row.task);
+    single.Answer(row, p);
+    (p % 2 == 0 ? a : b).Answer(row, p);
+  }
+  for (Instance* i : {&single, &a, &b}) ASSERT_TRUE(i->engine().Commit(i->batch()).ok());
+  ASSERT_TRUE(single.engine().SweepAll(true).ok());
+  Exchange({&a, &b}, 60);
+  const int64_t held = a.engine().TopicStatsHeld();
+  EXPECT_GT(held, 100);
+  // b leaves; a restores its partitions from the input topic.
+  for (int32_t p : odd) a.Take(p);
+  // The records of the partitions still restoring stay until they are ready.
+  EXPECT_GT(a.engine().TopicStatsHeld(), 0);
+  EXPECT_LT(a.engine().TopicStatsHeld(), held);
+  for (const Row& row : rows) {
+    const int32_t p = PartitionOf(row.task);
+    if (p % 2 == 1) a.Answer(row, p);
+  }
+  ASSERT_TRUE(a.engine().Commit(a.batch()).ok());
+  for (int32_t p : odd) a.engine().SetPartitionReady(p, true);
+  EXPECT_EQ(a.engine().TopicStatsHeld(), 0);
+  ASSERT_TRUE(a.engine().SweepAll(true).ok());
+  const std::map<std::string, double> expected = Accuracies(single.engine()), got = Accuracies(a.engine());
+  ASSERT_EQ(got.size(), expected.size());
+  for (const auto& [worker, accuracy] : expected) {
+    ASSERT_TRUE(got.contains(worker)) << worker;
+    EXPECT_NEAR(got.at(worker), accuracy, 1e-9) << worker;
+  }
+  EXPECT_EQ(LabelsOf(a.engine()), LabelsOf(single.engine()));
+  // As a single instance, it keeps no copy of records it reads back.
+  std::vector<StatsRecord> records;
+  a.engine().CollectWorkerStats(&records);
+  for (const StatsRecord& r : records) ASSERT_TRUE(a.engine().ApplyWorkerStats(r.value).ok());
+  EXPECT_EQ(a.engine().TopicStatsHeld(), 0);
 }
 
 TEST(WorkerStatsTest, RecordsRoundTripWithEscapedKeys) {
