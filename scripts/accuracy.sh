@@ -94,6 +94,24 @@ fi
 synth_dir="$(mktemp -d)"
 trap 'rm -rf "$synth_dir"' EXIT
 synth_rows=()
+known_rows=()
+
+# cross_fit DIR: the default method's accuracy when the true class of nine
+# tenths of the tasks is given as gold (anchors of the fit), scored on the
+# tenth left out; ten folds (task i in fold i mod 10), pooled over all tasks.
+cross_fit() {
+  local dir="$1" correct=0 total=0 fold line
+  for fold in 0 1 2 3 4 5 6 7 8 9; do
+    awk -F, -v fold="$fold" -v gold="$dir/cv_gold.csv" -v truth="$dir/cv_truth.csv" '
+      NR == 1 { print > gold; print > truth; next }
+      { print > ((NR - 2) % 10 == fold ? truth : gold) }' "$dir/truth.csv"
+    line="$("$binary" aggregate --labels "$dir/labels.csv" --gold "$dir/cv_gold.csv" \
+            --truth "$dir/cv_truth.csv" | sed -n 's/^accuracy *[0-9.]* (\([0-9]*\) of \([0-9]*\) .*/\1 \2/p')"
+    correct=$((correct + ${line% *}))
+    total=$((total + ${line#* }))
+  done
+  awk -v c="$correct" -v t="$total" 'BEGIN { printf "%.4f", c / t }'
+}
 for config in "${synth_configs[@]}"; do
   read -r tasks workers classes per_task <<<"$config"
   for seed in "${synth_seeds[@]}"; do
@@ -105,6 +123,7 @@ for config in "${synth_configs[@]}"; do
     row="| $tasks x $per_task, $workers workers, K $classes | $seed | $((tasks * per_task / workers)) | $optimal"
     for m in "${methods[@]}"; do row+=" | $(field "$fit" "$m")"; done
     synth_rows+=("$row |")
+    known_rows+=("| $tasks x $per_task, $workers workers, K $classes | $seed | $((tasks * per_task / workers)) | $optimal | $(field "$fit" hds) | $(cross_fit "$out") |")
   done
 done
 
@@ -191,6 +210,44 @@ for config in "${synth_configs[@]}"; do
   printf '%s\n' "${synth_rows[@]}" | grep -F "| $tasks x $per_task, $workers workers, K $classes |" |
     mean_row "$tasks x $per_task, $workers workers, K $classes: mean" 2
 done
+
+cat <<EOF
+
+### What knowing the truth buys
+
+The Bayes-optimal accuracy knows every worker's true confusion matrix. A
+method has only the answers; how much of the gap is the method's, and how
+much the cost of learning K x K matrices from the answers a worker gave? The
+last column gives the default method the true class of nine tenths of the
+tasks as gold (anchors of the fit: the matrices are then learned from
+truth) and scores it on the tenth left out, over ten folds:
+
+    $binary aggregate --labels DIR/labels.csv --gold GOLD_OF_9_FOLDS --truth TRUTH_OF_1_FOLD
+
+| data | seed | answers per worker | Bayes-optimal | hds (default) | hds, 90% of the truth as gold |
+|---|---:|---:|---:|---:|---:|
+EOF
+printf '%s\n' "${known_rows[@]}"
+for config in "${synth_configs[@]}"; do
+  read -r tasks workers classes per_task <<<"$config"
+  printf '%s\n' "${known_rows[@]}" | grep -F "| $tasks x $per_task, $workers workers, K $classes |" |
+    mean_row "$tasks x $per_task, $workers workers, K $classes: mean" 2
+done
+
+cat <<'EOF'
+
+At 50 answers per worker, the default given the truth of 90% of the tasks is
+still 1.3 points (K = 4) and 0.9 point (K = 2) below the Bayes-optimal
+accuracy, and the default given no truth at all is 0.2 and 0.4 point below
+that (means of three seeds). Most of the gap is what K x K matrices learned
+from tens of answers cost, whoever learns them: a method that has only the
+answers cannot be expected to beat one that also knows 90% of the truth, so
+the issue's "within 0.1 point of the Bayes-optimal accuracy" can hold only
+where a worker's answers determine its matrix: at
+5,000 answers per worker the default is 0.04 point below it (the test
+`BayesianTest` asserts 0.1 there), at 1,250 it is 0.2 point below and 0.16
+point below even with 90% of the truth.
+EOF
 
 cat <<'EOF'
 
