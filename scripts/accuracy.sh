@@ -96,6 +96,17 @@ trap 'rm -rf "$synth_dir"' EXIT
 synth_rows=()
 known_rows=()
 
+# synth_table ROW...: the rows, then the mean of each configuration's seeds.
+synth_table() {
+  printf '%s\n' "$@"
+  local config tasks workers classes per_task
+  for config in "${synth_configs[@]}"; do
+    read -r tasks workers classes per_task <<<"$config"
+    printf '%s\n' "$@" | grep -F "| $tasks x $per_task, $workers workers, K $classes |" |
+      mean_row "$tasks x $per_task, $workers workers, K $classes: mean" 2
+  done
+}
+
 # cross_fit DIR: the default method's accuracy when the true class of nine
 # tenths of the tasks is given as gold (anchors of the fit), scored on the
 # tenth left out; ten folds (task i in fold i mod 10), pooled over all tasks.
@@ -204,12 +215,7 @@ prior and confusion matrices, which no method beats in expectation. For each row
 | data | seed | answers per worker | Bayes-optimal $method_header |
 |---|---:|---:|---:$method_rule|
 EOF
-printf '%s\n' "${synth_rows[@]}"
-for config in "${synth_configs[@]}"; do
-  read -r tasks workers classes per_task <<<"$config"
-  printf '%s\n' "${synth_rows[@]}" | grep -F "| $tasks x $per_task, $workers workers, K $classes |" |
-    mean_row "$tasks x $per_task, $workers workers, K $classes: mean" 2
-done
+synth_table "${synth_rows[@]}"
 
 cat <<EOF
 
@@ -227,12 +233,7 @@ truth) and scores it on the tenth left out, over ten folds:
 | data | seed | answers per worker | Bayes-optimal | hds (default) | hds, 90% of the truth as gold |
 |---|---:|---:|---:|---:|---:|
 EOF
-printf '%s\n' "${known_rows[@]}"
-for config in "${synth_configs[@]}"; do
-  read -r tasks workers classes per_task <<<"$config"
-  printf '%s\n' "${known_rows[@]}" | grep -F "| $tasks x $per_task, $workers workers, K $classes |" |
-    mean_row "$tasks x $per_task, $workers workers, K $classes: mean" 2
-done
+synth_table "${known_rows[@]}"
 
 cat <<'EOF'
 
